@@ -1,0 +1,55 @@
+// Softmax cross-entropy on the CPU, fused with its gradient and the batch statistics.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "hnn/device.hpp"
+
+namespace hnn {
+
+// Slots of the small double buffer the loss kernels accumulate into. Keeping the
+// sums on the device lets a GPU epoch run without reading anything back per batch.
+struct LossStats {
+  static constexpr int loss_sum = 0;         // sum of per-sample losses
+  static constexpr int correct = 1;          // samples whose arg-max logit is the label
+  static constexpr int first_bad_batch = 2;  // first batch with a non-finite loss, -1 if none
+  static constexpr int size = 3;
+};
+
+// For each sample: loss = logsumexp(z) - z[label], computed with the max subtracted so
+// that large logits cannot overflow. grad_logits (optional) receives the gradient of the
+// MEAN loss over the batch: (softmax(z) - onehot(label)) / batch. `batch_number` (optional)
+// is what gets recorded in stats[first_bad_batch] when a loss is NaN or infinite.
+template <class T>
+void softmax_cross_entropy(cpu, std::int64_t batch, std::int64_t classes, const T* logits,
+                           const std::int32_t* labels, T* grad_logits, double* stats,
+                           const std::int64_t* batch_number) {
+  double loss_sum = 0, correct = 0;
+  bool finite = true;
+  for (std::int64_t n = 0; n < batch; ++n) {
+    const T* z = logits + n * classes;
+    std::int64_t best = 0;
+    for (std::int64_t c = 1; c < classes; ++c)
+      if (z[c] > z[best]) best = c;
+    const T max = z[best];
+    T sum = 0;
+    for (std::int64_t c = 0; c < classes; ++c) sum += std::exp(z[c] - max);
+    const T loss = std::log(sum) + max - z[labels[n]];
+    finite = finite && std::isfinite(loss);
+    loss_sum += static_cast<double>(loss);
+    correct += (best == labels[n]) ? 1.0 : 0.0;
+    if (grad_logits != nullptr) {
+      T* g = grad_logits + n * classes;
+      const T inv = T(1) / (sum * T(batch));
+      for (std::int64_t c = 0; c < classes; ++c) g[c] = std::exp(z[c] - max) * inv;
+      g[labels[n]] -= T(1) / T(batch);
+    }
+  }
+  stats[LossStats::loss_sum] += loss_sum;
+  stats[LossStats::correct] += correct;
+  if (!finite && stats[LossStats::first_bad_batch] < 0)
+    stats[LossStats::first_bad_batch] = batch_number ? static_cast<double>(*batch_number) : 0.0;
+}
+
+}  // namespace hnn

@@ -1,0 +1,94 @@
+// Average and max pooling on the CPU (NCHW, no padding). One plane (n, c) at a time.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+
+#include "hnn/device.hpp"
+#include "hnn/kernels/geometry.hpp"
+
+namespace hnn {
+
+template <class T>
+void avg_pool2d_forward(cpu, const Pool2dGeometry& g, const T* input, T* output) {
+  const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), k = g.kernel;
+  const T scale = T(1) / T(k * k);
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static)
+#endif
+  for (std::int64_t p = 0; p < g.planes(); ++p) {
+    const T* in = input + p * g.in_height * g.in_width;
+    T* out = output + p * oh_n * ow_n;
+    for (std::int64_t oh = 0; oh < oh_n; ++oh)
+      for (std::int64_t ow = 0; ow < ow_n; ++ow) {
+        T sum = 0;
+        for (std::int64_t kh = 0; kh < k; ++kh)
+          for (std::int64_t kw = 0; kw < k; ++kw)
+            sum += in[(oh * g.stride + kh) * g.in_width + ow * g.stride + kw];
+        out[oh * ow_n + ow] = sum * scale;
+      }
+  }
+}
+
+// Each input pixel receives 1/k^2 of the gradient of every window that covers it.
+template <class T>
+void avg_pool2d_backward(cpu, const Pool2dGeometry& g, const T* grad_output, T* grad_input) {
+  const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), k = g.kernel;
+  const std::int64_t in_plane = g.in_height * g.in_width;
+  const T scale = T(1) / T(k * k);
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static)
+#endif
+  for (std::int64_t p = 0; p < g.planes(); ++p) {
+    T* din = grad_input + p * in_plane;
+    const T* dout = grad_output + p * oh_n * ow_n;
+    for (std::int64_t i = 0; i < in_plane; ++i) din[i] = 0;
+    for (std::int64_t oh = 0; oh < oh_n; ++oh)
+      for (std::int64_t ow = 0; ow < ow_n; ++ow) {
+        const T share = dout[oh * ow_n + ow] * scale;
+        for (std::int64_t kh = 0; kh < k; ++kh)
+          for (std::int64_t kw = 0; kw < k; ++kw) din[(oh * g.stride + kh) * g.in_width + ow * g.stride + kw] += share;
+      }
+  }
+}
+
+// Also records, per output, the flat index (within its plane) of the winning input,
+// which is all the backward pass needs. Ties go to the first maximum, as in PyTorch.
+template <class T>
+void max_pool2d_forward(cpu, const Pool2dGeometry& g, const T* input, T* output, std::int32_t* argmax) {
+  const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), k = g.kernel;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static)
+#endif
+  for (std::int64_t p = 0; p < g.planes(); ++p) {
+    const T* in = input + p * g.in_height * g.in_width;
+    for (std::int64_t oh = 0; oh < oh_n; ++oh)
+      for (std::int64_t ow = 0; ow < ow_n; ++ow) {
+        std::int64_t best = (oh * g.stride) * g.in_width + ow * g.stride;
+        for (std::int64_t kh = 0; kh < k; ++kh)
+          for (std::int64_t kw = 0; kw < k; ++kw) {
+            const std::int64_t idx = (oh * g.stride + kh) * g.in_width + ow * g.stride + kw;
+            if (in[idx] > in[best]) best = idx;
+          }
+        const std::int64_t o = p * oh_n * ow_n + oh * ow_n + ow;
+        output[o] = in[best];
+        argmax[o] = static_cast<std::int32_t>(best);
+      }
+  }
+}
+
+template <class T>
+void max_pool2d_backward(cpu, const Pool2dGeometry& g, const T* grad_output, const std::int32_t* argmax,
+                         T* grad_input) {
+  const std::int64_t out_plane = g.out_height() * g.out_width(), in_plane = g.in_height * g.in_width;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static)
+#endif
+  for (std::int64_t p = 0; p < g.planes(); ++p) {
+    T* din = grad_input + p * in_plane;
+    for (std::int64_t i = 0; i < in_plane; ++i) din[i] = 0;
+    for (std::int64_t o = 0; o < out_plane; ++o) din[argmax[p * out_plane + o]] += grad_output[p * out_plane + o];
+  }
+}
+
+}  // namespace hnn

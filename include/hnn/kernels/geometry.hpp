@@ -1,0 +1,32 @@
+// Sizes of the spatial ops, shared by the CPU and CUDA kernels of each op.
+#pragma once
+
+#include <cstdint>
+
+namespace hnn {
+
+// A 2-D convolution over a batch in NCHW layout, weights in (out, in, k, k) layout.
+struct Conv2dGeometry {
+  std::int64_t batch = 0, in_channels = 0, in_height = 0, in_width = 0;
+  std::int64_t out_channels = 0, kernel = 0, stride = 1, padding = 0;
+
+  std::int64_t out_height() const { return (in_height + 2 * padding - kernel) / stride + 1; }
+  std::int64_t out_width() const { return (in_width + 2 * padding - kernel) / stride + 1; }
+  // The unrolled ("im2col") patch matrix of one sample is patch_size() x out_pixels().
+  std::int64_t patch_size() const { return in_channels * kernel * kernel; }
+  std::int64_t out_pixels() const { return out_height() * out_width(); }
+  std::int64_t in_pixels() const { return in_height * in_width; }
+  std::int64_t weight_count() const { return out_channels * patch_size(); }
+};
+
+// A 2-D pooling window over a batch in NCHW layout (no padding).
+struct Pool2dGeometry {
+  std::int64_t batch = 0, channels = 0, in_height = 0, in_width = 0;
+  std::int64_t kernel = 2, stride = 2;
+
+  std::int64_t out_height() const { return (in_height - kernel) / stride + 1; }
+  std::int64_t out_width() const { return (in_width - kernel) / stride + 1; }
+  std::int64_t planes() const { return batch * channels; }
+};
+
+}  // namespace hnn

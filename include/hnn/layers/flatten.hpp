@@ -1,0 +1,41 @@
+// Flatten: (N, d1, d2, ...) -> (N, d1*d2*...), a view in both directions (no copy, no kernel).
+#pragma once
+
+#include <string>
+
+#include "hnn/layers/layer.hpp"
+
+namespace hnn {
+
+struct Flatten {
+  std::string str() const { return "Flatten()"; }
+  Shape output_shape(const Shape& input) const {
+    if (input.rank() < 1) detail::bad_input("Flatten expects at least a batch dimension, got " + input.str());
+    return Shape{input[0], input.sample_size()};
+  }
+};
+
+template <class T, class Device>
+class FlattenLayer final : public Layer<T, Device> {
+ public:
+  explicit FlattenLayer(const Flatten&) {}
+  std::string describe() const override { return Flatten{}.str(); }
+  std::string kind() const override { return "Flatten"; }
+  Shape output_shape(const Shape& input) const override { return Flatten{}.output_shape(input); }
+
+  const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
+    input_shape_ = input.shape();
+    output_ = input.reshape(output_shape(input.shape()));
+    return output_;
+  }
+  const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
+    grad_input_ = grad_output.reshape(input_shape_);
+    return grad_input_;
+  }
+
+ private:
+  Shape input_shape_;
+  Tensor<T, Device> output_, grad_input_;
+};
+
+}  // namespace hnn

@@ -1,0 +1,81 @@
+// Linear: y = x W^T + b on (N, in_features) inputs; W is (out, in) as in PyTorch.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "hnn/kernels/cpu/linear.hpp"
+#include "hnn/layers/layer.hpp"
+#if defined(__CUDACC__)
+#include "hnn/kernels/cuda/linear.cuh"
+#endif
+
+namespace hnn {
+
+struct Linear {
+  std::int64_t in_features, out_features;
+
+  Linear(std::int64_t in_features_, std::int64_t out_features_) : in_features(in_features_), out_features(out_features_) {
+    detail::require_positive("Linear", "in_features", in_features);
+    detail::require_positive("Linear", "out_features", out_features);
+  }
+
+  std::string str() const {
+    return "Linear(" + std::to_string(in_features) + ", " + std::to_string(out_features) + ")";
+  }
+
+  Shape output_shape(const Shape& input) const {
+    if (input.rank() != 2)
+      detail::bad_input(str() + " expects input of shape (N, " + std::to_string(in_features) + "), got " +
+                        input.str() + " (add a Flatten before it?)");
+    if (input[1] != in_features)
+      detail::bad_input(str() + " expects " + std::to_string(in_features) + " input features, got " +
+                        std::to_string(input[1]) + " (input " + input.str() + ")");
+    return Shape{input[0], out_features};
+  }
+};
+
+template <class T, class Device>
+class LinearLayer final : public Layer<T, Device> {
+ public:
+  explicit LinearLayer(const Linear& spec)
+      : spec_(spec),
+        weight_(Shape{spec.out_features, spec.in_features}),
+        bias_(Shape{spec.out_features}),
+        grad_weight_(weight_.shape()),
+        grad_bias_(bias_.shape()) {}
+
+  std::string describe() const override { return spec_.str(); }
+  std::string kind() const override { return "Linear"; }
+  Shape output_shape(const Shape& input) const override { return spec_.output_shape(input); }
+
+  const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
+    output_.resize(spec_.output_shape(input.shape()));
+    input_ = input;
+    linear_forward(Device{}, input.dim(0), spec_.in_features, spec_.out_features, input.data(), weight_.data(),
+                   bias_.data(), output_.data());
+    return output_;
+  }
+
+  const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
+    T* grad_input = nullptr;
+    if (this->input_gradient_) {
+      grad_input_.resize(input_.shape());
+      grad_input = grad_input_.data();
+    }
+    linear_backward(Device{}, input_.dim(0), spec_.in_features, spec_.out_features, input_.data(), weight_.data(),
+                    grad_output.data(), grad_input, grad_weight_.data(), grad_bias_.data());
+    return grad_input_;
+  }
+
+  std::vector<Parameter<T, Device>> parameters() override {
+    return {{"weight", &weight_, &grad_weight_}, {"bias", &bias_, &grad_bias_}};
+  }
+
+ private:
+  Linear spec_;
+  Tensor<T, Device> weight_, bias_, grad_weight_, grad_bias_;
+  Tensor<T, Device> input_, output_, grad_input_;
+};
+
+}  // namespace hnn

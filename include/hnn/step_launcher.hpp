@@ -1,0 +1,18 @@
+// How a device runs the same training step again and again. The CPU simply calls it;
+// the CUDA specialisation (hnn/cuda/graph.cuh) records the step once into a CUDA graph
+// and replays it, which removes the per-kernel launch cost of a small network.
+#pragma once
+
+namespace hnn {
+
+template <class Device>
+class StepLauncher {
+ public:
+  // `step` must touch the same buffers every time and must not allocate or synchronise.
+  template <class Step>
+  void run(Step&& step) {
+    step();
+  }
+};
+
+}  // namespace hnn

@@ -1,0 +1,213 @@
+// The training loop: dataset on the device -> shuffled batch -> forward -> loss ->
+// backward -> SGD step, and evaluation. The whole path of one step is Trainer::step().
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <numeric>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "hnn/data/mnist.hpp"
+#include "hnn/init.hpp"
+#include "hnn/kernels/cpu/batch.hpp"
+#include "hnn/loss.hpp"
+#include "hnn/optim.hpp"
+#include "hnn/sequential.hpp"
+#include "hnn/step_launcher.hpp"
+#if defined(__CUDACC__)
+#include "hnn/cuda/graph.cuh"
+#include "hnn/kernels/cuda/batch.cuh"
+#endif
+
+namespace hnn {
+
+struct TrainOptions {
+  int epochs = 10;
+  double lr = 0.9;
+  std::int64_t batch_size = 256;
+  std::uint64_t seed = 0;  // drives the shuffle; the model's init has its own seed
+  double momentum = 0;
+  double weight_decay = 0;
+  std::int64_t eval_batch_size = 1000;
+};
+
+// One row of a training history, as d2l reports it.
+struct EpochStats {
+  int epoch = 0;                  // 1-based
+  double train_loss = 0;          // mean loss of the epoch's training batches
+  double train_acc = 0;           // accuracy of those same forward passes
+  double test_acc = 0;            // accuracy on the test set after the epoch
+  double examples_per_sec = 0;    // training steps only (forward, backward, update)
+  double seconds = 0;             // wall time of the epoch's training steps
+};
+
+// Thrown when the loss becomes NaN or infinite.
+class DivergedError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A whole labelled dataset resident on one device, images as (N, 1, rows, cols).
+template <class T, class Device = cpu>
+struct DeviceDataset {
+  Tensor<T, Device> images;
+  Tensor<std::int32_t, Device> labels;
+
+  explicit DeviceDataset(const data::Dataset& d) {
+    const Shape shape{d.size, 1, d.rows, d.cols};
+    if (static_cast<std::int64_t>(d.images.size()) != shape.numel() || static_cast<std::int64_t>(d.labels.size()) != d.size)
+      throw std::invalid_argument("hnn::DeviceDataset: dataset holds " + std::to_string(d.images.size()) +
+                                  " pixels and " + std::to_string(d.labels.size()) + " labels, expected " +
+                                  std::to_string(shape.numel()) + " and " + std::to_string(d.size));
+    Tensor<T, cpu> host(shape);
+    std::copy(d.images.begin(), d.images.end(), host.data());
+    images = host.template to<Device>();
+    labels = Tensor<std::int32_t, Device>::from_host(Shape{d.size}, d.labels.data());
+  }
+
+  std::int64_t size() const { return labels.numel(); }
+};
+
+// Fraction of `data` the model classifies correctly, in batches of `batch_size`.
+template <class T, class Device>
+double evaluate(Sequential<T, Device>& model, const DeviceDataset<T, Device>& data, std::int64_t batch_size,
+                SoftmaxCrossEntropy<T, Device>& loss) {
+  if (batch_size <= 0) throw std::invalid_argument("hnn::evaluate: batch size must be positive");
+  loss.reset();
+  for (std::int64_t begin = 0; begin < data.size(); begin += batch_size) {
+    const std::int64_t end = std::min(begin + batch_size, data.size());
+    loss.accumulate(model.forward(data.images.slice(begin, end)), data.labels.slice(begin, end));
+  }
+  return loss.totals().correct / static_cast<double>(data.size());
+}
+
+template <class T, class Device>
+double evaluate(Sequential<T, Device>& model, const DeviceDataset<T, Device>& data, std::int64_t batch_size = 1000) {
+  SoftmaxCrossEntropy<T, Device> loss;
+  return evaluate(model, data, batch_size, loss);
+}
+
+template <class T, class Device = cpu>
+class Trainer {
+ public:
+  Trainer(Sequential<T, Device>& model, const DeviceDataset<T, Device>& train_set, TrainOptions options)
+      : model_(model),
+        data_(train_set),
+        options_(validated(options)),
+        sgd_(model.parameters(), SgdOptions{options.lr, options.momentum, options.weight_decay}),
+        shuffle_(options.seed),
+        host_order_(Shape{train_set.size()}),
+        order_(Shape{train_set.size()}),
+        batch_number_(Shape{1}),
+        batch_images_(batch_shape(options.batch_size)),
+        batch_labels_(Shape{options.batch_size}) {
+    std::iota(host_order_.data(), host_order_.data() + host_order_.numel(), 0);
+    // Size every layer buffer for the largest batch it will see (training or evaluation)
+    // before the first step, so later steps never reallocate (and a recorded CUDA graph
+    // never points at freed memory).
+    model_.forward(Tensor<T, Device>::zeros(batch_shape(std::max(options_.batch_size, options_.eval_batch_size))));
+  }
+
+  // Trains one epoch over a fresh shuffle. Throws DivergedError at the first batch whose
+  // loss is not finite (checked every batch where the device's memory is host-readable,
+  // at the end of the epoch otherwise, naming the first bad batch either way).
+  EpochStats train_epoch(int epoch) {
+    const auto start = std::chrono::steady_clock::now();
+    for (std::int64_t i = host_order_.numel() - 1; i > 0; --i)
+      std::swap(host_order_[i], host_order_[static_cast<std::int64_t>(shuffle_.below(static_cast<std::uint64_t>(i) + 1))]);
+    order_.copy_from(host_order_);
+    const std::int64_t zero = 0;
+    Memory<Device>::copy_from_host(batch_number_.data(), &zero, sizeof zero);
+    loss_.reset();
+
+    const std::int64_t n = data_.size(), full_batches = n / options_.batch_size;
+    for (std::int64_t b = 0; b < full_batches; ++b) {
+      launcher_.run([this] { step(options_.batch_size); });
+      if constexpr (Memory<Device>::host_accessible) check_finite(epoch);
+    }
+    if (n % options_.batch_size != 0) step(n % options_.batch_size);  // the last, smaller batch runs unrecorded
+
+    const LossTotals totals = loss_.totals();  // on a GPU, waits for the epoch's work
+    check_finite(epoch, totals);
+    EpochStats stats;
+    stats.epoch = epoch;
+    stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    stats.train_loss = totals.loss_sum / static_cast<double>(n);
+    stats.train_acc = totals.correct / static_cast<double>(n);
+    stats.examples_per_sec = static_cast<double>(n) / stats.seconds;
+    return stats;
+  }
+
+  const TrainOptions& options() const { return options_; }
+
+ private:
+  // One training step on `count` samples. Every pointer it touches stays fixed from step to
+  // step and the batch number is read from device memory, so a GPU can replay it as a graph.
+  void step(std::int64_t count) {
+    batch_images_.resize(batch_shape(count));
+    batch_labels_.resize(Shape{count});
+    gather_batch(Device{}, count, batch_images_.shape().sample_size(), data_.images.data(), data_.labels.data(),
+                 order_.data(), batch_number_.data(), options_.batch_size, batch_images_.data(), batch_labels_.data());
+    const Tensor<T, Device>& logits = model_.forward(batch_images_);
+    model_.backward(loss_.forward_backward(logits, batch_labels_, batch_number_.data()));
+    sgd_.step();
+    advance_batch_number(Device{}, batch_number_.data());
+  }
+
+  void check_finite(int epoch) { check_finite(epoch, loss_.totals()); }
+  void check_finite(int epoch, const LossTotals& totals) const {
+    if (totals.first_bad_batch < 0) return;
+    std::ostringstream msg;
+    msg << "training diverged: the loss became NaN or infinite at epoch " << epoch << ", batch "
+        << totals.first_bad_batch + 1 << "; try a smaller learning rate (now " << options_.lr << ")";
+    throw DivergedError(msg.str());
+  }
+
+  Shape batch_shape(std::int64_t count) const { return Shape{count, 1, data_.images.dim(2), data_.images.dim(3)}; }
+
+  static TrainOptions validated(const TrainOptions& o) {
+    if (o.epochs < 1) throw std::invalid_argument("hnn::Trainer: epochs must be at least 1, got " + std::to_string(o.epochs));
+    if (o.batch_size < 1) throw std::invalid_argument("hnn::Trainer: batch size must be at least 1, got " + std::to_string(o.batch_size));
+    if (o.eval_batch_size < 1) throw std::invalid_argument("hnn::Trainer: evaluation batch size must be at least 1");
+    if (!(o.lr > 0)) throw std::invalid_argument("hnn::Trainer: learning rate must be positive");
+    return o;
+  }
+
+  Sequential<T, Device>& model_;
+  const DeviceDataset<T, Device>& data_;
+  TrainOptions options_;
+  SGD<T, Device> sgd_;
+  SoftmaxCrossEntropy<T, Device> loss_;
+  Rng shuffle_;
+  Tensor<std::int32_t, cpu> host_order_;
+  Tensor<std::int32_t, Device> order_;
+  Tensor<std::int64_t, Device> batch_number_;
+  Tensor<T, Device> batch_images_;
+  Tensor<std::int32_t, Device> batch_labels_;
+  StepLauncher<Device> launcher_;
+};
+
+// Trains for options.epochs, evaluating on `test` after each epoch; `on_epoch` sees each row.
+template <class T, class Device>
+std::vector<EpochStats> train(Sequential<T, Device>& model, const DeviceDataset<T, Device>& train_set,
+                              const DeviceDataset<T, Device>& test_set, const TrainOptions& options,
+                              const std::function<void(const EpochStats&)>& on_epoch = {}) {
+  Trainer<T, Device> trainer(model, train_set, options);
+  SoftmaxCrossEntropy<T, Device> eval_loss;
+  std::vector<EpochStats> history;
+  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+    EpochStats stats = trainer.train_epoch(epoch);
+    stats.test_acc = evaluate(model, test_set, options.eval_batch_size, eval_loss);
+    history.push_back(stats);
+    if (on_epoch) on_epoch(stats);
+  }
+  return history;
+}
+
+}  // namespace hnn

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Checks that hnn can be used the two ways a user would, from a scratch directory:
+#   1. install hnn to a temporary prefix, then build tests/consumer with find_package(hnn)
+#   2. build tests/consumer with add_subdirectory(<hnn source tree>)
+# and runs the consumer each time. Exit status 0 = pass, 77 = skipped, anything else = fail.
+#
+# Usage: tests/consumer/run.sh            (from anywhere)
+# Environment: HNN_ROOT (default: this script's ../..), CMAKE (default: cmake),
+#              CXX (compiler for both builds), HNN_CONSUMER_KEEP=1 keeps the scratch directory.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="${HNN_ROOT:-$(cd "$here/../.." && pwd)}"
+cmake="${CMAKE:-cmake}"
+
+if [[ ! -f "$root/include/hnn/hnn.hpp" ]]; then
+  echo "consumer_project: SKIP: $root/include/hnn/hnn.hpp does not exist yet"
+  exit 77
+fi
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/hnn-consumer.XXXXXX")"
+if [[ "${HNN_CONSUMER_KEEP:-0}" == 1 ]]; then
+  echo "consumer_project: keeping $work"
+else
+  trap 'rm -rf "$work"' EXIT
+fi
+
+compiler_args=()
+if [[ -n "${CXX:-}" ]]; then compiler_args+=("-DCMAKE_CXX_COMPILER=$CXX"); fi
+
+step() { echo; echo "=== consumer_project: $*"; }
+run() { echo "+ $*"; "$@"; }
+
+# Small, quiet configure of hnn itself: nothing to build, only the install rules.
+step "install hnn to $work/prefix"
+run "$cmake" -S "$root" -B "$work/hnn-build" -DCMAKE_BUILD_TYPE=Release \
+  -DHNN_BUILD_TESTS=OFF -DHNN_BUILD_EXAMPLES=OFF -DHNN_BUILD_BENCHMARKS=OFF -DHNN_CUDA=OFF \
+  -DHNN_INSTALL=ON -DCMAKE_INSTALL_PREFIX="$work/prefix" "${compiler_args[@]}" >"$work/install-configure.log" \
+  || { cat "$work/install-configure.log"; exit 1; }
+run "$cmake" --install "$work/hnn-build" >"$work/install.log" || { cat "$work/install.log"; exit 1; }
+
+for f in include/hnn/hnn.hpp lib/cmake/hnn/hnnConfig.cmake lib/cmake/hnn/hnnConfigVersion.cmake \
+         lib/cmake/hnn/hnnTargets.cmake; do
+  [[ -f "$work/prefix/$f" ]] || { echo "consumer_project: FAIL: $f was not installed"; exit 1; }
+done
+# The installed package must not point back into the source or build tree.
+if grep -rlF -e "$root" -e "$work/hnn-build" "$work/prefix/lib/cmake/hnn"; then
+  echo "consumer_project: FAIL: the installed CMake package refers to the source or build tree"
+  exit 1
+fi
+
+build_and_run() {  # mode, extra cmake args...
+  local mode="$1"; shift
+  step "consumer with $mode"
+  run "$cmake" -S "$here" -B "$work/consumer-$mode" -DCMAKE_BUILD_TYPE=Release \
+    -DHNN_CONSUMER_MODE="$mode" "${compiler_args[@]}" "$@"
+  run "$cmake" --build "$work/consumer-$mode"
+  run "$work/consumer-$mode/consumer"
+}
+
+build_and_run find_package -DCMAKE_PREFIX_PATH="$work/prefix"
+# HNN_CUDA=AUTO in a subproject only builds hnn::cuda when the parent enabled CUDA; say OFF
+# anyway so this test never depends on the CUDA toolkit.
+build_and_run add_subdirectory -DHNN_ROOT="$root" -DHNN_CUDA=OFF
+
+echo
+echo "consumer_project: PASS"

@@ -1,0 +1,81 @@
+// A short training run on the committed slice of the real Fashion-MNIST.
+#include <gtest/gtest.h>
+
+#include "../../examples/lenet5/model.hpp"
+#include "hnn/data/mnist.hpp"
+#include "hnn/train.hpp"
+
+using namespace hnn;
+
+namespace {
+const std::string slice_dir = std::string(HNN_SOURCE_DIR) + "/data/fashion-mnist";
+
+// The slice holds only test-split files; use its first 800 images to train, the rest to test.
+data::Dataset part(const data::Dataset& all, std::int64_t begin, std::int64_t end) {
+  data::Dataset d = all;
+  d.size = end - begin;
+  d.images.assign(all.images.begin() + begin * 784, all.images.begin() + end * 784);
+  d.labels.assign(all.labels.begin() + begin, all.labels.begin() + end);
+  return d;
+}
+}  // namespace
+
+TEST(Training, LossFallsClearlyOnRealImages) {
+  const data::Dataset all = data::load_fashion_mnist(slice_dir, data::Split::test);
+  const DeviceDataset<float, cpu> train_set(part(all, 0, 800)), test_set(part(all, 800, 1000));
+  auto model = lenet::lenet5<float, cpu>(lenet::Variant::relu, 1);
+  TrainOptions options;
+  options.epochs = 8;
+  options.lr = 0.1;
+  options.batch_size = 32;
+  options.momentum = 0.9;
+  const auto history = train(model, train_set, test_set, options);
+  ASSERT_EQ(history.size(), 8u);
+  EXPECT_GT(history.front().train_loss, 1.5);           // starts near ln(10) = 2.30
+  EXPECT_LT(history.back().train_loss, 0.6 * history.front().train_loss);
+  EXPECT_GT(history.back().test_acc, 0.5);              // five times the 0.1 of guessing
+  for (const auto& s : history) EXPECT_GT(s.examples_per_sec, 0);
+}
+
+TEST(Training, SameSeedSameResult) {
+  const data::Dataset all = data::load_fashion_mnist(slice_dir, data::Split::test, 300);
+  const DeviceDataset<float, cpu> set(all);
+  TrainOptions options;
+  options.epochs = 2;
+  options.batch_size = 64;  // 300 = 4 full batches + a partial one of 44
+  options.lr = 0.5;
+  auto a = lenet::lenet5<float, cpu>(lenet::Variant::sigmoid, 3);
+  auto b = lenet::lenet5<float, cpu>(lenet::Variant::sigmoid, 3);
+  const auto ha = train(a, set, set, options), hb = train(b, set, set, options);
+  EXPECT_EQ(ha.back().train_loss, hb.back().train_loss);
+  EXPECT_EQ(a.parameters()[0].value->to_vector(), b.parameters()[0].value->to_vector());
+}
+
+TEST(Training, DivergenceStopsAtTheFirstBadBatchWithAClearMessage) {
+  const data::Dataset all = data::load_fashion_mnist(slice_dir, data::Split::test, 512);
+  const DeviceDataset<float, cpu> set(all);
+  auto model = lenet::lenet5<float, cpu>(lenet::Variant::relu, 1);
+  TrainOptions options;
+  options.epochs = 3;
+  options.lr = 1000;
+  options.batch_size = 32;
+  try {
+    train(model, set, set, options);
+    FAIL() << "a learning rate of 1000 should diverge";
+  } catch (const DivergedError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("epoch 1, batch"), std::string::npos) << what;
+    EXPECT_NE(what.find("smaller learning rate"), std::string::npos) << what;
+  }
+}
+
+TEST(Training, RejectsBadOptions) {
+  const DeviceDataset<float, cpu> set(data::load_fashion_mnist(slice_dir, data::Split::test, 64));
+  auto model = lenet::lenet5<float, cpu>();
+  TrainOptions options;
+  options.epochs = 0;
+  EXPECT_THROW(train(model, set, set, options), std::invalid_argument);
+  options.epochs = 1;
+  options.batch_size = -3;
+  EXPECT_THROW(train(model, set, set, options), std::invalid_argument);
+}
