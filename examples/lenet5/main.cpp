@@ -20,7 +20,8 @@ const char* const usage =
     "Trains LeNet-5 (d2l.ai) on Fashion-MNIST and prints loss, accuracy and speed.\n"
     "\n"
     "  --epochs N              epochs to train (default 10)\n"
-    "  --lr X                  SGD learning rate (default 0.9 for sigmoid, 0.1 for relu)\n"
+    "  --lr X                  SGD learning rate (default 0.9 for sigmoid, 0.05 for relu)\n"
+    "  --momentum X            SGD momentum, 0 <= X < 1 (default 0 for sigmoid, 0.9 for relu)\n"
     "  --batch-size N          examples per step (default 256)\n"
     "  --seed N                seed for weights and shuffling (default 0)\n"
     "  --data DIR              Fashion-MNIST folder (default: $HNN_DATA, then data/fashion-mnist,\n"
@@ -55,6 +56,15 @@ double parse_positive(const std::string& flag, const std::string& text) {
   return v;
 }
 
+double parse_fraction(const std::string& flag, const std::string& text) {
+  errno = 0;
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || errno == ERANGE) throw UsageError(flag + " expects a number, got '" + text + "'");
+  if (!(v >= 0 && v < 1)) throw UsageError(flag + " must be at least 0 and below 1, got " + text);
+  return v;
+}
+
 lenet::Options parse(int argc, char** argv) {
   lenet::Options o;
   for (int i = 1; i < argc; ++i) {
@@ -68,6 +78,7 @@ lenet::Options parse(int argc, char** argv) {
     const std::string value = argv[++i];
     if (flag == "--epochs") o.epochs = static_cast<int>(parse_integer(flag, value, 1, 100000));
     else if (flag == "--lr") o.lr = parse_positive(flag, value), o.lr_given = true;
+    else if (flag == "--momentum") o.momentum = parse_fraction(flag, value), o.momentum_given = true;
     else if (flag == "--batch-size") o.batch_size = parse_integer(flag, value, 1, 1 << 20);
     else if (flag == "--seed") o.seed = static_cast<std::uint64_t>(parse_integer(flag, value, 0, std::numeric_limits<long long>::max()));
     else if (flag == "--data") o.data_dir = value;

@@ -5,6 +5,8 @@
 // comparison. The error measure and tolerance are described in cuda_test_util.cuh.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -86,16 +88,23 @@ TEST_P(CudaConv2d, ForwardAndBackwardMatchCpu) {
   conv2d_forward(cuda{}, g, x_d.data(), w_d.data(), b_d.data(), y_d.data(), workspace_d.data());
   EXPECT_TRUE(all_close(to_host(y_d), y)) << "forward output";
 
-  // The backward pass gets its inputs as arguments; it must not depend on what the
-  // forward pass left in the workspace, so poison that too.
-  Memory<cuda>::fill_bytes(workspace_d.data(), 0xFF, workspace_d.bytes());
-  auto dx_d = poisoned<float>(static_cast<std::int64_t>(dx.size()));
-  auto dw_d = poisoned<float>(g.weight_count()), db_d = poisoned<float>(g.out_channels);
-  conv2d_backward(cuda{}, g, x_d.data(), w_d.data(), dy_d.data(), c.input_gradient ? dx_d.data() : nullptr,
-                  dw_d.data(), db_d.data(), workspace_d.data());
-  EXPECT_TRUE(all_close(to_host(dw_d), dw)) << "weight gradient";
-  EXPECT_TRUE(all_close(to_host(db_d), db)) << "bias gradient";
-  if (c.input_gradient) EXPECT_TRUE(all_close(to_host(dx_d), dx)) << "input gradient";
+  // The weight gradient has two algorithms (shared-memory "staged", the default, and
+  // "direct", its fallback for large kernels or planes); both must match the CPU.
+  for (const char* algorithm : {"staged", "direct"}) {
+    SCOPED_TRACE(std::string("HNN_CONV_WGRAD=") + algorithm);
+    setenv("HNN_CONV_WGRAD", algorithm, 1);
+    // The backward pass gets its inputs as arguments; it must not depend on what the
+    // forward pass left in the workspace, so poison that too.
+    Memory<cuda>::fill_bytes(workspace_d.data(), 0xFF, workspace_d.bytes());
+    auto dx_d = poisoned<float>(static_cast<std::int64_t>(dx.size()));
+    auto dw_d = poisoned<float>(g.weight_count()), db_d = poisoned<float>(g.out_channels);
+    conv2d_backward(cuda{}, g, x_d.data(), w_d.data(), dy_d.data(), c.input_gradient ? dx_d.data() : nullptr,
+                    dw_d.data(), db_d.data(), workspace_d.data());
+    EXPECT_TRUE(all_close(to_host(dw_d), dw)) << "weight gradient";
+    EXPECT_TRUE(all_close(to_host(db_d), db)) << "bias gradient";
+    if (c.input_gradient) EXPECT_TRUE(all_close(to_host(dx_d), dx)) << "input gradient";
+  }
+  unsetenv("HNN_CONV_WGRAD");
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -111,7 +120,11 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{"batch1_9x7_k3_pad1", conv(1, 2, 9, 7, 4, 3, 1, 1), true, 106},
         // A stride that skips input pixels (they must get a zero gradient), padding 2.
         ConvCase{"batch2_5x6_k4_stride3_pad2", conv(2, 4, 5, 6, 3, 4, 3, 2), true, 107},
-        ConvCase{"batch4_6x6_k1", conv(4, 8, 6, 6, 3, 1, 1, 0), true, 108}),
+        ConvCase{"batch4_6x6_k1", conv(4, 8, 6, 6, 3, 1, 1, 0), true, 108},
+        // A 16x16 kernel has 257 taps with the bias: always the direct weight-gradient kernel.
+        ConvCase{"batch2_20x20_k16", conv(2, 1, 20, 20, 2, 16, 1, 0), true, 109},
+        // Many channels: conv2's slicing with more (ci, co) pairs than a GPU has blocks.
+        ConvCase{"batch5_8x8_32to24_k3_pad1", conv(5, 32, 8, 8, 24, 3, 1, 1), true, 110}),
     [](const ::testing::TestParamInfo<ConvCase>& info) { return std::string(info.param.name); });
 
 // -------------------------------------------------------------------------------------

@@ -2,10 +2,11 @@
 # The GPU check, run on a machine with an NVIDIA GPU (see tests/gpu/README.md):
 #   1. configure + build the CUDA tests and the lenet5 trainer (sm_90 + PTX),
 #   2. run the CUDA tests (every kernel against its CPU twin, CPU-vs-GPU training),
-#   3. train LeNet-5 for 10 epochs with `lenet5 --device cuda` (sigmoid and relu),
-#   4. train the identical network with PyTorch eager on the same GPU, data on the device,
-#   5. run the kernel tests again under compute-sanitizer memcheck,
-#   6. print a short table: accuracy, examples/sec, ratio, GPU name.
+#   3. time each layer on the GPU (tests/gpu/layer_times.cu),
+#   4. train LeNet-5 for 10 epochs with `lenet5 --device cuda` (sigmoid and relu),
+#   5. train the identical network with PyTorch eager on the same GPU, data on the device,
+#   6. run the kernel tests again under compute-sanitizer memcheck,
+#   7. print a short table: accuracy, examples/sec, ratio, GPU name.
 # Usage: bash tests/gpu/check.sh [DATA_DIR]   (default: .cache/fashion-mnist, then $HNN_DATA)
 # Writes logs under $OUT (or build-gpu/logs when $OUT is unset).
 set -uo pipefail
@@ -30,7 +31,7 @@ cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DHNN_CUDA=ON -DCMAKE_CUDA_AR
 grep "hnn:" "$out/configure.log"
 
 step "build"
-if ! cmake --build build-gpu -j"$jobs" --target hnn_cuda_tests lenet5 >"$out/build.log" 2>&1; then
+if ! cmake --build build-gpu -j"$jobs" --target hnn_cuda_tests lenet5 hnn_cuda_layer_times >"$out/build.log" 2>&1; then
   grep -E "error|Error" "$out/build.log" | head -40
   exit 1
 fi
@@ -41,6 +42,9 @@ timeout 180 ./build-gpu/tests/hnn_cuda_tests 2>&1 | tee "$out/cuda_tests.log" | 
 tests_rc=${PIPESTATUS[0]}
 [ "$tests_rc" = 0 ] || status=1
 tests_line=$(grep -E "^\[  PASSED  \]|tests? ran" "$out/cuda_tests.log" | tail -2 | tr '\n' ' ')
+
+step "per-layer GPU times (batch 256)"
+timeout 60 ./build-gpu/tests/hnn_cuda_layer_times 256 2>&1 | tee "$out/layer_times.txt"
 
 step "hnn lenet5 --device cuda, 10 epochs"
 timeout 120 ./build-gpu/lenet5 --device cuda --data "$data" >"$out/hnn_cuda.log" 2>&1
@@ -59,6 +63,16 @@ tail -2 "$out/hnn_cuda_nograph.log"
 relu_acc=$(grep -oP 'test acc \K[0-9.]+' "$out/hnn_cuda_relu.log" | tail -1)
 relu_eps=$(grep -oP '^[0-9.]+(?= examples/sec on cuda)' "$out/hnn_cuda_relu.log" | tail -1)
 nograph_eps=$(grep -oP '^[0-9.]+(?= examples/sec on cuda)' "$out/hnn_cuda_nograph.log" | tail -1)
+
+step "relu variant: final test accuracy by recipe and seed (10 epochs each)"
+for recipe in "--lr 0.1" "--lr 0.2" "--lr 0.02 --momentum 0.9" "--lr 0.05 --momentum 0.9"; do
+  accs=""
+  for seed in 0 1 2; do
+    a=$(timeout 60 ./build-gpu/lenet5 --device cuda --data "$data" --variant relu $recipe --seed $seed 2>&1 | grep -oP '^loss .*test acc \K[0-9.]+')
+    accs="$accs $a"
+  done
+  echo "relu $recipe: test acc by seed 0 1 2:$accs" | tee -a "$out/relu_sweep.txt"
+done
 
 step "PyTorch eager, same network and recipe, data on the GPU"
 timeout 240 python3 tests/bench/peers/pytorch_lenet.py --device cuda --data "$data" --epochs 10 --json >"$out/torch_cuda.log" 2>&1

@@ -5,7 +5,13 @@
 // beats an im2col + GEMM that would move every patch through memory. The weight gradient
 // is a reduction over the batch: blocks sum slices of it into a workspace, and a second
 // kernel adds the slices in a fixed order, so results are deterministic (no atomics).
+// Kernels with stride 1 (all of LeNet's) are compiled separately so that the hot loops
+// need no integer division.
 #pragma once
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
 
 #include "hnn/device.hpp"
 #include "hnn/kernels/cuda/common.cuh"
@@ -38,9 +44,10 @@ inline int conv_weight_grad_slices(const Conv2dGeometry& g) {
   return static_cast<int>(slices < 1 ? 1 : slices);
 }
 
-template <class T>
+template <class T, bool UnitStride>
 __global__ void conv2d_forward_kernel(ConvSizes s, const T* __restrict__ x, const T* __restrict__ w,
                                       const T* __restrict__ b, T* __restrict__ y) {
+  const int stride = UnitStride ? 1 : s.stride;
   const int total = s.batch * s.out_channels * s.out_height * s.out_width;
   HNN_GRID_STRIDE_LOOP(i, total) {
     const int ow = i % s.out_width;
@@ -52,10 +59,10 @@ __global__ void conv2d_forward_kernel(ConvSizes s, const T* __restrict__ x, cons
       const T* plane = x + (n * s.in_channels + ci) * s.in_height * s.in_width;
       const T* kernel = w + (co * s.in_channels + ci) * s.kernel * s.kernel;
       for (int kh = 0; kh < s.kernel; ++kh) {
-        const int ih = oh * s.stride - s.padding + kh;
+        const int ih = oh * stride - s.padding + kh;
         if (ih < 0 || ih >= s.in_height) continue;
         for (int kw = 0; kw < s.kernel; ++kw) {
-          const int iw = ow * s.stride - s.padding + kw;
+          const int iw = ow * stride - s.padding + kw;
           if (iw >= 0 && iw < s.in_width) sum += plane[ih * s.in_width + iw] * kernel[kh * s.kernel + kw];
         }
       }
@@ -65,29 +72,37 @@ __global__ void conv2d_forward_kernel(ConvSizes s, const T* __restrict__ x, cons
 }
 
 // dX[n, ci, ih, iw] = sum over (co, kh, kw) whose window covers (ih, iw) of dY * W.
-template <class T>
+template <class T, bool UnitStride>
 __global__ void conv2d_backward_input_kernel(ConvSizes s, const T* __restrict__ w, const T* __restrict__ dy,
                                              T* __restrict__ dx) {
   const int total = s.batch * s.in_channels * s.in_height * s.in_width;
+  const int out_plane = s.out_height * s.out_width, filter = s.in_channels * s.kernel * s.kernel;
   HNN_GRID_STRIDE_LOOP(i, total) {
     const int iw = i % s.in_width;
     const int ih = (i / s.in_width) % s.in_height;
     const int ci = (i / (s.in_width * s.in_height)) % s.in_channels;
     const int n = i / (s.in_width * s.in_height * s.in_channels);
+    const T* dy_n = dy + n * s.out_channels * out_plane;
     T sum = 0;
     for (int kh = 0; kh < s.kernel; ++kh) {
-      const int oh_scaled = ih + s.padding - kh;  // = oh * stride
-      if (oh_scaled < 0 || oh_scaled % s.stride != 0) continue;
-      const int oh = oh_scaled / s.stride;
+      int oh = ih + s.padding - kh;  // = oh * stride
+      if (oh < 0) break;             // larger kh only make it smaller
+      if (!UnitStride) {
+        if (oh % s.stride != 0) continue;
+        oh /= s.stride;
+      }
       if (oh >= s.out_height) continue;
       for (int kw = 0; kw < s.kernel; ++kw) {
-        const int ow_scaled = iw + s.padding - kw;
-        if (ow_scaled < 0 || ow_scaled % s.stride != 0) continue;
-        const int ow = ow_scaled / s.stride;
+        int ow = iw + s.padding - kw;
+        if (ow < 0) break;
+        if (!UnitStride) {
+          if (ow % s.stride != 0) continue;
+          ow /= s.stride;
+        }
         if (ow >= s.out_width) continue;
-        for (int co = 0; co < s.out_channels; ++co)
-          sum += dy[((n * s.out_channels + co) * s.out_height + oh) * s.out_width + ow] *
-                 w[((co * s.in_channels + ci) * s.kernel + kh) * s.kernel + kw];
+        const T* g = dy_n + oh * s.out_width + ow;
+        const T* k = w + (ci * s.kernel + kh) * s.kernel + kw;
+        for (int co = 0; co < s.out_channels; ++co) sum += g[co * out_plane] * k[co * filter];
       }
     }
     dx[i] = sum;
@@ -134,6 +149,66 @@ __global__ void conv2d_backward_params_kernel(ConvSizes s, const T* __restrict__
   if (threadIdx.x == 0) partial[slice * gridDim.x + j] = sum;
 }
 
+// The weight and bias gradients with the planes staged in shared memory: block
+// (co * in_channels + ci, slice) sums, over the samples of its slice, every tap (kh, kw)
+// of the filter (co, ci) at once; blocks with ci == 0 also sum channel co's bias. Thread t
+// owns tap t % (k*k + 1) (the last "tap" is the bias) and every groups-th output row.
+// x rows are stored with a pitch = kernel (mod 32), so the k*k taps a warp reads at one
+// output pixel fall in distinct shared-memory banks.
+template <class T>
+__global__ void conv2d_weight_grad_staged_kernel(ConvSizes s, const T* __restrict__ x, const T* __restrict__ dy,
+                                                 int slices, int pitch, T* __restrict__ partial) {
+  extern __shared__ unsigned char shared_bytes[];
+  T* x_s = reinterpret_cast<T*>(shared_bytes);  // padded input plane, (H + 2p) rows of `pitch`
+  const int padded_height = s.in_height + 2 * s.padding, padded_width = s.in_width + 2 * s.padding;
+  T* dy_s = x_s + padded_height * pitch;         // output-gradient plane
+  const int out_plane = s.out_height * s.out_width, in_plane = s.in_height * s.in_width;
+  T* sums_s = dy_s + out_plane;                  // one partial sum per thread
+
+  const int co = blockIdx.x / s.in_channels, ci = blockIdx.x % s.in_channels, slice = blockIdx.y;
+  const int taps = s.kernel * s.kernel;
+  const int tap = threadIdx.x % (taps + 1), group = threadIdx.x / (taps + 1);
+  const int groups = blockDim.x / (taps + 1);
+  const bool is_bias = tap == taps;
+  const bool active = group < groups && (!is_bias || ci == 0);
+  const int kh = tap / s.kernel, kw = tap % s.kernel;
+
+  const int per_slice = (s.batch + slices - 1) / slices;
+  const int n_begin = slice * per_slice, n_end = min(s.batch, n_begin + per_slice);
+  T sum = 0;
+  for (int n = n_begin; n < n_end; ++n) {
+    __syncthreads();  // every thread is done with the previous sample's planes
+    const T* x_plane = x + (n * s.in_channels + ci) * in_plane;
+    for (int i = threadIdx.x; i < padded_height * padded_width; i += blockDim.x) {
+      const int r = i / padded_width - s.padding, c = i % padded_width - s.padding;
+      x_s[(r + s.padding) * pitch + c + s.padding] =
+          (r >= 0 && r < s.in_height && c >= 0 && c < s.in_width) ? x_plane[r * s.in_width + c] : T(0);
+    }
+    const T* dy_plane = dy + (n * s.out_channels + co) * out_plane;
+    for (int i = threadIdx.x; i < out_plane; i += blockDim.x) dy_s[i] = dy_plane[i];
+    __syncthreads();
+    if (!active) continue;
+    for (int oh = group; oh < s.out_height; oh += groups) {
+      const T* g = dy_s + oh * s.out_width;
+      if (is_bias) {
+        for (int ow = 0; ow < s.out_width; ++ow) sum += g[ow];
+      } else {
+        const T* row = x_s + (oh * s.stride + kh) * pitch + kw;
+        for (int ow = 0; ow < s.out_width; ++ow) sum += g[ow] * row[ow * s.stride];
+      }
+    }
+  }
+  sums_s[threadIdx.x] = active ? sum : T(0);
+  __syncthreads();
+  if (group == 0 && active) {
+    T total = 0;
+    for (int g = 0; g < groups; ++g) total += sums_s[g * (taps + 1) + tap];
+    const int weight_count = s.out_channels * s.in_channels * taps;
+    const int j = is_bias ? weight_count + co : (co * s.in_channels + ci) * taps + tap;
+    partial[slice * (weight_count + s.out_channels) + j] = total;
+  }
+}
+
 // Adds the slices of each gradient in slice order and splits them into dW and db.
 template <class T>
 __global__ void conv2d_reduce_slices_kernel(const T* __restrict__ partial, int slices, int weight_count, int sums,
@@ -146,43 +221,94 @@ __global__ void conv2d_reduce_slices_kernel(const T* __restrict__ partial, int s
   }
 }
 
+// How the weight gradient is computed. `staged` (the default) stages each sample's planes
+// in shared memory and needs k*k + 1 <= 256 and the planes to fit in 48 KB; `direct` works
+// for any size and is what the staged kernel falls back to. HNN_CONV_WGRAD=direct forces it.
+enum class ConvWeightGrad { staged, direct };
+
+inline int conv_staged_pitch(const Conv2dGeometry& g) {
+  const std::int64_t width = g.in_width + 2 * g.padding;
+  return static_cast<int>(width + ((g.kernel - width) % 32 + 32) % 32);
+}
+
+inline std::size_t conv_staged_shared_bytes(const Conv2dGeometry& g, std::size_t element) {
+  const std::int64_t padded_height = g.in_height + 2 * g.padding;
+  return element * static_cast<std::size_t>(padded_height * conv_staged_pitch(g) + g.out_pixels() + threads_per_block);
+}
+
+inline ConvWeightGrad conv_weight_grad_algorithm(const Conv2dGeometry& g, std::size_t element) {
+  const char* forced = std::getenv("HNN_CONV_WGRAD");
+  if (forced != nullptr && std::string(forced) == "direct") return ConvWeightGrad::direct;
+  if (g.kernel * g.kernel + 1 > threads_per_block || conv_staged_shared_bytes(g, element) > 48 * 1024)
+    return ConvWeightGrad::direct;
+  return ConvWeightGrad::staged;
+}
+
+// Slices of the batch for the staged kernel: about 4 blocks per multiprocessor of a large GPU.
+inline int conv_staged_slices(const Conv2dGeometry& g) {
+  const std::int64_t pairs = g.out_channels * g.in_channels;
+  std::int64_t slices = (528 + pairs - 1) / pairs;
+  if (slices > g.batch) slices = g.batch;
+  return static_cast<int>(slices < 1 ? 1 : slices);
+}
+
 }  // namespace cuda_detail
 
 // Elements of workspace the CUDA conv kernels need: the per-slice partial gradients.
 inline std::int64_t conv2d_workspace_size(cuda, const Conv2dGeometry& g) {
-  return cuda_detail::conv_weight_grad_slices(g) * (g.weight_count() + g.out_channels);
+  const std::int64_t slices =
+      std::max(cuda_detail::conv_weight_grad_slices(g), cuda_detail::conv_staged_slices(g));
+  return slices * (g.weight_count() + g.out_channels);
 }
 
 template <class T>
 void conv2d_forward(cuda, const Conv2dGeometry& g, const T* input, const T* weight, const T* bias, T* output,
                     T* /*workspace*/) {
   const cuda_detail::ConvSizes s = cuda_detail::conv_sizes(g);
-  const std::int64_t total = g.batch * g.out_channels * g.out_pixels();
-  cuda_detail::conv2d_forward_kernel<<<cuda_detail::blocks_for(total), cuda_detail::threads_per_block, 0,
-                                       cuda_stream()>>>(s, input, weight, bias, output);
+  const unsigned blocks = cuda_detail::blocks_for(g.batch * g.out_channels * g.out_pixels());
+  if (s.stride == 1)
+    cuda_detail::conv2d_forward_kernel<T, true>
+        <<<blocks, cuda_detail::threads_per_block, 0, cuda_stream()>>>(s, input, weight, bias, output);
+  else
+    cuda_detail::conv2d_forward_kernel<T, false>
+        <<<blocks, cuda_detail::threads_per_block, 0, cuda_stream()>>>(s, input, weight, bias, output);
   HNN_CUDA_CHECK_LAUNCH("conv2d_forward_kernel");
 }
 
 template <class T>
 void conv2d_backward(cuda, const Conv2dGeometry& g, const T* input, const T* weight, const T* grad_output,
                      T* grad_input, T* grad_weight, T* grad_bias, T* workspace) {
-  const cuda_detail::ConvSizes s = cuda_detail::conv_sizes(g);
+  using namespace cuda_detail;
+  const ConvSizes s = conv_sizes(g);
   if (grad_input != nullptr) {
-    const std::int64_t total = g.batch * g.in_channels * g.in_pixels();
-    cuda_detail::conv2d_backward_input_kernel<<<cuda_detail::blocks_for(total), cuda_detail::threads_per_block, 0,
-                                                cuda_stream()>>>(s, weight, grad_output, grad_input);
+    const unsigned blocks = blocks_for(g.batch * g.in_channels * g.in_pixels());
+    if (s.stride == 1)
+      conv2d_backward_input_kernel<T, true>
+          <<<blocks, threads_per_block, 0, cuda_stream()>>>(s, weight, grad_output, grad_input);
+    else
+      conv2d_backward_input_kernel<T, false>
+          <<<blocks, threads_per_block, 0, cuda_stream()>>>(s, weight, grad_output, grad_input);
     HNN_CUDA_CHECK_LAUNCH("conv2d_backward_input_kernel");
   }
-  const int slices = cuda_detail::conv_weight_grad_slices(g);
-  const int weight_count = cuda_detail::checked_int(g.weight_count(), "conv weights");
+  const int weight_count = checked_int(g.weight_count(), "conv weights");
   const int sums = weight_count + s.out_channels;
-  cuda_detail::conv2d_backward_params_kernel<<<dim3(static_cast<unsigned>(sums), static_cast<unsigned>(slices)),
-                                               cuda_detail::threads_per_block, 0, cuda_stream()>>>(
-      s, input, grad_output, slices, workspace);
-  HNN_CUDA_CHECK_LAUNCH("conv2d_backward_params_kernel");
-  cuda_detail::conv2d_reduce_slices_kernel<<<cuda_detail::blocks_for(sums), cuda_detail::threads_per_block, 0,
-                                             cuda_stream()>>>(workspace, slices, weight_count, sums, grad_weight,
-                                                              grad_bias);
+  int slices = 0;
+  if (conv_weight_grad_algorithm(g, sizeof(T)) == ConvWeightGrad::staged) {
+    slices = conv_staged_slices(g);
+    const dim3 grid(static_cast<unsigned>(s.out_channels * s.in_channels), static_cast<unsigned>(slices));
+    conv2d_weight_grad_staged_kernel<<<grid, threads_per_block, conv_staged_shared_bytes(g, sizeof(T)),
+                                       cuda_stream()>>>(s, input, grad_output, slices, conv_staged_pitch(g),
+                                                        workspace);
+    HNN_CUDA_CHECK_LAUNCH("conv2d_weight_grad_staged_kernel");
+  } else {
+    slices = conv_weight_grad_slices(g);
+    conv2d_backward_params_kernel<<<dim3(static_cast<unsigned>(sums), static_cast<unsigned>(slices)),
+                                    threads_per_block, 0, cuda_stream()>>>(s, input, grad_output, slices,
+                                                                           workspace);
+    HNN_CUDA_CHECK_LAUNCH("conv2d_backward_params_kernel");
+  }
+  conv2d_reduce_slices_kernel<<<blocks_for(sums), threads_per_block, 0, cuda_stream()>>>(
+      workspace, slices, weight_count, sums, grad_weight, grad_bias);
   HNN_CUDA_CHECK_LAUNCH("conv2d_reduce_slices_kernel");
 }
 
