@@ -84,15 +84,15 @@ TEST_P(CudaConv2d, ForwardAndBackwardMatchCpu) {
 
   const auto x_d = to_device(x), w_d = to_device(w), b_d = to_device(b), dy_d = to_device(dy);
   auto workspace_d = poisoned<float>(conv2d_workspace_size(cuda{}, g));
-  auto y_d = poisoned<float>(out_n);
-  conv2d_forward(cuda{}, g, x_d.data(), w_d.data(), b_d.data(), y_d.data(), workspace_d.data());
-  EXPECT_TRUE(all_close(to_host(y_d), y)) << "forward output";
+  // Two families of kernels: "staged" (shared memory, the default where it fits) and
+  // "direct" (any size, the fallback); both must match the CPU.
+  for (const char* kernels : {"staged", "direct"}) {
+    SCOPED_TRACE(std::string("HNN_CONV_KERNELS=") + kernels);
+    setenv("HNN_CONV_KERNELS", kernels, 1);
+    auto y_d = poisoned<float>(out_n);
+    conv2d_forward(cuda{}, g, x_d.data(), w_d.data(), b_d.data(), y_d.data(), workspace_d.data());
+    EXPECT_TRUE(all_close(to_host(y_d), y)) << "forward output";
 
-  // The weight gradient has two algorithms (shared-memory "staged", the default, and
-  // "direct", its fallback for large kernels or planes); both must match the CPU.
-  for (const char* algorithm : {"staged", "direct"}) {
-    SCOPED_TRACE(std::string("HNN_CONV_WGRAD=") + algorithm);
-    setenv("HNN_CONV_WGRAD", algorithm, 1);
     // The backward pass gets its inputs as arguments; it must not depend on what the
     // forward pass left in the workspace, so poison that too.
     Memory<cuda>::fill_bytes(workspace_d.data(), 0xFF, workspace_d.bytes());
@@ -104,7 +104,7 @@ TEST_P(CudaConv2d, ForwardAndBackwardMatchCpu) {
     EXPECT_TRUE(all_close(to_host(db_d), db)) << "bias gradient";
     if (c.input_gradient) EXPECT_TRUE(all_close(to_host(dx_d), dx)) << "input gradient";
   }
-  unsetenv("HNN_CONV_WGRAD");
+  unsetenv("HNN_CONV_KERNELS");
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -121,7 +121,8 @@ INSTANTIATE_TEST_SUITE_P(
         // A stride that skips input pixels (they must get a zero gradient), padding 2.
         ConvCase{"batch2_5x6_k4_stride3_pad2", conv(2, 4, 5, 6, 3, 4, 3, 2), true, 107},
         ConvCase{"batch4_6x6_k1", conv(4, 8, 6, 6, 3, 1, 1, 0), true, 108},
-        // A 16x16 kernel has 257 taps with the bias: always the direct weight-gradient kernel.
+        // A 16x16 kernel has 257 taps with the bias: the direct weight-gradient kernel even
+        // when staged kernels are asked for (the staged forward and input gradient still run).
         ConvCase{"batch2_20x20_k16", conv(2, 1, 20, 20, 2, 16, 1, 0), true, 109},
         // Many channels: conv2's slicing with more (ci, co) pairs than a GPU has blocks.
         ConvCase{"batch5_8x8_32to24_k3_pad1", conv(5, 32, 8, 8, 24, 3, 1, 1), true, 110}),

@@ -158,7 +158,7 @@ __global__ void conv2d_backward_params_kernel(ConvSizes s, const T* __restrict__
 template <class T>
 __global__ void conv2d_weight_grad_staged_kernel(ConvSizes s, const T* __restrict__ x, const T* __restrict__ dy,
                                                  int slices, int pitch, T* __restrict__ partial) {
-  extern __shared__ unsigned char shared_bytes[];
+  extern __shared__ __align__(16) unsigned char shared_bytes[];
   T* x_s = reinterpret_cast<T*>(shared_bytes);  // padded input plane, (H + 2p) rows of `pitch`
   const int padded_height = s.in_height + 2 * s.padding, padded_width = s.in_width + 2 * s.padding;
   T* dy_s = x_s + padded_height * pitch;         // output-gradient plane
@@ -221,10 +221,113 @@ __global__ void conv2d_reduce_slices_kernel(const T* __restrict__ partial, int s
   }
 }
 
-// How the weight gradient is computed. `staged` (the default) stages each sample's planes
-// in shared memory and needs k*k + 1 <= 256 and the planes to fit in 48 KB; `direct` works
-// for any size and is what the staged kernel falls back to. HNN_CONV_WGRAD=direct forces it.
-enum class ConvWeightGrad { staged, direct };
+// The forward pass with one sample's padded input and all the weights staged in shared
+// memory: block (n, part) computes part `part` of sample n's outputs. The padding is
+// materialised as zeros, so the inner loops have no bounds checks; K > 0 fixes the kernel
+// size at compile time so those loops unroll (LeNet's 5x5), K == 0 reads it at run time.
+template <class T, int K>
+__global__ void conv2d_forward_staged_kernel(ConvSizes s, const T* __restrict__ x, const T* __restrict__ w,
+                                             const T* __restrict__ b, T* __restrict__ y) {
+  extern __shared__ __align__(16) unsigned char shared_bytes[];
+  const int k = K > 0 ? K : s.kernel;
+  const int padded_height = s.in_height + 2 * s.padding, padded_width = s.in_width + 2 * s.padding;
+  const int padded_plane = padded_height * padded_width, in_plane = s.in_height * s.in_width;
+  T* x_s = reinterpret_cast<T*>(shared_bytes);  // in_channels padded planes
+  T* w_s = x_s + s.in_channels * padded_plane;  // every weight
+  const int n = blockIdx.x;
+
+  const T* x_n = x + n * s.in_channels * in_plane;
+  for (int i = threadIdx.x; i < s.in_channels * padded_plane; i += blockDim.x) {
+    const int c = i / padded_plane, r = (i / padded_width) % padded_height - s.padding;
+    const int col = i % padded_width - s.padding;
+    x_s[i] = (r >= 0 && r < s.in_height && col >= 0 && col < s.in_width) ? x_n[c * in_plane + r * s.in_width + col]
+                                                                          : T(0);
+  }
+  const int filter = s.in_channels * k * k;
+  for (int i = threadIdx.x; i < s.out_channels * filter; i += blockDim.x) w_s[i] = w[i];
+  __syncthreads();
+
+  const int out_plane = s.out_height * s.out_width, outputs = s.out_channels * out_plane;
+  const int per_part = (outputs + gridDim.y - 1) / gridDim.y;
+  const int end = min(outputs, static_cast<int>(blockIdx.y + 1) * per_part);
+  T* y_n = y + n * outputs;
+  for (int o = blockIdx.y * per_part + threadIdx.x; o < end; o += blockDim.x) {
+    const int co = o / out_plane, p = o % out_plane;
+    const int oh = p / s.out_width, ow = p % s.out_width;
+    const T* window = x_s + oh * s.stride * padded_width + ow * s.stride;
+    const T* filter_co = w_s + co * filter;
+    T sum = b[co];
+    for (int ci = 0; ci < s.in_channels; ++ci) {
+      const T* plane = window + ci * padded_plane;
+      const T* taps = filter_co + ci * k * k;
+#pragma unroll
+      for (int kh = 0; kh < k; ++kh)
+#pragma unroll
+        for (int kw = 0; kw < k; ++kw) sum += plane[kh * padded_width + kw] * taps[kh * k + kw];
+    }
+    y_n[o] = sum;
+  }
+}
+
+// The input gradient for stride 1 with the output gradient of one sample staged in shared
+// memory, padded by k - 1 - padding zeros on every side: dX is then a plain correlation of
+// that padded plane with the flipped filters, with no bounds checks and no division.
+template <class T, int K>
+__global__ void conv2d_backward_input_staged_kernel(ConvSizes s, const T* __restrict__ w,
+                                                    const T* __restrict__ dy, T* __restrict__ dx) {
+  extern __shared__ __align__(16) unsigned char shared_bytes[];
+  const int k = K > 0 ? K : s.kernel;
+  const int margin = k - 1 - s.padding;
+  const int padded_height = s.out_height + 2 * margin, padded_width = s.out_width + 2 * margin;
+  const int padded_plane = padded_height * padded_width, out_plane = s.out_height * s.out_width;
+  T* g_s = reinterpret_cast<T*>(shared_bytes);   // out_channels padded gradient planes
+  T* w_s = g_s + s.out_channels * padded_plane;  // every weight
+  const int n = blockIdx.x;
+
+  const T* dy_n = dy + n * s.out_channels * out_plane;
+  for (int i = threadIdx.x; i < s.out_channels * padded_plane; i += blockDim.x) {
+    const int c = i / padded_plane, r = (i / padded_width) % padded_height - margin;
+    const int col = i % padded_width - margin;
+    g_s[i] = (r >= 0 && r < s.out_height && col >= 0 && col < s.out_width) ? dy_n[c * out_plane + r * s.out_width + col]
+                                                                            : T(0);
+  }
+  const int filter = s.in_channels * k * k;
+  for (int i = threadIdx.x; i < s.out_channels * filter; i += blockDim.x) w_s[i] = w[i];
+  __syncthreads();
+
+  const int in_plane = s.in_height * s.in_width, outputs = s.in_channels * in_plane;
+  const int per_part = (outputs + gridDim.y - 1) / gridDim.y;
+  const int end = min(outputs, static_cast<int>(blockIdx.y + 1) * per_part);
+  T* dx_n = dx + n * outputs;
+  for (int o = blockIdx.y * per_part + threadIdx.x; o < end; o += blockDim.x) {
+    const int ci = o / in_plane, p = o % in_plane;
+    const int ih = p / s.in_width, iw = p % s.in_width;
+    const T* window = g_s + ih * padded_width + iw;
+    T sum = 0;
+    for (int co = 0; co < s.out_channels; ++co) {
+      const T* plane = window + co * padded_plane;
+      const T* taps = w_s + co * filter + ci * k * k;
+      // dy row ih + kh - margin pairs with filter row k - 1 - kh: the filter flipped.
+#pragma unroll
+      for (int kh = 0; kh < k; ++kh)
+#pragma unroll
+        for (int kw = 0; kw < k; ++kw)
+          sum += plane[kh * padded_width + kw] * taps[(k - 1 - kh) * k + (k - 1 - kw)];
+    }
+    dx_n[o] = sum;
+  }
+}
+
+// Which kernels run. Each "staged" kernel keeps one sample's planes (and the weights) in
+// shared memory and is the default whenever they fit in 48 KB; the "direct" kernels work
+// for any size and are the fallback. HNN_CONV_KERNELS=direct forces the direct kernels
+// (the tests run both kinds against the CPU).
+constexpr std::size_t staged_shared_limit = 48 * 1024;
+
+inline bool conv_direct_forced() {
+  const char* forced = std::getenv("HNN_CONV_KERNELS");
+  return forced != nullptr && std::string(forced) == "direct";
+}
 
 inline int conv_staged_pitch(const Conv2dGeometry& g) {
   const std::int64_t width = g.in_width + 2 * g.padding;
@@ -236,13 +339,48 @@ inline std::size_t conv_staged_shared_bytes(const Conv2dGeometry& g, std::size_t
   return element * static_cast<std::size_t>(padded_height * conv_staged_pitch(g) + g.out_pixels() + threads_per_block);
 }
 
-inline ConvWeightGrad conv_weight_grad_algorithm(const Conv2dGeometry& g, std::size_t element) {
-  const char* forced = std::getenv("HNN_CONV_WGRAD");
-  if (forced != nullptr && std::string(forced) == "direct") return ConvWeightGrad::direct;
-  if (g.kernel * g.kernel + 1 > threads_per_block || conv_staged_shared_bytes(g, element) > 48 * 1024)
-    return ConvWeightGrad::direct;
-  return ConvWeightGrad::staged;
+inline std::size_t conv_forward_shared_bytes(const Conv2dGeometry& g, std::size_t element) {
+  const std::int64_t padded = (g.in_height + 2 * g.padding) * (g.in_width + 2 * g.padding);
+  return element * static_cast<std::size_t>(g.in_channels * padded + g.weight_count());
 }
+
+inline std::int64_t conv_backward_input_margin(const Conv2dGeometry& g) { return g.kernel - 1 - g.padding; }
+
+inline std::size_t conv_backward_input_shared_bytes(const Conv2dGeometry& g, std::size_t element) {
+  const std::int64_t m = conv_backward_input_margin(g);
+  const std::int64_t padded = (g.out_height() + 2 * m) * (g.out_width() + 2 * m);
+  return element * static_cast<std::size_t>(g.out_channels * padded + g.weight_count());
+}
+
+inline bool conv_forward_staged(const Conv2dGeometry& g, std::size_t element) {
+  return !conv_direct_forced() && conv_forward_shared_bytes(g, element) <= staged_shared_limit;
+}
+
+inline bool conv_backward_input_staged(const Conv2dGeometry& g, std::size_t element) {
+  return !conv_direct_forced() && g.stride == 1 && conv_backward_input_margin(g) >= 0 &&
+         conv_backward_input_shared_bytes(g, element) <= staged_shared_limit;
+}
+
+inline bool conv_weight_grad_staged(const Conv2dGeometry& g, std::size_t element) {
+  return !conv_direct_forced() && g.kernel * g.kernel + 1 <= threads_per_block &&
+         conv_staged_shared_bytes(g, element) <= staged_shared_limit;
+}
+
+// Blocks per sample for the staged forward and input-gradient kernels: enough blocks in all
+// to give a large GPU about 8 per multiprocessor, at most 8 per sample.
+inline int conv_parts_per_sample(const Conv2dGeometry& g) {
+  const std::int64_t parts = (1056 + g.batch - 1) / std::max<std::int64_t>(g.batch, 1);
+  return static_cast<int>(std::min<std::int64_t>(8, std::max<std::int64_t>(1, parts)));
+}
+
+// Launches a kernel template instantiated for LeNet's 5x5 filters, or for any size.
+#define HNN_CONV_LAUNCH_BY_KERNEL(kernel_template, T, k, grid, shared, ...)                          \
+  do {                                                                                               \
+    if ((k) == 5)                                                                                    \
+      kernel_template<T, 5><<<(grid), threads_per_block, (shared), cuda_stream()>>>(__VA_ARGS__);    \
+    else                                                                                             \
+      kernel_template<T, 0><<<(grid), threads_per_block, (shared), cuda_stream()>>>(__VA_ARGS__);    \
+  } while (0)
 
 // Slices of the batch for the staged kernel: about 4 blocks per multiprocessor of a large GPU.
 inline int conv_staged_slices(const Conv2dGeometry& g) {
@@ -264,14 +402,20 @@ inline std::int64_t conv2d_workspace_size(cuda, const Conv2dGeometry& g) {
 template <class T>
 void conv2d_forward(cuda, const Conv2dGeometry& g, const T* input, const T* weight, const T* bias, T* output,
                     T* /*workspace*/) {
-  const cuda_detail::ConvSizes s = cuda_detail::conv_sizes(g);
-  const unsigned blocks = cuda_detail::blocks_for(g.batch * g.out_channels * g.out_pixels());
+  using namespace cuda_detail;
+  const ConvSizes s = conv_sizes(g);
+  if (conv_forward_staged(g, sizeof(T))) {
+    const dim3 grid(static_cast<unsigned>(s.batch), static_cast<unsigned>(conv_parts_per_sample(g)));
+    HNN_CONV_LAUNCH_BY_KERNEL(conv2d_forward_staged_kernel, T, s.kernel, grid, conv_forward_shared_bytes(g, sizeof(T)),
+                              s, input, weight, bias, output);
+    HNN_CUDA_CHECK_LAUNCH("conv2d_forward_staged_kernel");
+    return;
+  }
+  const unsigned blocks = blocks_for(g.batch * g.out_channels * g.out_pixels());
   if (s.stride == 1)
-    cuda_detail::conv2d_forward_kernel<T, true>
-        <<<blocks, cuda_detail::threads_per_block, 0, cuda_stream()>>>(s, input, weight, bias, output);
+    conv2d_forward_kernel<T, true><<<blocks, threads_per_block, 0, cuda_stream()>>>(s, input, weight, bias, output);
   else
-    cuda_detail::conv2d_forward_kernel<T, false>
-        <<<blocks, cuda_detail::threads_per_block, 0, cuda_stream()>>>(s, input, weight, bias, output);
+    conv2d_forward_kernel<T, false><<<blocks, threads_per_block, 0, cuda_stream()>>>(s, input, weight, bias, output);
   HNN_CUDA_CHECK_LAUNCH("conv2d_forward_kernel");
 }
 
@@ -280,7 +424,12 @@ void conv2d_backward(cuda, const Conv2dGeometry& g, const T* input, const T* wei
                      T* grad_input, T* grad_weight, T* grad_bias, T* workspace) {
   using namespace cuda_detail;
   const ConvSizes s = conv_sizes(g);
-  if (grad_input != nullptr) {
+  if (grad_input != nullptr && conv_backward_input_staged(g, sizeof(T))) {
+    const dim3 grid(static_cast<unsigned>(s.batch), static_cast<unsigned>(conv_parts_per_sample(g)));
+    HNN_CONV_LAUNCH_BY_KERNEL(conv2d_backward_input_staged_kernel, T, s.kernel, grid,
+                              conv_backward_input_shared_bytes(g, sizeof(T)), s, weight, grad_output, grad_input);
+    HNN_CUDA_CHECK_LAUNCH("conv2d_backward_input_staged_kernel");
+  } else if (grad_input != nullptr) {
     const unsigned blocks = blocks_for(g.batch * g.in_channels * g.in_pixels());
     if (s.stride == 1)
       conv2d_backward_input_kernel<T, true>
@@ -293,7 +442,7 @@ void conv2d_backward(cuda, const Conv2dGeometry& g, const T* input, const T* wei
   const int weight_count = checked_int(g.weight_count(), "conv weights");
   const int sums = weight_count + s.out_channels;
   int slices = 0;
-  if (conv_weight_grad_algorithm(g, sizeof(T)) == ConvWeightGrad::staged) {
+  if (conv_weight_grad_staged(g, sizeof(T))) {
     slices = conv_staged_slices(g);
     const dim3 grid(static_cast<unsigned>(s.out_channels * s.in_channels), static_cast<unsigned>(slices));
     conv2d_weight_grad_staged_kernel<<<grid, threads_per_block, conv_staged_shared_bytes(g, sizeof(T)),
