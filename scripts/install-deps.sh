@@ -10,7 +10,8 @@
 # nvcc is found (see HNN_CUDA in CMakeLists.txt).
 set -euo pipefail
 
-packages=(cmake g++ make libeigen3-dev libgtest-dev zlib1g-dev dataset-fashion-mnist)
+# libpng-dev: only for lenet5's PNG input and --gallery (hnn::hnn itself never needs it).
+packages=(cmake g++ make libeigen3-dev libgtest-dev zlib1g-dev libpng-dev dataset-fashion-mnist)
 
 if [[ "${HNN_SKIP_DEPS:-0}" == 1 ]]; then
   exit 0

@@ -1,6 +1,10 @@
-// lenet5: trains d2l's LeNet-5 on Fashion-MNIST and reports as d2l does.
+// lenet5: trains d2l's LeNet-5 on Fashion-MNIST and reports as d2l does; saves, resumes
+// and classifies image files with the trained model.
 //   lenet5 [--epochs N] [--lr X] [--batch-size N] [--seed N] [--data DIR]
 //          [--variant sigmoid|relu] [--threads N] [--device cpu|cuda]
+//          [--save PATH [--checkpoint-every N]] [--resume PATH]
+//          [--history FILE.csv] [--plot FILE.svg] [--gallery FILE.png] [--progress auto|on|off]
+//   lenet5 predict --model PATH [--device cpu|cuda] [--top K] IMAGE...
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +15,7 @@
 
 #include <hnn/parallel.hpp>
 
+#include "predict.hpp"
 #include "run.hpp"
 
 namespace {
@@ -29,7 +34,30 @@ const char* const usage =
     "  --variant sigmoid|relu  sigmoid + average pooling (d2l), or ReLU + max pooling\n"
     "  --threads N             CPU threads (default: all cores)\n"
     "  --device cpu|cuda       where to train (default cpu)\n"
-    "  --help                  this text\n";
+    "  --save PATH             write the model and training state to PATH after training\n"
+    "  --checkpoint-every N    with --save: also write PATH every N epochs\n"
+    "  --resume PATH           continue training from a checkpoint to --epochs in total; the\n"
+    "                          recipe flags not given (variant, lr, momentum, batch size) come\n"
+    "                          from the checkpoint, and the result equals an uninterrupted run\n"
+    "  --history FILE.csv      write epoch, train_loss, train_acc, test_acc, examples_per_sec,\n"
+    "                          seconds after every epoch\n"
+    "  --plot FILE.svg         write the training curves (d2l style) after every epoch\n"
+    "  --gallery FILE.png      write a picture of test images with their predicted classes\n"
+    "                          (.ppm also works)\n"
+    "  --progress auto|on|off  a progress bar per epoch (auto: when stdout is a terminal)\n"
+    "  --help                  this text\n"
+    "\n"
+    "usage: lenet5 predict --model PATH [options] IMAGE...\n"
+    "Classifies PNG, PGM or PPM images with a model written by --save and prints the three\n"
+    "most likely Fashion-MNIST classes of each. Each image is converted to grayscale, inverted\n"
+    "when its border is light (Fashion-MNIST is a light object on black); unless it is 28x28\n"
+    "already, it is cropped to its object, scaled to fit 28x28 keeping its aspect ratio, and\n"
+    "padded with black.\n"
+    "\n"
+    "  --model PATH            the checkpoint to use\n"
+    "  --top K                 classes to print per image (default 3)\n"
+    "  --device cpu|cuda       where to run the model (default cpu)\n"
+    "  --threads N             CPU threads (default: all cores)\n";
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -56,6 +84,11 @@ double parse_positive(const std::string& flag, const std::string& text) {
   return v;
 }
 
+std::string nonempty(const std::string& flag, const std::string& value) {
+  if (value.empty()) throw UsageError(flag + " needs a file name, got an empty one");
+  return value;
+}
+
 double parse_fraction(const std::string& flag, const std::string& text) {
   errno = 0;
   char* end = nullptr;
@@ -79,7 +112,18 @@ lenet::Options parse(int argc, char** argv) {
     if (flag == "--epochs") o.epochs = static_cast<int>(parse_integer(flag, value, 1, 100000));
     else if (flag == "--lr") o.lr = parse_positive(flag, value), o.lr_given = true;
     else if (flag == "--momentum") o.momentum = parse_fraction(flag, value), o.momentum_given = true;
-    else if (flag == "--batch-size") o.batch_size = parse_integer(flag, value, 1, 1 << 20);
+    else if (flag == "--batch-size") o.batch_size = parse_integer(flag, value, 1, 1 << 20), o.batch_size_given = true;
+    else if (flag == "--save") o.save_path = nonempty(flag, value);
+    else if (flag == "--checkpoint-every") o.checkpoint_every = static_cast<int>(parse_integer(flag, value, 1, 100000));
+    else if (flag == "--resume") o.resume_path = nonempty(flag, value);
+    else if (flag == "--history") o.history_path = nonempty(flag, value);
+    else if (flag == "--plot") o.plot_path = nonempty(flag, value);
+    else if (flag == "--gallery") o.gallery_path = nonempty(flag, value);
+    else if (flag == "--progress") {
+      if (value != "auto" && value != "on" && value != "off")
+        throw UsageError("--progress must be auto, on or off, got '" + value + "'");
+      o.progress = value;
+    }
     else if (flag == "--seed") o.seed = static_cast<std::uint64_t>(parse_integer(flag, value, 0, std::numeric_limits<long long>::max()));
     else if (flag == "--data") o.data_dir = value;
     else if (flag == "--threads") o.threads = static_cast<int>(parse_integer(flag, value, 1, 1024));
@@ -87,6 +131,7 @@ lenet::Options parse(int argc, char** argv) {
       if (value == "sigmoid") o.variant = lenet::Variant::sigmoid;
       else if (value == "relu") o.variant = lenet::Variant::relu;
       else throw UsageError("--variant must be sigmoid or relu, got '" + value + "'");
+      o.variant_given = true;
     } else if (flag == "--device") {
       if (value != "cpu" && value != "cuda") throw UsageError("--device must be cpu or cuda, got '" + value + "'");
       o.device = value;
@@ -94,13 +139,58 @@ lenet::Options parse(int argc, char** argv) {
       throw UsageError("unknown flag " + flag + " (see --help)");
     }
   }
+  if (o.checkpoint_every > 0 && o.save_path.empty()) throw UsageError("--checkpoint-every needs --save PATH (see --help)");
   return o;
+}
+
+// lenet5 predict --model PATH [--top K] [--device cpu|cuda] [--threads N] IMAGE...
+lenet::PredictOptions parse_predict(int argc, char** argv) {
+  lenet::PredictOptions o;
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(usage, stdout);
+      std::exit(0);
+    }
+    if (arg.rfind("--", 0) != 0) {
+      o.images.push_back(arg);
+      continue;
+    }
+    if (i + 1 >= argc) throw UsageError(arg + " needs a value (see --help)");
+    const std::string value = argv[++i];
+    if (arg == "--model") o.model_path = nonempty(arg, value);
+    else if (arg == "--top") o.top = static_cast<int>(parse_integer(arg, value, 1, 1000));
+    else if (arg == "--threads") o.threads = static_cast<int>(parse_integer(arg, value, 1, 1024));
+    else if (arg == "--device") {
+      if (value != "cpu" && value != "cuda") throw UsageError("--device must be cpu or cuda, got '" + value + "'");
+      o.device = value;
+    } else {
+      throw UsageError("unknown flag " + arg + " for predict (see --help)");
+    }
+  }
+  if (o.model_path.empty()) throw UsageError("predict needs --model PATH (see --help)");
+  if (o.images.empty()) throw UsageError("predict needs at least one image file (see --help)");
+  return o;
+}
+
+int predict_main(int argc, char** argv) {
+  const lenet::PredictOptions options = parse_predict(argc, argv);
+  if (options.threads > 0) hnn::set_num_threads(options.threads);
+  if (options.device == "cuda") {
+#if defined(HNN_WITH_CUDA)
+    return lenet::run_predict_cuda(options);
+#else
+    throw UsageError("--device cuda: this lenet5 was built without CUDA (configure with -DHNN_CUDA=ON on a machine with nvcc)");
+#endif
+  }
+  return lenet::run_predict<hnn::cpu>(options);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
+    if (argc > 1 && std::string(argv[1]) == "predict") return predict_main(argc, argv);
     const lenet::Options options = parse(argc, argv);
     if (options.threads > 0) hnn::set_num_threads(options.threads);
     if (options.device == "cuda") {

@@ -2,15 +2,25 @@
 // it for the CPU; lenet5_cuda.cu (compiled by nvcc when CUDA is enabled) for the GPU.
 #pragma once
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <map>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
+#include <hnn/checkpoint.hpp>
 #include <hnn/data/mnist.hpp>
+#include <hnn/predict.hpp>
+#include <hnn/report.hpp>
 #include <hnn/train.hpp>
 
+#include "image_io.hpp"
 #include "model.hpp"
+#include "progress.hpp"
 
 namespace lenet {
 
@@ -21,11 +31,21 @@ struct Options {
   double momentum = 0;  // the relu variant defaults to 0.9
   bool momentum_given = false;
   std::int64_t batch_size = 256;
+  bool batch_size_given = false;
   std::uint64_t seed = 0;
   std::string data_dir;  // resolved by hnn::data::find_data_dir
   Variant variant = Variant::sigmoid;
+  bool variant_given = false;
   int threads = 0;  // 0: the library's default
   std::string device = "cpu";
+
+  std::string save_path;     // --save: the model (and training state) after training
+  int checkpoint_every = 0;  // --checkpoint-every N: also every N epochs, to save_path
+  std::string resume_path;   // --resume: continue from this checkpoint
+  std::string history_path;  // --history FILE.csv
+  std::string plot_path;     // --plot FILE.svg
+  std::string gallery_path;  // --gallery FILE.png
+  std::string progress = "auto";  // auto (when stdout is a terminal), on, off
 };
 
 // The sigmoid net uses d2l's recipe (lr 0.9, no momentum). The relu net's default was chosen
@@ -40,8 +60,77 @@ inline double momentum(const Options& o) {
   return o.variant == Variant::sigmoid ? 0.0 : 0.9;
 }
 
+// The recipe a checkpoint records, so that --resume continues it without repeating the flags.
+inline std::map<std::string, std::string> recipe_metadata(const Options& o, const hnn::TrainOptions& t,
+                                                          const hnn::data::Dataset& train_set) {
+  char lr[40], mom[40];
+  std::snprintf(lr, sizeof lr, "%.17g", t.lr);
+  std::snprintf(mom, sizeof mom, "%.17g", t.momentum);
+  std::string classes;
+  for (const std::string& c : train_set.class_names) classes += (classes.empty() ? "" : "\n") + c;
+  return {{"program", "lenet5"},
+          {"variant", name(o.variant)},
+          {"lr", lr},
+          {"momentum", mom},
+          {"batch_size", std::to_string(t.batch_size)},
+          {"seed", std::to_string(o.seed)},
+          {"classes", classes},
+          {"image_size", std::to_string(train_set.rows) + "x" + std::to_string(train_set.cols)}};
+}
+
+// Fills the recipe flags the user did not give from a checkpoint's metadata.
+inline void take_recipe_from(const std::map<std::string, std::string>& meta, Options& o) {
+  const auto get = [&](const char* key) {
+    const auto it = meta.find(key);
+    return it == meta.end() ? std::string() : it->second;
+  };
+  if (!o.variant_given && !get("variant").empty()) o.variant = get("variant") == "relu" ? Variant::relu : Variant::sigmoid;
+  if (!o.lr_given && !get("lr").empty()) o.lr = std::stod(get("lr")), o.lr_given = true;
+  if (!o.momentum_given && !get("momentum").empty()) o.momentum = std::stod(get("momentum")), o.momentum_given = true;
+  if (!o.batch_size_given && !get("batch_size").empty()) o.batch_size = std::stoll(get("batch_size"));
+}
+
+// Writes the per-epoch files that --history and --plot ask for (after every epoch, so an
+// interrupted run still leaves them).
+inline void write_history_files(const Options& o, const std::vector<hnn::EpochStats>& history, const char* device) {
+  if (!o.history_path.empty()) hnn::write_text_file(o.history_path, hnn::history_csv(history));
+  if (!o.plot_path.empty()) {
+    const std::string title = std::string("LeNet-5 (") + name(o.variant) + ") on Fashion-MNIST, " + device;
+    hnn::write_text_file(o.plot_path, hnn::history_svg(history, title));
+  }
+}
+
+// Fails now, not after hours of training, when an output file cannot be created: writes
+// and removes a probe file next to `path`.
+inline void require_writable(const char* flag, const std::string& path) {
+  if (path.empty()) return;
+  const std::string probe = path + ".probe";
+  std::FILE* f = std::fopen(probe.c_str(), "wb");
+  if (f == nullptr)
+    throw std::runtime_error(std::string(flag) + " " + path + ": cannot create files there: " + std::strerror(errno));
+  std::fclose(f);
+  std::remove(probe.c_str());
+}
+
 template <class Device>
-int run_training(const Options& o) {
+int run_training(Options o) {
+  require_writable("--save", o.save_path);
+  require_writable("--history", o.history_path);
+  require_writable("--plot", o.plot_path);
+  require_writable("--gallery", o.gallery_path);
+  // A checkpoint to resume from is read first: its recipe fills the flags not given.
+  hnn::Checkpoint resume;
+  if (!o.resume_path.empty()) {
+    resume = hnn::read_checkpoint(o.resume_path);
+    if (!resume.extras.training)
+      throw std::runtime_error(o.resume_path +
+                               ": holds a model but no training state to resume (write it with lenet5 --save)");
+    take_recipe_from(resume.extras.metadata, o);
+    if (resume.extras.training->epoch >= o.epochs)
+      throw std::runtime_error(o.resume_path + ": already trained " + std::to_string(resume.extras.training->epoch) +
+                               " epochs; pass --epochs above that to train further");
+  }
+
   const std::string dir = hnn::data::find_data_dir(o.data_dir);
   const hnn::data::Dataset train_set = hnn::data::load_fashion_mnist(dir, hnn::data::Split::train);
   const hnn::data::Dataset test_set = hnn::data::load_fashion_mnist(dir, hnn::data::Split::test);
@@ -49,6 +138,12 @@ int run_training(const Options& o) {
   hnn::data::require_image_shape(test_set, 28, 28);
 
   auto model = lenet5<float, Device>(o.variant, o.seed);
+  std::vector<hnn::EpochStats> history;
+  if (!o.resume_path.empty()) {
+    hnn::load(model, o.resume_path);  // checks the architecture against --variant
+    const auto it = resume.extras.metadata.find("history");
+    if (it != resume.extras.metadata.end()) history = hnn::parse_history_csv(it->second);
+  }
   std::fputs(model.trace(hnn::Shape{1, 1, 28, 28}).c_str(), stdout);
 
   hnn::TrainOptions options;
@@ -61,23 +156,67 @@ int run_training(const Options& o) {
               name(o.variant), Device::name, static_cast<long long>(train_set.size),
               static_cast<long long>(test_set.size), dir.c_str(), options.lr, options.momentum,
               static_cast<long long>(options.batch_size), options.epochs);
-  std::fflush(stdout);
 
   const hnn::DeviceDataset<float, Device> train_data(train_set), test_data(test_set);
+  hnn::Trainer<float, Device> trainer(model, train_data, options);
+  if (!o.resume_path.empty()) {
+    trainer.restore(*resume.extras.training);
+    std::printf("resuming from %s after epoch %d\n", o.resume_path.c_str(), trainer.epochs_done());
+  }
+  std::fflush(stdout);
+
+  const auto checkpoint = [&] {
+    hnn::CheckpointExtras extras;
+    extras.training = trainer.state();
+    extras.metadata = recipe_metadata(o, options, train_set);
+    extras.metadata["history"] = hnn::history_csv(history);
+    hnn::save(model, o.save_path, extras);
+  };
+
+  ProgressBar progress(o.progress == "on" || (o.progress == "auto" && stdout_is_terminal()), o.epochs);
+  const hnn::BatchCallback on_batch = [&](const hnn::BatchProgress& p) { progress.update(p); };
+  hnn::SoftmaxCrossEntropy<float, Device> eval_loss;
   double train_seconds = 0;
+  int epochs_run = 0;
   const auto start = std::chrono::steady_clock::now();
-  const auto history = hnn::train(model, train_data, test_data, options, [&](const hnn::EpochStats& s) {
+  for (int epoch = trainer.epochs_done() + 1; epoch <= o.epochs; ++epoch) {
+    hnn::EpochStats s = trainer.train_epoch(epoch, progress.enabled() ? on_batch : hnn::BatchCallback{});
+    s.test_acc = hnn::evaluate(model, test_data, options.eval_batch_size, eval_loss);
+    progress.clear();
+    history.push_back(s);
     train_seconds += s.seconds;
+    ++epochs_run;
     std::printf("epoch %2d: loss %.3f, train acc %.3f, test acc %.3f, %.1f examples/sec, %.2f s\n", s.epoch,
                 s.train_loss, s.train_acc, s.test_acc, s.examples_per_sec, s.seconds);
     std::fflush(stdout);
-  });
+    write_history_files(o, history, Device::name);
+    if (!o.save_path.empty() && o.checkpoint_every > 0 && epoch % o.checkpoint_every == 0 && epoch < o.epochs) {
+      checkpoint();
+      std::printf("checkpoint after epoch %d written to %s\n", epoch, o.save_path.c_str());
+    }
+  }
   const double total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const hnn::EpochStats& last = history.back();
   std::printf("loss %.3f, train acc %.3f, test acc %.3f\n", last.train_loss, last.train_acc, last.test_acc);
   std::printf("%.1f examples/sec on %s\n",
-              static_cast<double>(train_set.size) * static_cast<double>(history.size()) / train_seconds, Device::name);
+              static_cast<double>(train_set.size) * static_cast<double>(epochs_run) / train_seconds, Device::name);
   std::printf("%.2f s for the whole run (training and evaluation, data already loaded)\n", total_seconds);
+  if (!o.save_path.empty()) {
+    checkpoint();
+    std::printf("model and training state after epoch %d written to %s\n", last.epoch, o.save_path.c_str());
+  }
+
+  // Where the model goes wrong: the confusion matrix on the test set.
+  const std::vector<std::int32_t> predicted = hnn::predict(model, test_data.images, options.eval_batch_size);
+  hnn::ConfusionMatrix confusion(static_cast<int>(test_set.num_classes()));
+  confusion.add(test_set.labels, predicted);
+  std::printf("\n%s", confusion.table(test_set.class_names).c_str());
+  if (!o.gallery_path.empty()) {
+    write_image_file(hnn::prediction_gallery(test_set, predicted), o.gallery_path);
+    std::printf("gallery of the first test images written to %s\n", o.gallery_path.c_str());
+  }
+  if (!o.history_path.empty()) std::printf("history written to %s\n", o.history_path.c_str());
+  if (!o.plot_path.empty()) std::printf("training curves written to %s\n", o.plot_path.c_str());
   return 0;
 }
 

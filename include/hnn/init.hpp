@@ -28,6 +28,10 @@ class Rng {
   // Uniform integer in [0, n), without modulo bias worth caring about for n << 2^64.
   std::uint64_t below(std::uint64_t n) { return static_cast<std::uint64_t>(uniform() * static_cast<double>(n)); }
 
+  // The whole generator state, so a checkpoint can continue the same sequence.
+  std::uint64_t state() const { return state_; }
+  void set_state(std::uint64_t state) { state_ = state; }
+
  private:
   std::uint64_t state_;
 };

@@ -46,8 +46,8 @@ class SoftmaxCrossEntropy {
   }
 
   void reset() {
-    const double zero[LossStats::size] = {0.0, 0.0, -1.0};
-    stats_.copy_from(Tensor<double, cpu>::from_host(Shape{LossStats::size}, zero));
+    const double zero[LossStats::size] = {0.0, 0.0, -1.0};  // a plain array: resetting must not allocate
+    Memory<Device>::copy_from_host(stats_.data(), zero, sizeof zero);
   }
 
   // Reads the totals back to the host (on a GPU this waits for the queued work).

@@ -43,6 +43,19 @@ class SGD {
 
   const SgdOptions& options() const { return options_; }
 
+  // The momentum buffers, one per parameter in parameter order (empty without momentum).
+  // Checkpoints read them to resume training exactly.
+  const std::vector<Tensor<T, Device>>& velocity() const { return velocity_; }
+
+  // Overwrites momentum buffer `i` with `values` (same shape), in place: the buffers keep
+  // their addresses, so a recorded CUDA graph stays valid.
+  void set_velocity(std::size_t i, const Tensor<T, cpu>& values) {
+    if (i >= velocity_.size())
+      throw std::invalid_argument("hnn::SGD::set_velocity: buffer " + std::to_string(i) + " does not exist (this SGD has " +
+                                  std::to_string(velocity_.size()) + "; momentum " + std::to_string(options_.momentum) + ")");
+    velocity_[i].copy_from(values);
+  }
+
  private:
   std::vector<Parameter<T, Device>> parameters_;
   std::vector<Tensor<T, Device>> velocity_;

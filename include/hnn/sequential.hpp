@@ -17,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include "hnn/fusion.hpp"
 #include "hnn/init.hpp"
 #include "hnn/layers/activation.hpp"
 #include "hnn/layers/conv2d.hpp"
@@ -69,15 +70,27 @@ class Sequential {
     for (const LayerSpec& spec : specs_) layers_.push_back(make_layer<T, Device>(spec));
     // Nothing upstream of the first layer needs a gradient: skip computing it.
     layers_.front()->set_input_gradient(false);
-    for (auto& layer : layers_)
-      for (auto& p : layer->parameters()) parameters_.push_back(p);
+    for (std::size_t i = 0; i < layers_.size(); ++i)
+      for (auto& p : layers_[i]->parameters()) {
+        parameters_.push_back(p);
+        parameter_names_.push_back(std::to_string(i) + "." + p.name);
+      }
     init(seed);
+    find_fused_runs();
   }
+
+  // Whether forward() and backward() run each Conv2d -> Sigmoid|ReLU -> 2x2 pooling as one
+  // fused kernel where the device has one (hnn/fusion.hpp: the CPU). On by default; the
+  // results are those of the layers run one by one, which is what layer(i) always does.
+  void set_fusion(bool enabled) { fusion_ = enabled; }
+  bool fusion() const { return fusion_; }
 
   std::size_t size() const { return layers_.size(); }
   Layer<T, Device>& layer(std::size_t i) { return *layers_.at(i); }
   const std::vector<LayerSpec>& specs() const { return specs_; }
   const std::vector<Parameter<T, Device>>& parameters() const { return parameters_; }
+  // "<layer index>.<weight|bias>" for each parameter, as PyTorch's state_dict names them.
+  const std::vector<std::string>& parameter_names() const { return parameter_names_; }
 
   std::int64_t parameter_count() const {
     std::int64_t n = 0;
@@ -160,6 +173,17 @@ class Sequential {
     const Tensor<T, Device>* x = &input;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       try {
+        if constexpr (has_fused_conv_act_pool<Device>::value) {
+          if (fused_at_[i] >= 0) {
+            FusedConvActPool<T, Device>& run = *fused_[static_cast<std::size_t>(fused_at_[i])];
+            run.set_unused();
+            if (fusion_ && run.accepts(x->shape())) {
+              x = &run.forward(*x);
+              i += 2;
+              continue;
+            }
+          }
+        }
         x = &layers_[i]->forward(*x);
       } catch (const std::invalid_argument& e) {
         throw ShapeError(where(i) + e.what());
@@ -171,7 +195,16 @@ class Sequential {
   // Back-propagates dLoss/dOutput of the last forward(), writing every parameter's gradient.
   void backward(const Tensor<T, Device>& grad_output) {
     const Tensor<T, Device>* g = &grad_output;
-    for (std::size_t i = layers_.size(); i-- > 0;) g = &layers_[i]->backward(*g);
+    for (std::size_t i = layers_.size(); i-- > 0;) {
+      if constexpr (has_fused_conv_act_pool<Device>::value) {
+        if (i >= 2 && fused_at_[i - 2] >= 0 && fused_[static_cast<std::size_t>(fused_at_[i - 2])]->used()) {
+          g = &fused_[static_cast<std::size_t>(fused_at_[i - 2])]->backward(*g);
+          i -= 2;
+          continue;
+        }
+      }
+      g = &layers_[i]->backward(*g);
+    }
   }
 
   // "Conv2d(1, 6, ...) -> Sigmoid() -> ...": the architecture in one line.
@@ -186,9 +219,28 @@ class Sequential {
     return "layer " + std::to_string(i) + " of " + std::to_string(layers_.size()) + ": ";
   }
 
+  void find_fused_runs() {
+    fused_at_.assign(layers_.size(), -1);
+    if constexpr (has_fused_conv_act_pool<Device>::value) {
+      FusedRun run;
+      for (std::size_t i = 0; i < specs_.size(); ++i)
+        if (fusable_run(specs_, i, run)) {
+          fused_at_[i] = static_cast<int>(fused_.size());
+          fused_.push_back(std::make_unique<FusedConvActPool<T, Device>>(std::get<Conv2d>(specs_[i]), run, *layers_[i],
+                                                                          /*input_gradient=*/i != 0));
+          i += 2;
+        }
+    }
+  }
+
   std::vector<LayerSpec> specs_;
   std::vector<std::unique_ptr<Layer<T, Device>>> layers_;
   std::vector<Parameter<T, Device>> parameters_;
+  std::vector<std::string> parameter_names_;
+  // Fused runs (hnn/fusion.hpp): fused_at_[i] indexes fused_ where a run starts at layer i, else -1.
+  bool fusion_ = true;
+  std::vector<int> fused_at_;
+  std::vector<std::unique_ptr<FusedConvActPool<T, Device>>> fused_;
 };
 
 }  // namespace hnn

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <numeric>
 #include <sstream>
 #include <stdexcept>
@@ -45,6 +46,29 @@ struct EpochStats {
   double test_acc = 0;            // accuracy on the test set after the epoch
   double examples_per_sec = 0;    // training steps only (forward, backward, update)
   double seconds = 0;             // wall time of the epoch's training steps
+};
+
+// What a per-batch callback sees: enough for a progress bar. On a device whose memory the host
+// cannot read (a GPU) the callback runs as soon as the batch is queued, without waiting for
+// it, and the running loss is NaN: it is only known when the epoch ends.
+struct BatchProgress {
+  int epoch = 0;                 // 1-based
+  std::int64_t batch = 0;        // batches done (queued, on a GPU) in this epoch, 1-based
+  std::int64_t batches = 0;      // batches in the epoch, the last partial one included
+  std::int64_t examples = 0;     // examples in the batches done
+  std::int64_t total_examples = 0;
+  double seconds = 0;            // since the epoch began
+  double running_loss = std::numeric_limits<double>::quiet_NaN();  // mean loss so far, or NaN
+};
+using BatchCallback = std::function<void(const BatchProgress&)>;
+
+// Everything besides the parameters that the next epoch of a Trainer depends on, on the
+// host: what a checkpoint stores so that a resumed run matches an uninterrupted one.
+struct TrainingState {
+  int epoch = 0;                              // epochs completed
+  std::uint64_t shuffle_state = 0;            // the shuffle generator after those epochs
+  std::vector<std::int32_t> order;            // the example order the last shuffle left (the next permutes it)
+  std::vector<Tensor<float, cpu>> momentum;   // SGD momentum buffers, one per parameter; empty without momentum
 };
 
 // Thrown when the loss becomes NaN or infinite.
@@ -117,7 +141,8 @@ class Trainer {
   // Trains one epoch over a fresh shuffle. Throws DivergedError at the first batch whose
   // loss is not finite (checked every batch where the device's memory is host-readable,
   // at the end of the epoch otherwise, naming the first bad batch either way).
-  EpochStats train_epoch(int epoch) {
+  // `on_batch`, when given, runs on the host after each batch (see BatchProgress).
+  EpochStats train_epoch(int epoch, const BatchCallback& on_batch = {}) {
     const auto start = std::chrono::steady_clock::now();
     for (std::int64_t i = host_order_.numel() - 1; i > 0; --i)
       std::swap(host_order_[i], host_order_[static_cast<std::int64_t>(shuffle_.below(static_cast<std::uint64_t>(i) + 1))]);
@@ -127,11 +152,30 @@ class Trainer {
     loss_.reset();
 
     const std::int64_t n = data_.size(), full_batches = n / options_.batch_size;
+    BatchProgress progress;
+    progress.epoch = epoch;
+    progress.batches = (n + options_.batch_size - 1) / options_.batch_size;
+    progress.total_examples = n;
+    const auto report = [&](std::int64_t examples_done) {
+      if constexpr (Memory<Device>::host_accessible) {
+        const LossTotals totals = loss_.totals();
+        check_finite(epoch, totals);
+        progress.running_loss = totals.loss_sum / static_cast<double>(examples_done);
+      }
+      if (!on_batch) return;
+      ++progress.batch;
+      progress.examples = examples_done;
+      progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      on_batch(progress);
+    };
     for (std::int64_t b = 0; b < full_batches; ++b) {
       launcher_.run([this] { step(options_.batch_size); });
-      if constexpr (Memory<Device>::host_accessible) check_finite(epoch);
+      report((b + 1) * options_.batch_size);
     }
-    if (n % options_.batch_size != 0) step(n % options_.batch_size);  // the last, smaller batch runs unrecorded
+    if (n % options_.batch_size != 0) {
+      step(n % options_.batch_size);  // the last, smaller batch runs unrecorded
+      report(n);
+    }
 
     const LossTotals totals = loss_.totals();  // on a GPU, waits for the epoch's work
     check_finite(epoch, totals);
@@ -141,10 +185,63 @@ class Trainer {
     stats.train_loss = totals.loss_sum / static_cast<double>(n);
     stats.train_acc = totals.correct / static_cast<double>(n);
     stats.examples_per_sec = static_cast<double>(n) / stats.seconds;
+    epochs_done_ = epoch;
     return stats;
   }
 
   const TrainOptions& options() const { return options_; }
+  int epochs_done() const { return epochs_done_; }
+
+  // The state the next epoch depends on (besides the parameters), copied to the host.
+  TrainingState state() const {
+    TrainingState s;
+    s.epoch = epochs_done_;
+    s.shuffle_state = shuffle_.state();
+    s.order.assign(host_order_.data(), host_order_.data() + host_order_.numel());
+    for (const Tensor<T, Device>& v : sgd_.velocity()) {
+      const Tensor<T, cpu> host = v.template to<cpu>();
+      Tensor<float, cpu> values(host.shape());
+      for (std::int64_t i = 0; i < host.numel(); ++i) values[i] = static_cast<float>(host[i]);
+      s.momentum.push_back(values);
+    }
+    return s;
+  }
+
+  // Continues from a state() taken by a Trainer with the same model, data and options.
+  // Checks everything before changing anything.
+  void restore(const TrainingState& s) {
+    const std::int64_t n = host_order_.numel();
+    if (static_cast<std::int64_t>(s.order.size()) != n)
+      throw std::invalid_argument("hnn::Trainer::restore: the saved example order has " + std::to_string(s.order.size()) +
+                                  " entries, but the training set has " + std::to_string(n) + " examples");
+    std::vector<bool> seen(static_cast<std::size_t>(n), false);
+    for (std::int32_t i : s.order) {
+      if (i < 0 || i >= n || seen[static_cast<std::size_t>(i)])
+        throw std::invalid_argument("hnn::Trainer::restore: the saved example order is not a permutation of 0.." +
+                                    std::to_string(n - 1));
+      seen[static_cast<std::size_t>(i)] = true;
+    }
+    const auto& velocity = sgd_.velocity();
+    if (s.momentum.size() != velocity.size())
+      throw std::invalid_argument("hnn::Trainer::restore: the saved state holds " + std::to_string(s.momentum.size()) +
+                                  " momentum buffers, this trainer has " + std::to_string(velocity.size()) +
+                                  " (momentum " + std::to_string(options_.momentum) +
+                                  "); resume with the momentum the run was started with");
+    for (std::size_t i = 0; i < velocity.size(); ++i)
+      if (s.momentum[i].shape() != velocity[i].shape())
+        throw std::invalid_argument("hnn::Trainer::restore: momentum buffer " + std::to_string(i) + " has shape " +
+                                    s.momentum[i].shape().str() + ", the parameter has " + velocity[i].shape().str());
+    if (s.epoch < 0) throw std::invalid_argument("hnn::Trainer::restore: negative epoch count");
+
+    for (std::size_t i = 0; i < velocity.size(); ++i) {
+      Tensor<T, cpu> values(s.momentum[i].shape());
+      for (std::int64_t j = 0; j < values.numel(); ++j) values[j] = static_cast<T>(s.momentum[i][j]);
+      sgd_.set_velocity(i, values);
+    }
+    std::copy(s.order.begin(), s.order.end(), host_order_.data());
+    shuffle_.set_state(s.shuffle_state);
+    epochs_done_ = s.epoch;
+  }
 
  private:
   // One training step on `count` samples. Every pointer it touches stays fixed from step to
@@ -160,7 +257,6 @@ class Trainer {
     advance_batch_number(Device{}, batch_number_.data());
   }
 
-  void check_finite(int epoch) { check_finite(epoch, loss_.totals()); }
   void check_finite(int epoch, const LossTotals& totals) const {
     if (totals.first_bad_batch < 0) return;
     std::ostringstream msg;
@@ -191,18 +287,21 @@ class Trainer {
   Tensor<T, Device> batch_images_;
   Tensor<std::int32_t, Device> batch_labels_;
   StepLauncher<Device> launcher_;
+  int epochs_done_ = 0;
 };
 
-// Trains for options.epochs, evaluating on `test` after each epoch; `on_epoch` sees each row.
+// Trains for options.epochs, evaluating on `test` after each epoch; `on_epoch` sees each row,
+// `on_batch` (optional) each batch.
 template <class T, class Device>
 std::vector<EpochStats> train(Sequential<T, Device>& model, const DeviceDataset<T, Device>& train_set,
                               const DeviceDataset<T, Device>& test_set, const TrainOptions& options,
-                              const std::function<void(const EpochStats&)>& on_epoch = {}) {
+                              const std::function<void(const EpochStats&)>& on_epoch = {},
+                              const BatchCallback& on_batch = {}) {
   Trainer<T, Device> trainer(model, train_set, options);
   SoftmaxCrossEntropy<T, Device> eval_loss;
   std::vector<EpochStats> history;
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
-    EpochStats stats = trainer.train_epoch(epoch);
+    EpochStats stats = trainer.train_epoch(epoch, on_batch);
     stats.test_acc = evaluate(model, test_set, options.eval_batch_size, eval_loss);
     history.push_back(stats);
     if (on_epoch) on_epoch(stats);

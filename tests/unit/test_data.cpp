@@ -567,6 +567,15 @@ TEST(MnistLoader, RequireImageShape) {
   EXPECT_EQ(message, "images are 32x32 but the model expects 28x28");
 }
 
+TEST(MnistLoader, RequireImageShapeNamesTheFileItWasReadFrom) {
+  TempDir tmp;
+  write_split(tmp, "t10k", IdxArray{{2, 32, 32}, Bytes(2 * 32 * 32, 7)}, IdxArray{{2}, {0, 1}});
+  const Dataset data = load_fashion_mnist(tmp.str(), Split::test);
+  EXPECT_EQ(data.source, tmp.file("t10k-images-idx3-ubyte.gz"));
+  const std::string message = error_of<std::invalid_argument>([&] { require_image_shape(data, 28, 28); });
+  EXPECT_EQ(message, tmp.file("t10k-images-idx3-ubyte.gz") + ": images are 32x32 but the model expects 28x28");
+}
+
 // Restores the working directory and $HNN_DATA however the test ends.
 class FindDataDirTest : public ::testing::Test {
  protected:

@@ -40,6 +40,7 @@ struct Dataset {
   std::vector<std::int32_t> labels;   // size entries, each in [0, num_classes())
   std::int64_t size = 0, rows = 0, cols = 0;
   std::vector<std::string> class_names;
+  std::string source;                 // the images file it was read from, for messages ("" if built in memory)
 
   std::int64_t num_classes() const { return static_cast<std::int64_t>(class_names.size()); }
 };
@@ -103,6 +104,7 @@ inline Dataset load_idx_dataset(const std::string& dir, Split split, std::int64_
   for (std::size_t i = 0; i < pixels; ++i) data.images[i] = scaled[images.values[i]];
   data.labels.assign(labels.values.begin(), labels.values.begin() + static_cast<std::ptrdiff_t>(data.size));
   data.class_names.assign(class_names.begin(), class_names.end());
+  data.source = images_path;
   return data;
 }
 
@@ -118,11 +120,13 @@ inline Dataset load_mnist(const std::string& dir, Split split, std::int64_t limi
   return detail::load_idx_dataset(dir, split, limit, mnist_classes());
 }
 
-// Throws when a dataset's images are not the size a model was built for.
+// Throws when a dataset's images are not the size a model was built for (naming the
+// file they came from, when known).
 inline void require_image_shape(const Dataset& data, std::int64_t rows, std::int64_t cols) {
   if (data.rows != rows || data.cols != cols)
-    throw std::invalid_argument("images are " + std::to_string(data.rows) + "x" + std::to_string(data.cols) +
-                                " but the model expects " + std::to_string(rows) + "x" + std::to_string(cols));
+    throw std::invalid_argument((data.source.empty() ? "" : data.source + ": ") + "images are " +
+                                std::to_string(data.rows) + "x" + std::to_string(data.cols) + " but the model expects " +
+                                std::to_string(rows) + "x" + std::to_string(cols));
 }
 
 // Where to look for the dataset: the flag if given, else $HNN_DATA, else the

@@ -34,7 +34,8 @@ struct Conv2d {
   }
 
   Conv2dGeometry geometry(const Shape& input) const {
-    detail::require_images(str(), input);
+    // str() only on the error paths: geometry() runs every step, which must not allocate.
+    if (input.rank() != 4) detail::require_images(str(), input);
     if (input[1] != in_channels)
       detail::bad_input(str() + " expects " + std::to_string(in_channels) + " input channels, got input " +
                         input.str());

@@ -27,10 +27,12 @@ struct Pool2dSpec {
     return std::string(name) + "(kernel=" + std::to_string(kernel) + ", stride=" + std::to_string(stride) + ")";
   }
 
-  Pool2dGeometry geometry(const std::string& described, const Shape& input) const {
-    require_images(described, input);
+  // The description is built only on the error paths: geometry() runs every step, which
+  // must not allocate.
+  Pool2dGeometry geometry(const char* name, const Shape& input) const {
+    if (input.rank() != 4) require_images(str(name), input);
     if (input[2] < kernel || input[3] < kernel)
-      bad_input(described + ": input " + input.str() + " is smaller than the " + std::to_string(kernel) + "x" +
+      bad_input(str(name) + ": input " + input.str() + " is smaller than the " + std::to_string(kernel) + "x" +
                 std::to_string(kernel) + " window");
     Pool2dGeometry g;
     g.batch = input[0];
@@ -54,7 +56,7 @@ struct AvgPool2d : detail::Pool2dSpec {
   explicit AvgPool2d(std::int64_t kernel_, std::int64_t stride_ = 0)
       : Pool2dSpec("AvgPool2d", kernel_, stride_ == 0 ? kernel_ : stride_) {}
   std::string str() const { return Pool2dSpec::str("AvgPool2d"); }
-  Pool2dGeometry geometry(const Shape& input) const { return Pool2dSpec::geometry(str(), input); }
+  Pool2dGeometry geometry(const Shape& input) const { return Pool2dSpec::geometry("AvgPool2d", input); }
   Shape output_shape(const Shape& input) const { return detail::pool_output_shape(geometry(input)); }
 };
 
@@ -62,7 +64,7 @@ struct MaxPool2d : detail::Pool2dSpec {
   explicit MaxPool2d(std::int64_t kernel_, std::int64_t stride_ = 0)
       : Pool2dSpec("MaxPool2d", kernel_, stride_ == 0 ? kernel_ : stride_) {}
   std::string str() const { return Pool2dSpec::str("MaxPool2d"); }
-  Pool2dGeometry geometry(const Shape& input) const { return Pool2dSpec::geometry(str(), input); }
+  Pool2dGeometry geometry(const Shape& input) const { return Pool2dSpec::geometry("MaxPool2d", input); }
   Shape output_shape(const Shape& input) const { return detail::pool_output_shape(geometry(input)); }
 };
 

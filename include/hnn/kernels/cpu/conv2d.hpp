@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "hnn/device.hpp"
+#include "hnn/kernels/cpu/conv2d_direct.hpp"
 #include "hnn/kernels/geometry.hpp"
 #include "hnn/parallel.hpp"
 
@@ -73,7 +74,10 @@ void col2im(const Conv2dGeometry& g, const T* patches, T* image) {
 }  // namespace detail
 
 // Elements of workspace the CPU conv kernels need for this geometry and thread count.
+// Stride-1 convolutions take the direct kernels (conv2d_direct.hpp), the rest im2col.
 inline std::int64_t conv2d_workspace_size(cpu, const Conv2dGeometry& g, int threads = num_threads()) {
+  if (detail::direct::applicable(g))
+    return std::max(detail::direct::Plan<float>(g).per_thread, detail::direct::Plan<double>(g).per_thread) * threads;
   const std::int64_t per_thread = 2 * g.patch_size() * g.out_pixels() + g.weight_count() + g.out_channels;
   return per_thread * threads;
 }
@@ -81,6 +85,7 @@ inline std::int64_t conv2d_workspace_size(cpu, const Conv2dGeometry& g, int thre
 template <class T>
 void conv2d_forward(cpu, const Conv2dGeometry& g, const T* input, const T* weight, const T* bias, T* output,
                     T* workspace) {
+  if (detail::direct::applicable(g)) return detail::direct::forward(g, input, weight, bias, output, workspace);
   const std::int64_t patch = g.patch_size(), pixels = g.out_pixels();
   const std::int64_t per_thread = conv2d_workspace_size(cpu{}, g, 1);
   detail::ConstRowMajorMap<T> w(weight, g.out_channels, patch);
@@ -102,6 +107,8 @@ void conv2d_forward(cpu, const Conv2dGeometry& g, const T* input, const T* weigh
 template <class T>
 void conv2d_backward(cpu, const Conv2dGeometry& g, const T* input, const T* weight, const T* grad_output,
                      T* grad_input, T* grad_weight, T* grad_bias, T* workspace) {
+  if (detail::direct::applicable(g))
+    return detail::direct::backward(g, input, weight, grad_output, grad_input, grad_weight, grad_bias, workspace);
   const std::int64_t patch = g.patch_size(), pixels = g.out_pixels();
   const std::int64_t per_thread = conv2d_workspace_size(cpu{}, g, 1);
   const int threads = num_threads();

@@ -1,11 +1,15 @@
 // Linear (fully connected) on the CPU: Y = X W^T + b, with W stored (out, in) as in PyTorch.
-// Whole-batch Eigen GEMMs; Eigen parallelises them itself when built with OpenMP.
+// Whole-batch products (kernels/cpu/gemm.hpp), the rows of each split between the threads.
 #pragma once
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cstdint>
 
 #include "hnn/device.hpp"
+#include "hnn/kernels/cpu/gemm.hpp"
+#include "hnn/kernels/cpu/vectorize.hpp"
+#include "hnn/parallel.hpp"
 
 namespace hnn {
 
@@ -19,21 +23,73 @@ using ConstLinearMatrix = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eige
 template <class T>
 void linear_forward(cpu, std::int64_t batch, std::int64_t in_features, std::int64_t out_features, const T* input,
                     const T* weight, const T* bias, T* output) {
-  detail::ConstLinearMatrix<T> x(input, batch, in_features), w(weight, out_features, in_features);
-  detail::LinearMatrix<T> y(output, batch, out_features);
-  y.noalias() = x * w.transpose();
-  y.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, out_features);
+  // Y = X * W^T: the product wants W^T row-major (in, out), padded to whole packets.
+  const std::int64_t pitch = detail::round_up(out_features, detail::packet_size<T>);
+  T* wt = detail::gemm::scratch<T>(in_features * pitch);
+#if defined(_OPENMP)
+#pragma omp parallel if (batch * in_features * out_features > 65536)
+#endif
+  {
+    const int t = thread_index(), threads = detail::team_size();
+    const auto [i0, i1] = detail::thread_range(in_features, t, threads, 1);
+    for (std::int64_t i = i0; i < i1; ++i) {
+      for (std::int64_t o = 0; o < out_features; ++o) wt[i * pitch + o] = weight[o * in_features + i];
+      std::fill(wt + i * pitch + out_features, wt + (i + 1) * pitch, T(0));
+    }
+#if defined(_OPENMP)
+#pragma omp barrier
+#endif
+    const auto [n0, n1] = detail::thread_range(batch, t, threads, detail::gemm::rows_block);
+    detail::gemm::multiply(n0, n1, out_features, in_features, input, in_features, std::int64_t{1}, wt, pitch, output,
+                           out_features, bias);
+  }
 }
 
 // Writes the gradients; grad_input may be null when the input needs none.
 template <class T>
 void linear_backward(cpu, std::int64_t batch, std::int64_t in_features, std::int64_t out_features, const T* input,
                      const T* weight, const T* grad_output, T* grad_input, T* grad_weight, T* grad_bias) {
-  detail::ConstLinearMatrix<T> x(input, batch, in_features), w(weight, out_features, in_features);
-  detail::ConstLinearMatrix<T> dy(grad_output, batch, out_features);
-  detail::LinearMatrix<T>(grad_weight, out_features, in_features).noalias() = dy.transpose() * x;
-  Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(grad_bias, out_features) = dy.colwise().sum();
-  if (grad_input != nullptr) detail::LinearMatrix<T>(grad_input, batch, in_features).noalias() = dy * w;
+  // dW = dY^T X (rows split by output feature), dX = dY W (rows split by sample). Both read
+  // X or W as the row-major right operand, so rows are padded to whole packets when
+  // in_features is not a multiple of one.
+  const std::int64_t pitch = detail::round_up(in_features, detail::packet_size<T>);
+  const bool pad = pitch != in_features;
+  T* packed = pad ? detail::gemm::scratch<T>((batch + out_features) * pitch) : nullptr;
+  const T* x = pad ? packed : input;
+  const T* w = pad ? packed + batch * pitch : weight;
+#if defined(_OPENMP)
+#pragma omp parallel if (batch * in_features * out_features > 65536)
+#endif
+  {
+    const int t = thread_index(), threads = detail::team_size();
+    if (pad) {
+      const auto pack = [&](const T* src, std::int64_t rows, T* dst) {
+        const auto [r0, r1] = detail::thread_range(rows, t, threads, 1);
+        for (std::int64_t r = r0; r < r1; ++r) {
+          std::copy_n(src + r * in_features, in_features, dst + r * pitch);
+          std::fill(dst + r * pitch + in_features, dst + (r + 1) * pitch, T(0));
+        }
+      };
+      pack(input, batch, packed);
+      if (grad_input != nullptr) pack(weight, out_features, packed + batch * pitch);
+#if defined(_OPENMP)
+#pragma omp barrier
+#endif
+    }
+    const auto [o0, o1] = detail::thread_range(out_features, t, threads, 1);
+    detail::gemm::multiply(o0, o1, in_features, batch, grad_output, std::int64_t{1}, out_features, x, pitch,
+                           grad_weight, in_features);
+    for (std::int64_t o = o0; o < o1; ++o) {
+      T sum = 0;
+      for (std::int64_t n = 0; n < batch; ++n) sum += grad_output[n * out_features + o];
+      grad_bias[o] = sum;
+    }
+    if (grad_input != nullptr) {
+      const auto [n0, n1] = detail::thread_range(batch, t, threads, detail::gemm::rows_block);
+      detail::gemm::multiply(n0, n1, in_features, out_features, grad_output, out_features, std::int64_t{1}, w, pitch,
+                             grad_input, in_features);
+    }
+  }
 }
 
 }  // namespace hnn

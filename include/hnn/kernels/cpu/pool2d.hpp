@@ -9,8 +9,85 @@
 
 namespace hnn {
 
+namespace detail {
+
+// LeNet-5's windows: 2x2, stride 2, no overlap. Written out so that the compiler vectorises
+// them (the generic loops below run ~10x slower on these shapes).
+inline bool pool_2x2(const Pool2dGeometry& g) { return g.kernel == 2 && g.stride == 2; }
+
+template <class T>
+void avg_pool_2x2_forward(const Pool2dGeometry& g, const T* input, T* output) {
+  const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), w = g.in_width;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static)
+#endif
+  for (std::int64_t p = 0; p < g.planes(); ++p) {
+    const T* in = input + p * g.in_height * w;
+    T* out = output + p * oh_n * ow_n;
+    for (std::int64_t oh = 0; oh < oh_n; ++oh) {
+      const T* r0 = in + 2 * oh * w;
+      const T* r1 = r0 + w;
+      T* o = out + oh * ow_n;
+      for (std::int64_t ow = 0; ow < ow_n; ++ow)
+        o[ow] = T(0.25) * ((r0[2 * ow] + r0[2 * ow + 1]) + (r1[2 * ow] + r1[2 * ow + 1]));
+    }
+  }
+}
+
+template <class T>
+void avg_pool_2x2_backward(const Pool2dGeometry& g, const T* grad_output, T* grad_input) {
+  const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), w = g.in_width, h = g.in_height;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static)
+#endif
+  for (std::int64_t p = 0; p < g.planes(); ++p) {
+    T* din = grad_input + p * h * w;
+    const T* dout = grad_output + p * oh_n * ow_n;
+    for (std::int64_t oh = 0; oh < oh_n; ++oh) {
+      T* r0 = din + 2 * oh * w;
+      T* r1 = r0 + w;
+      const T* d = dout + oh * ow_n;
+      for (std::int64_t ow = 0; ow < ow_n; ++ow) {
+        const T share = T(0.25) * d[ow];
+        r0[2 * ow] = r0[2 * ow + 1] = r1[2 * ow] = r1[2 * ow + 1] = share;
+      }
+      for (std::int64_t x = 2 * ow_n; x < w; ++x) r0[x] = r1[x] = T(0);  // odd width: the last column
+    }
+    for (std::int64_t y = 2 * oh_n; y < h; ++y)  // odd height: the last row
+      for (std::int64_t x = 0; x < w; ++x) din[y * w + x] = T(0);
+  }
+}
+
+template <class T>
+void max_pool_2x2_forward(const Pool2dGeometry& g, const T* input, T* output, std::int32_t* argmax) {
+  const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), w = g.in_width;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static)
+#endif
+  for (std::int64_t p = 0; p < g.planes(); ++p) {
+    const T* in = input + p * g.in_height * w;
+    for (std::int64_t oh = 0; oh < oh_n; ++oh) {
+      const std::int64_t top = 2 * oh * w;
+      const std::int64_t o = p * oh_n * ow_n + oh * ow_n;
+      for (std::int64_t ow = 0; ow < ow_n; ++ow) {
+        // The first maximum in row-major window order wins ties, as in the generic loop.
+        const std::int64_t i0 = top + 2 * ow, i1 = i0 + 1, i2 = i0 + w, i3 = i2 + 1;
+        std::int64_t best = i0;
+        if (in[i1] > in[best]) best = i1;
+        if (in[i2] > in[best]) best = i2;
+        if (in[i3] > in[best]) best = i3;
+        output[o + ow] = in[best];
+        argmax[o + ow] = static_cast<std::int32_t>(best);
+      }
+    }
+  }
+}
+
+}  // namespace detail
+
 template <class T>
 void avg_pool2d_forward(cpu, const Pool2dGeometry& g, const T* input, T* output) {
+  if (detail::pool_2x2(g)) return detail::avg_pool_2x2_forward(g, input, output);
   const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), k = g.kernel;
   const T scale = T(1) / T(k * k);
 #if defined(_OPENMP)
@@ -33,6 +110,7 @@ void avg_pool2d_forward(cpu, const Pool2dGeometry& g, const T* input, T* output)
 // Each input pixel receives 1/k^2 of the gradient of every window that covers it.
 template <class T>
 void avg_pool2d_backward(cpu, const Pool2dGeometry& g, const T* grad_output, T* grad_input) {
+  if (detail::pool_2x2(g)) return detail::avg_pool_2x2_backward(g, grad_output, grad_input);
   const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), k = g.kernel;
   const std::int64_t in_plane = g.in_height * g.in_width;
   const T scale = T(1) / T(k * k);
@@ -56,6 +134,7 @@ void avg_pool2d_backward(cpu, const Pool2dGeometry& g, const T* grad_output, T* 
 // which is all the backward pass needs. Ties go to the first maximum, as in PyTorch.
 template <class T>
 void max_pool2d_forward(cpu, const Pool2dGeometry& g, const T* input, T* output, std::int32_t* argmax) {
+  if (detail::pool_2x2(g)) return detail::max_pool_2x2_forward(g, input, output, argmax);
   const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), k = g.kernel;
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static)

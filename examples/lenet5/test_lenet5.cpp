@@ -1,0 +1,268 @@
+// lenet5 end to end, on the committed slice of Fashion-MNIST (its 1,000 test images serve as
+// both splits): --save / --resume equal to an uninterrupted run bit for bit, the reports
+// (progress bar, history CSV, SVG curves, confusion matrix, gallery), and `lenet5 predict`
+// on real PNG/PGM/PPM files agreeing with the in-memory predictions.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <hnn/checkpoint.hpp>
+#include <hnn/data/mnist.hpp>
+#include <hnn/predict.hpp>
+#include <hnn/report.hpp>
+
+#include "image_io.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string lenet5 = LENET5_PATH;
+const std::string slice_dir = std::string(HNN_SOURCE_DIR) + "/data/fashion-mnist";
+
+struct Result {
+  int status = -1;
+  std::string out, err;
+};
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Runs lenet5 with `args` (already shell-quoted where needed), capturing stdout and stderr.
+Result run(const fs::path& work, const std::string& args) {
+  const fs::path out = work / "stdout.txt", err = work / "stderr.txt";
+  const std::string command = "'" + lenet5 + "' " + args + " >'" + out.string() + "' 2>'" + err.string() + "'";
+  const int raw = std::system(command.c_str());
+  Result r;
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+  r.out = read_text(out);
+  r.err = read_text(err);
+  return r;
+}
+
+// The line of `text` that starts with `prefix`.
+std::string line_starting(const std::string& text, const std::string& prefix) {
+  const std::size_t at = text.find(prefix);
+  if (at == std::string::npos) return "";
+  return text.substr(at, text.find('\n', at) - at);
+}
+
+class Lenet5 : public ::testing::Test {
+ protected:
+  static fs::path work;
+  static Result straight, first, resumed;
+
+  // Three runs shared by the tests: 2 epochs straight with every report; 1 epoch saved;
+  // that checkpoint resumed to 2 epochs, with the recipe taken from the file.
+  static void SetUpTestSuite() {
+    work = fs::temp_directory_path() / ("hnn-lenet5-test-" + std::to_string(::getpid()));
+    fs::remove_all(work);
+    fs::create_directories(work / "data");
+    for (const char* kind : {"images-idx3", "labels-idx1"}) {
+      const fs::path slice = fs::path(slice_dir) / (std::string("t10k-") + kind + "-ubyte.gz");
+      fs::create_symlink(slice, work / "data" / (std::string("t10k-") + kind + "-ubyte.gz"));
+      fs::create_symlink(slice, work / "data" / (std::string("train-") + kind + "-ubyte.gz"));
+    }
+    const std::string common = "--data '" + (work / "data").string() + "' --threads 1 --batch-size 100 --seed 3";
+    const std::string w = work.string();
+    straight = run(work, common + " --variant relu --epochs 2 --save '" + w + "/a.hnn' --history '" + w +
+                             "/h.csv' --plot '" + w + "/p.svg' --gallery '" + w + "/g.png' --progress on");
+    first = run(work, common + " --variant relu --epochs 1 --save '" + w + "/b.hnn' --checkpoint-every 1");
+    fs::copy_file(work / "b.hnn", work / "b1.hnn");
+    resumed = run(work, common + " --epochs 2 --resume '" + w + "/b.hnn' --save '" + w + "/c.hnn'");
+  }
+  static void TearDownTestSuite() {
+    if (std::getenv("HNN_KEEP_TEST_FILES") == nullptr) fs::remove_all(work);
+  }
+};
+
+fs::path Lenet5::work;
+Result Lenet5::straight, Lenet5::first, Lenet5::resumed;
+
+}  // namespace
+
+TEST_F(Lenet5, RunsSucceed) {
+  EXPECT_EQ(straight.status, 0) << straight.err;
+  EXPECT_EQ(first.status, 0) << first.err;
+  EXPECT_EQ(resumed.status, 0) << resumed.err;
+  EXPECT_NE(resumed.out.find("resuming from"), std::string::npos) << resumed.out;
+  EXPECT_NE(resumed.out.find("training LeNet-5 (relu)"), std::string::npos) << "the variant comes from the checkpoint";
+}
+
+TEST_F(Lenet5, ResumeEqualsTheUninterruptedRunBitForBit) {
+  const hnn::Checkpoint a = hnn::read_checkpoint((work / "a.hnn").string());
+  const hnn::Checkpoint c = hnn::read_checkpoint((work / "c.hnn").string());
+  ASSERT_EQ(a.parameters.size(), c.parameters.size());
+  for (std::size_t i = 0; i < a.parameters.size(); ++i)
+    EXPECT_EQ(a.parameters[i].to_vector(), c.parameters[i].to_vector()) << a.parameter_names[i];
+  ASSERT_TRUE(a.extras.training && c.extras.training);
+  EXPECT_EQ(a.extras.training->epoch, 2);
+  EXPECT_EQ(c.extras.training->epoch, 2);
+  EXPECT_EQ(a.extras.training->shuffle_state, c.extras.training->shuffle_state);
+  EXPECT_EQ(a.extras.training->order, c.extras.training->order);
+  ASSERT_EQ(a.extras.training->momentum.size(), c.extras.training->momentum.size());
+  for (std::size_t i = 0; i < a.extras.training->momentum.size(); ++i)
+    EXPECT_EQ(a.extras.training->momentum[i].to_vector(), c.extras.training->momentum[i].to_vector());
+
+  // The same numbers printed, and the same history recorded (timings aside).
+  const auto numbers = [](const std::string& out) {  // "epoch  2: loss L, train acc A, test acc T"
+    const std::string line = line_starting(out, "epoch  2: loss");
+    return line.substr(0, line.find(", ", line.find("test acc")));
+  };
+  EXPECT_NE(numbers(straight.out), "");
+  EXPECT_EQ(numbers(straight.out), numbers(resumed.out));
+  const auto ha = hnn::parse_history_csv(a.extras.metadata.at("history"));
+  const auto hc = hnn::parse_history_csv(c.extras.metadata.at("history"));
+  ASSERT_EQ(ha.size(), 2u);
+  ASSERT_EQ(hc.size(), 2u);
+  for (std::size_t e = 0; e < 2; ++e) {
+    EXPECT_EQ(ha[e].train_loss, hc[e].train_loss);
+    EXPECT_EQ(ha[e].train_acc, hc[e].train_acc);
+    EXPECT_EQ(ha[e].test_acc, hc[e].test_acc);
+  }
+  EXPECT_EQ(a.extras.metadata.at("variant"), "relu");
+}
+
+TEST_F(Lenet5, ProgressBarOnlyWhereAsked) {
+  EXPECT_NE(straight.out.find("\r\033[Kepoch 1/2 ["), std::string::npos);
+  EXPECT_NE(straight.out.find("ex/s  ETA"), std::string::npos);
+  EXPECT_NE(straight.out.find("  loss "), std::string::npos);
+  // stdout is a file and --progress is auto: one plain line per epoch, no redrawing.
+  EXPECT_EQ(first.out.find('\r'), std::string::npos);
+  EXPECT_EQ(resumed.out.find('\r'), std::string::npos);
+}
+
+TEST_F(Lenet5, ReportsAreWritten) {
+  const std::string csv = read_text(work / "h.csv");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')), hnn::history_csv_header);
+  EXPECT_EQ(hnn::parse_history_csv(csv).size(), 2u);
+  const std::string svg = read_text(work / "p.svg");
+  EXPECT_NE(svg.find("<svg xmlns"), std::string::npos);
+  EXPECT_NE(svg.find("LeNet-5 (relu) on Fashion-MNIST, cpu"), std::string::npos);
+  EXPECT_NE(straight.out.find("confusion matrix (rows: true class, columns: predicted class)"), std::string::npos);
+  EXPECT_NE(straight.out.find("Ankle boot"), std::string::npos);
+  EXPECT_NE(straight.out.find("most confused:"), std::string::npos);
+  EXPECT_TRUE(fs::is_regular_file(work / "g.png") || !lenet::png_supported());
+  if (lenet::png_supported()) {
+    const hnn::Image g = lenet::read_image_file((work / "g.png").string());
+    EXPECT_EQ(g.channels, 3);
+    EXPECT_GT(g.width, 8 * 112);
+  }
+  EXPECT_NE(first.out.find("model and training state after epoch 1 written to"), std::string::npos) << first.out;
+}
+
+TEST_F(Lenet5, PredictOnImageFilesEqualsTheInMemoryPredictions) {
+  const std::string model_path = (work / "a.hnn").string();
+  auto model = hnn::load_model<float, hnn::cpu>(model_path);
+  const hnn::data::Dataset d = hnn::data::load_fashion_mnist(slice_dir, hnn::data::Split::test, 6);
+  const hnn::Tensor<float, hnn::cpu> images =
+      hnn::Tensor<float, hnn::cpu>::from_vector(hnn::Shape{6, 1, 28, 28}, d.images);
+  const hnn::Tensor<float, hnn::cpu> expected = hnn::predict_probabilities(model, images);
+
+  // Each image as PGM, as PPM (gray in three channels) and, where built with libpng, as PNG.
+  std::vector<std::string> files;
+  std::vector<int> index;
+  for (int i = 0; i < 6; ++i) {
+    hnn::Image gray(28, 28, 1), rgb(28, 28, 3);
+    for (std::size_t k = 0; k < 784; ++k) {
+      gray.pixels[k] = static_cast<std::uint8_t>(std::lround(d.images[static_cast<std::size_t>(i) * 784 + k] * 255));
+      for (int c = 0; c < 3; ++c) rgb.pixels[3 * k + static_cast<std::size_t>(c)] = gray.pixels[k];
+    }
+    std::vector<std::string> extensions = {".pgm", ".ppm"};
+    if (lenet::png_supported()) extensions.push_back(".png");
+    for (const std::string& ext : extensions) {
+      const std::string file = (work / ("img" + std::to_string(i) + ext)).string();
+      lenet::write_image_file(ext == ".ppm" ? rgb : gray, file);
+      files.push_back(file);
+      index.push_back(i);
+    }
+  }
+  std::string args = "predict --model '" + model_path + "'";
+  for (const std::string& f : files) args += " '" + f + "'";
+  const Result r = run(work, args);
+  ASSERT_EQ(r.status, 0) << r.err;
+
+  const std::vector<std::string> names = [] {
+    std::vector<std::string> n;
+    for (const auto& c : hnn::data::fashion_mnist_classes()) n.emplace_back(c);
+    return n;
+  }();
+  std::istringstream out(r.out);
+  std::string line;
+  for (std::size_t f = 0; f < files.size(); ++f) {
+    ASSERT_TRUE(std::getline(out, line));
+    EXPECT_EQ(line, files[f] + " (28x28, dark background)");
+    const auto top = hnn::top_k(expected, index[f], 3);
+    for (const hnn::Scored& s : top) {
+      ASSERT_TRUE(std::getline(out, line));
+      char want[160];
+      std::snprintf(want, sizeof want, "  %-13s %.3f", names[static_cast<std::size_t>(s.label)].c_str(), s.score);
+      EXPECT_EQ(line, want) << files[f];
+    }
+  }
+  EXPECT_FALSE(std::getline(out, line)) << "unexpected output: " << line;
+}
+
+TEST_F(Lenet5, PredictInvertsALightBackgroundAndScalesLargeImages) {
+  const hnn::data::Dataset d = hnn::data::load_fashion_mnist(slice_dir, hnn::data::Split::test, 1);
+  // The first test image, dark on light and three times larger, in a wider frame.
+  hnn::Image photo(100, 84, 3, 255);
+  for (int y = 0; y < 84; ++y)
+    for (int x = 0; x < 84; ++x) {
+      const auto v = static_cast<std::uint8_t>(
+          255 - std::lround(d.images[static_cast<std::size_t>((y / 3) * 28 + x / 3)] * 255));
+      for (int c = 0; c < 3; ++c) photo.at(x + 8, y, c) = v;
+    }
+  const std::string path = (work / "photo.ppm").string();
+  lenet::write_image_file(photo, path);
+  const Result r = run(work, "predict --top 1 --model '" + (work / "a.hnn").string() + "' '" + path + "'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(path + " (100x84, light background, inverted, cropped)"), std::string::npos) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
+}
+
+TEST_F(Lenet5, ClearErrors) {
+  const std::string w = work.string();
+  Result r = run(work, "--checkpoint-every 2");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "lenet5: --checkpoint-every needs --save PATH (see --help)\n");
+  r = run(work, "--resume '" + w + "/missing.hnn'");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err.rfind("lenet5: " + w + "/missing.hnn: cannot open the checkpoint", 0), 0u) << r.err;
+  r = run(work, "--data '" + w + "/data' --threads 1 --epochs 3 --variant sigmoid --resume '" + w + "/b1.hnn'");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("the checkpoint's architecture differs from the model's at layer 1: the file has ReLU(), "
+                       "the model has Sigmoid()"),
+            std::string::npos)
+      << r.err;
+  r = run(work, "--data '" + w + "/data' --epochs 1 --resume '" + w + "/b1.hnn'");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("already trained 1 epochs; pass --epochs above that"), std::string::npos) << r.err;
+  r = run(work, "--data '" + w + "/data' --save '" + w + "/no/such/folder/m.hnn'");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err.rfind("lenet5: --save " + w + "/no/such/folder/m.hnn: cannot create files there", 0), 0u) << r.err;
+  EXPECT_EQ(r.out.find("epoch"), std::string::npos) << "refused before training";
+  r = run(work, "predict '" + w + "/h.csv'");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "lenet5: predict needs --model PATH (see --help)\n");
+  r = run(work, "predict --model '" + w + "/a.hnn'");
+  EXPECT_EQ(r.status, 2);
+  r = run(work, "predict --model '" + w + "/a.hnn' '" + w + "/h.csv'");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find(w + "/h.csv: not a"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}

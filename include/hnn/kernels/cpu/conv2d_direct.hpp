@@ -1,0 +1,366 @@
+// Direct stride-1 convolution on the CPU, vectorised with Eigen's packet primitives (the
+// widest SIMD the compiler targets: AVX-512, AVX, SSE, NEON, or plain scalars).
+//
+// LeNet-5's convolutions are tiny (1 -> 6 and 6 -> 16 channels, 5x5): as GEMMs they have one
+// dimension of 6 or 16 and spend their time packing. Here every sample is convolved
+// directly, and the threads split the batch.
+//
+// The "wide grid": a sample's zero-padded input (hp x wp) is stored row after row, and the
+// output pixel (oh, ow) is computed at position q = oh * wp + ow of that same grid. Then
+// the tap (kh, kw) of every output is the input at q + kh * wp + kw, so a convolution is a
+// sum of shifted copies of whole planes: long contiguous vectors, no im2col. The positions
+// with ow >= out_width are computed and thrown away ((k - 1) / wp of the lanes).
+//
+//   forward:          Y[o][q] = sum_c sum_t W[o][c][t] * X[c][q + off(t)]
+//   weight gradient:  dW[o][c][t] = sum_q dY[o][q] * X[c][q + off(t)]   (dY zero off the grid)
+//   input gradient:   dX[c][r] = sum_o sum_t W[o][c][t] * dY[o][r - off(t)]
+//
+// with off(t) = kh * wp + kw. Each thread zeroes its scratch once per call and then only
+// rewrites the positions that hold data, so the padding stays zero from sample to sample.
+#pragma once
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+#include "hnn/kernels/cpu/vectorize.hpp"
+#include "hnn/kernels/geometry.hpp"
+#include "hnn/parallel.hpp"
+
+namespace hnn {
+namespace detail {
+namespace direct {
+
+// Register blocking: accumulators + loaded vectors must fit the register file.
+constexpr int registers = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS;
+// Forward / input gradient: out_block x vec_block accumulators.
+constexpr int out_block = registers >= 32 ? 6 : 3;
+constexpr int vec_block = registers >= 32 ? 4 : 3;
+// Weight gradient: out_block x tap_block accumulators.
+constexpr int wgrad_out_block = registers >= 32 ? 4 : 2;
+constexpr int wgrad_tap_block = 5;
+// The tap offsets live on the stack.
+constexpr std::int64_t max_taps = 256;
+
+// Calls f(std::integral_constant<int, n>{}) for a run-time n in [1, Max].
+template <int Max, class F>
+void with_constant(int n, F&& f) {
+  if constexpr (Max >= 1) {
+    if (n == Max) {
+      f(std::integral_constant<int, Max>{});
+      return;
+    }
+    with_constant<Max - 1>(n, std::forward<F>(f));
+  }
+}
+
+// Sizes of one sample on the wide grid, and of every per-thread scratch buffer (in elements).
+template <class T>
+struct Plan {
+  std::int64_t wp = 0, hp = 0;       // padded input width (the row pitch of the grid) and height
+  std::int64_t taps = 0;             // kernel * kernel
+  std::int64_t q = 0;                // output positions computed per plane (out_height * wp, rounded to packets)
+  std::int64_t in_plane = 0;         // padded input plane + the overrun of the last taps
+  std::int64_t lead = 0;             // zeros in front of each dY plane (the input gradient reads behind it)
+  std::int64_t dy_plane = 0;         // lead + dY on the grid + zeros behind
+  std::int64_t r = 0;                // input-gradient positions per plane (in_height * wp, rounded)
+  // Offsets of each buffer inside one thread's slice of the workspace; aux_at: three buffers
+  // of aux_size for the fused kernels (conv2d_fused.hpp).
+  std::int64_t x_at = 0, y_at = 0, dy_at = 0, dx_at = 0, dw_at = 0, db_at = 0, aux_at = 0, aux_size = 0;
+  std::int64_t per_thread = 0;
+
+  explicit Plan(const Conv2dGeometry& g) {
+    const std::int64_t p = packet_size<T>, k = g.kernel;
+    wp = g.in_width + 2 * g.padding;
+    hp = g.in_height + 2 * g.padding;
+    taps = k * k;
+    const std::int64_t reach = (k - 1) * (wp + 1);  // the largest tap offset
+    q = round_up(g.out_height() * wp, p);
+    in_plane = round_up(std::max(hp * wp, q + reach), p);
+    r = round_up(g.in_height * wp, p);
+    lead = round_up(reach, p);
+    // dY is read at [lead + padding * wp - reach, lead + padding * wp + r) by the input
+    // gradient and at [lead, lead + q) by the weight gradient.
+    dy_plane = round_up(lead + std::max(q, g.padding * wp + r), p);
+    x_at = 0;
+    y_at = x_at + g.in_channels * in_plane;
+    dy_at = y_at + g.out_channels * q;
+    dx_at = dy_at + g.out_channels * dy_plane;
+    dw_at = dx_at + g.in_channels * r;
+    db_at = dw_at + g.out_channels * g.in_channels * taps * p;
+    aux_at = round_up(db_at + g.out_channels * p, p);
+    aux_size = round_up(q + 2 * p + g.out_height() * p, p);
+    per_thread = aux_at + 3 * aux_size;
+  }
+
+  // Offsets of the taps on the grid, row-major over (kh, kw).
+  void offsets(const Conv2dGeometry& g, std::int64_t* off) const {
+    for (std::int64_t kh = 0; kh < g.kernel; ++kh)
+      for (std::int64_t kw = 0; kw < g.kernel; ++kw) off[kh * g.kernel + kw] = kh * wp + kw;
+  }
+};
+
+// Whether the direct kernels handle this convolution (else the im2col path does).
+inline bool applicable(const Conv2dGeometry& g) {
+  return g.stride == 1 && g.kernel * g.kernel <= max_taps && g.padding < g.kernel;
+}
+
+// out[o * out_pitch + v * P + l] (+)= sum_c sum_t w[o * w_o + c * w_c + t] * in[c * in_pitch + off[t] * sign + v * P + l]
+// for o < OB, v < NV: OB x NV packets of accumulators stay in registers over every channel and tap.
+template <int OB, int NV, bool Negative, class T>
+inline void correlate_block(const T* in, std::int64_t in_pitch, std::int64_t channels, const std::int64_t* off,
+                            std::int64_t taps, const T* w, std::int64_t w_o, std::int64_t w_c, T* out,
+                            std::int64_t out_pitch) {
+  using namespace Eigen::internal;
+  using P = Packet<T>;
+  constexpr std::int64_t S = packet_size<T>;
+  P acc[OB][NV];
+  for (int o = 0; o < OB; ++o)
+    for (int v = 0; v < NV; ++v) acc[o][v] = pset1<P>(T(0));
+  for (std::int64_t c = 0; c < channels; ++c) {
+    const T* plane = in + c * in_pitch;
+    const T* wc = w + c * w_c;
+    for (std::int64_t t = 0; t < taps; ++t) {
+      const T* src = Negative ? plane - off[t] : plane + off[t];
+      P x[NV];
+      for (int v = 0; v < NV; ++v) x[v] = ploadu<P>(src + v * S);
+      for (int o = 0; o < OB; ++o) {
+        const P wv = pset1<P>(wc[o * w_o + t]);
+        for (int v = 0; v < NV; ++v) acc[o][v] = pmadd(wv, x[v], acc[o][v]);
+      }
+    }
+  }
+  for (int o = 0; o < OB; ++o)
+    for (int v = 0; v < NV; ++v) pstoreu(out + o * out_pitch + v * S, acc[o][v]);
+}
+
+// The whole plane set: `outs` output channels x `length` positions (a multiple of P).
+template <bool Negative, class T>
+void correlate(const T* in, std::int64_t in_pitch, std::int64_t channels, const std::int64_t* off, std::int64_t taps,
+               const T* w, std::int64_t w_o, std::int64_t w_c, std::int64_t outs, T* out, std::int64_t out_pitch,
+               std::int64_t length) {
+  constexpr std::int64_t S = packet_size<T>;
+  const std::int64_t vectors = length / S;
+  for (std::int64_t o0 = 0; o0 < outs; o0 += out_block) {
+    const int ob = static_cast<int>(std::min<std::int64_t>(out_block, outs - o0));
+    with_constant<out_block>(ob, [&](auto ob_c) {
+      constexpr int OB = decltype(ob_c)::value;
+      std::int64_t v0 = 0;
+      for (; v0 + vec_block <= vectors; v0 += vec_block)
+        correlate_block<OB, vec_block, Negative>(in + v0 * S, in_pitch, channels, off, taps, w + o0 * w_o, w_o, w_c,
+                                                 out + o0 * out_pitch + v0 * S, out_pitch);
+      if (v0 < vectors)
+        with_constant<vec_block>(static_cast<int>(vectors - v0), [&](auto nv_c) {
+          constexpr int NV = decltype(nv_c)::value;
+          correlate_block<OB, NV, Negative>(in + v0 * S, in_pitch, channels, off, taps, w + o0 * w_o, w_o, w_c,
+                                            out + o0 * out_pitch + v0 * S, out_pitch);
+        });
+    });
+  }
+}
+
+// acc[(o * channels + c) * taps + t][lanes] += sum_v dy[o * dy_pitch + v * P] * x[c * x_pitch + off[t] + v * P]
+// for o < OB, the taps [t0, t0 + TB): the partial sums stay in packets until the end.
+// WithBias also adds sum_v dy[o][v] to bias_acc[o][lanes] (the bias gradient, from the
+// packets already loaded: a scalar sum would be a serial chain of dependent adds).
+template <int OB, int TB, bool WithBias, class T>
+inline void weight_block(const T* dy, std::int64_t dy_pitch, const T* x, const std::int64_t* off, std::int64_t vectors,
+                         T* acc, std::int64_t acc_o, T* bias_acc) {
+  using namespace Eigen::internal;
+  using P = Packet<T>;
+  constexpr std::int64_t S = packet_size<T>;
+  P a[OB][TB], b[OB];
+  for (int o = 0; o < OB; ++o) {
+    for (int t = 0; t < TB; ++t) a[o][t] = ploadu<P>(acc + o * acc_o + t * S);
+    if constexpr (WithBias) b[o] = ploadu<P>(bias_acc + o * S);
+  }
+  for (std::int64_t v = 0; v < vectors; ++v) {
+    P d[OB];
+    for (int o = 0; o < OB; ++o) {
+      d[o] = ploadu<P>(dy + o * dy_pitch + v * S);
+      if constexpr (WithBias) b[o] = padd(b[o], d[o]);
+    }
+    for (int t = 0; t < TB; ++t) {
+      const P xv = ploadu<P>(x + off[t] + v * S);
+      for (int o = 0; o < OB; ++o) a[o][t] = pmadd(d[o], xv, a[o][t]);
+    }
+  }
+  for (int o = 0; o < OB; ++o) {
+    for (int t = 0; t < TB; ++t) pstoreu(acc + o * acc_o + t * S, a[o][t]);
+    if constexpr (WithBias) pstoreu(bias_acc + o * S, b[o]);
+  }
+}
+
+// Copies one sample (channels, height, width) into the interior of its zero-padded grid.
+template <class T>
+void fill_padded(const T* image, std::int64_t channels, std::int64_t height, std::int64_t width, std::int64_t pad,
+                 std::int64_t wp, std::int64_t plane, T* grid) {
+  for (std::int64_t c = 0; c < channels; ++c)
+    for (std::int64_t h = 0; h < height; ++h) {
+      const T* src = image + (c * height + h) * width;
+      T* dst = grid + c * plane + (h + pad) * wp + pad;
+      for (std::int64_t w = 0; w < width; ++w) dst[w] = src[w];  // short rows: a loop beats a memmove call
+    }
+}
+
+// Convolves every sample and hands its output, on the grid (out_channels planes of plan.q,
+// row pitch plan.wp, no bias), to store(n, planes, aux): what a layer does next with it (add
+// the bias and copy it out, or also apply an activation and pool) happens while it is in
+// cache. The planes are in the thread's scratch, or, when `planes_out` is not null, at
+// planes_out + n * out_channels * plan.q. aux: the thread's plan.aux_at buffers.
+template <class T, class Store>
+void forward_with(const Conv2dGeometry& g, const T* input, const T* weight, T* workspace, T* planes_out,
+                  Store&& store) {
+  const Plan<T> plan(g);
+  std::int64_t off[max_taps];
+  plan.offsets(g, off);
+#if defined(_OPENMP)
+#pragma omp parallel
+#endif
+  {
+    T* ws = workspace + thread_index() * plan.per_thread;
+    T* x = ws + plan.x_at;
+    T* y = ws + plan.y_at;
+    std::fill(x, x + g.in_channels * plan.in_plane, T(0));
+#if defined(_OPENMP)
+#pragma omp for schedule(static)
+#endif
+    for (std::int64_t n = 0; n < g.batch; ++n) {
+      fill_padded(input + n * g.in_channels * g.in_pixels(), g.in_channels, g.in_height, g.in_width, g.padding,
+                  plan.wp, plan.in_plane, x);
+      T* planes = planes_out ? planes_out + n * g.out_channels * plan.q : y;
+      correlate<false>(x, plan.in_plane, g.in_channels, off, plan.taps, weight, g.in_channels * plan.taps, plan.taps,
+                       g.out_channels, planes, plan.q, plan.q);
+      store(n, planes, ws + plan.aux_at);
+    }
+  }
+}
+
+template <class T>
+void forward(const Conv2dGeometry& g, const T* input, const T* weight, const T* bias, T* output, T* workspace) {
+  const Plan<T> plan(g);
+  const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), out_pixels = g.out_pixels();
+  forward_with(g, input, weight, workspace, static_cast<T*>(nullptr), [&](std::int64_t n, const T* y, T*) {
+    T* out = output + n * g.out_channels * out_pixels;
+    for (std::int64_t o = 0; o < g.out_channels; ++o)
+      for (std::int64_t h = 0; h < oh_n; ++h) {
+        const T* src = y + o * plan.q + h * plan.wp;
+        T* dst = out + o * out_pixels + h * ow_n;
+        for (std::int64_t w = 0; w < ow_n; ++w) dst[w] = src[w] + bias[o];
+      }
+  });
+}
+
+// The gradients of the weight, bias and (when grad_input is not null) input. fill(n, planes,
+// aux) writes dLoss/dOutput of sample n onto the grid: out_channels planes of plan.dy_plane,
+// the pixel (oh, ow) of plane o at planes[o * plan.dy_plane + oh * plan.wp + ow], and zero at
+// every other position of [0, plan.q) (which stays zero if never written). A plain
+// convolution copies grad_output there; a fused layer computes it from the gradient of what
+// followed the convolution. aux: the thread's plan.aux_at buffers.
+template <class T, class Fill>
+void backward_with(const Conv2dGeometry& g, const T* input, const T* weight, Fill&& fill, T* grad_input,
+                   T* grad_weight, T* grad_bias, T* workspace) {
+  const Plan<T> plan(g);
+  constexpr std::int64_t S = packet_size<T>;
+  std::int64_t off[max_taps];
+  plan.offsets(g, off);
+  const std::int64_t wcount = g.weight_count(), vectors = plan.q / S;
+  const int threads = num_threads();
+#if defined(_OPENMP)
+#pragma omp parallel num_threads(threads)
+#endif
+  {
+    T* ws = workspace + thread_index() * plan.per_thread;
+    T* x = ws + plan.x_at;
+    T* dy = ws + plan.dy_at;
+    T* dx = ws + plan.dx_at;
+    T* dw = ws + plan.dw_at;  // (out, in, taps) x P lanes of partial sums
+    T* db = ws + plan.db_at;  // out x P lanes of partial sums
+    std::fill(x, x + g.in_channels * plan.in_plane, T(0));
+    std::fill(dy, dy + g.out_channels * plan.dy_plane, T(0));
+    std::fill(dw, dw + wcount * S, T(0));
+    std::fill(db, db + g.out_channels * S, T(0));
+    std::fill(ws + plan.aux_at, ws + plan.aux_at + 3 * plan.aux_size, T(0));
+#if defined(_OPENMP)
+#pragma omp for schedule(static)
+#endif
+    for (std::int64_t n = 0; n < g.batch; ++n) {
+      fill_padded(input + n * g.in_channels * g.in_pixels(), g.in_channels, g.in_height, g.in_width, g.padding,
+                  plan.wp, plan.in_plane, x);
+      fill(n, dy + plan.lead, ws + plan.aux_at);
+
+      // Weight gradient: blocks of output channels x taps, one input channel at a time.
+      for (std::int64_t o0 = 0; o0 < g.out_channels; o0 += wgrad_out_block) {
+        const int ob = static_cast<int>(std::min<std::int64_t>(wgrad_out_block, g.out_channels - o0));
+        with_constant<wgrad_out_block>(ob, [&](auto ob_c) {
+          constexpr int OB = decltype(ob_c)::value;
+          for (std::int64_t c = 0; c < g.in_channels; ++c)
+            for (std::int64_t t0 = 0; t0 < plan.taps; t0 += wgrad_tap_block) {
+              const int tb = static_cast<int>(std::min<std::int64_t>(wgrad_tap_block, plan.taps - t0));
+              with_constant<wgrad_tap_block>(tb, [&](auto tb_c) {
+                constexpr int TB = decltype(tb_c)::value;
+                const auto run = [&](auto with_bias) {
+                  weight_block<OB, TB, decltype(with_bias)::value>(
+                      dy + o0 * plan.dy_plane + plan.lead, plan.dy_plane, x + c * plan.in_plane, off + t0, vectors,
+                      dw + ((o0 * g.in_channels + c) * plan.taps + t0) * S, g.in_channels * plan.taps * S, db + o0 * S);
+                };
+                if (c == 0 && t0 == 0) run(std::true_type{});
+                else run(std::false_type{});
+              });
+            }
+        });
+      }
+
+      // Input gradient: the full correlation of dY with the weights, on the input's grid.
+      if (grad_input != nullptr) {
+        const T* dy_first = dy + plan.lead + g.padding * plan.wp;  // position of input row 0 on the grid
+        correlate<true>(dy_first, plan.dy_plane, g.out_channels, off, plan.taps, weight, plan.taps,
+                        g.in_channels * plan.taps, g.in_channels, dx, plan.r, plan.r);
+        T* gx = grad_input + n * g.in_channels * g.in_pixels();
+        for (std::int64_t c = 0; c < g.in_channels; ++c)
+          for (std::int64_t h = 0; h < g.in_height; ++h)
+            std::copy_n(dx + c * plan.r + h * plan.wp + g.padding, g.in_width, gx + (c * g.in_height + h) * g.in_width);
+      }
+    }
+  }
+
+  // Sum the per-thread, per-lane partial gradients.
+  for (std::int64_t i = 0; i < wcount; ++i) {
+    T sum = 0;
+    for (int t = 0; t < threads; ++t) {
+      const T* lanes = workspace + t * plan.per_thread + plan.dw_at + i * S;
+      for (std::int64_t l = 0; l < S; ++l) sum += lanes[l];
+    }
+    grad_weight[i] = sum;
+  }
+  for (std::int64_t o = 0; o < g.out_channels; ++o) {
+    T sum = 0;
+    for (int t = 0; t < threads; ++t) {
+      const T* lanes = workspace + t * plan.per_thread + plan.db_at + o * S;
+      for (std::int64_t l = 0; l < S; ++l) sum += lanes[l];
+    }
+    grad_bias[o] = sum;
+  }
+}
+
+template <class T>
+void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T* grad_output, T* grad_input,
+              T* grad_weight, T* grad_bias, T* workspace) {
+  const Plan<T> plan(g);
+  const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), out_pixels = g.out_pixels();
+  backward_with(
+      g, input, weight,
+      [&](std::int64_t n, T* planes, T*) {
+        const T* gy = grad_output + n * g.out_channels * out_pixels;
+        for (std::int64_t o = 0; o < g.out_channels; ++o)
+          for (std::int64_t h = 0; h < oh_n; ++h)
+            std::copy_n(gy + o * out_pixels + h * ow_n, ow_n, planes + o * plan.dy_plane + h * plan.wp);
+      },
+      grad_input, grad_weight, grad_bias, workspace);
+}
+
+}  // namespace direct
+}  // namespace detail
+}  // namespace hnn

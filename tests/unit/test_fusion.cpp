@@ -1,0 +1,168 @@
+// The fused Conv2d -> activation -> pooling path (hnn/fusion.hpp) gives the results of the
+// three layers run one by one, and the gradients through it match finite differences.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../../examples/lenet5/model.hpp"
+#include "gradient_check.hpp"
+#include "hnn/fusion.hpp"
+#include "hnn/parallel.hpp"
+#include "hnn/sequential.hpp"
+
+using namespace hnn;
+using hnn::testing::random_tensor;
+using hnn::testing::randomize_parameters;
+using hnn::testing::relative_error;
+
+namespace {
+
+template <class T>
+void expect_close(const Tensor<T>& actual, const Tensor<T>& expected, double tolerance, const std::string& what) {
+  ASSERT_EQ(actual.shape(), expected.shape()) << what;
+  for (std::int64_t i = 0; i < expected.numel(); ++i)
+    ASSERT_NEAR(actual[i], expected[i], tolerance * (1 + std::abs(static_cast<double>(expected[i]))))
+        << what << " [" << i << "]";
+}
+
+struct FusionCase {
+  std::string name;
+  Conv2d conv;
+  LayerSpec activation, pooling;
+  Shape input;
+  int threads;
+};
+std::ostream& operator<<(std::ostream& out, const FusionCase& c) { return out << c.name; }
+
+class Fusion : public ::testing::TestWithParam<FusionCase> {
+ protected:
+  void TearDown() override { set_num_threads(1); }
+};
+
+// One run with its input gradient: FusedConvActPool against the three layers' own kernels.
+TEST_P(Fusion, RunMatchesTheThreeLayers) {
+  const FusionCase& c = GetParam();
+  set_num_threads(c.threads);
+  const std::vector<LayerSpec> specs{c.conv, c.activation, c.pooling};
+  FusedRun run;
+  ASSERT_TRUE(fusable_run(specs, 0, run));
+  auto conv = make_layer<double, cpu>(specs[0]);
+  auto act = make_layer<double, cpu>(specs[1]);
+  auto pool = make_layer<double, cpu>(specs[2]);
+  Rng rng(21);
+  randomize_parameters(*conv, rng);
+  const Tensor<double> x = random_tensor(c.input, rng, -2, 2);
+
+  const Tensor<double> y = pool->forward(act->forward(conv->forward(x))).clone();
+  const Tensor<double> dy = random_tensor(y.shape(), rng);
+  const Tensor<double> dx = conv->backward(act->backward(pool->backward(dy))).clone();
+  const Tensor<double> dw = conv->parameters()[0].grad->clone(), db = conv->parameters()[1].grad->clone();
+
+  FusedConvActPool<double, cpu> fused(c.conv, run, *conv, /*input_gradient=*/true);
+  ASSERT_TRUE(fused.accepts(x.shape()));
+  expect_close(fused.forward(x), y, 1e-12, "output");
+  expect_close(fused.backward(dy), dx, 1e-12, "input gradient");
+  expect_close(*conv->parameters()[0].grad, dw, 1e-12, "weight gradient");
+  expect_close(*conv->parameters()[1].grad, db, 1e-12, "bias gradient");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, Fusion,
+    ::testing::Values(
+        FusionCase{"LeNetConv1SigmoidAvg", Conv2d(1, 6, 5, 2), Sigmoid(), AvgPool2d(2), Shape{3, 1, 28, 28}, 1},
+        FusionCase{"LeNetConv2SigmoidAvg", Conv2d(6, 16, 5), Sigmoid(), AvgPool2d(2), Shape{3, 6, 14, 14}, 1},
+        FusionCase{"LeNetConv1ReluMax", Conv2d(1, 6, 5, 2), ReLU(), MaxPool2d(2), Shape{3, 1, 28, 28}, 1},
+        FusionCase{"LeNetConv2ReluMaxTwoThreads", Conv2d(6, 16, 5), ReLU(), MaxPool2d(2), Shape{5, 6, 14, 14}, 2},
+        FusionCase{"OddOutputSigmoidMax", Conv2d(2, 3, 3, 1), Sigmoid(), MaxPool2d(2), Shape{2, 2, 7, 9}, 1},
+        FusionCase{"OddOutputReluAvgTwoThreads", Conv2d(2, 3, 3, 1), ReLU(), AvgPool2d(2), Shape{3, 2, 9, 7}, 2},
+        FusionCase{"OneByOneKernel", Conv2d(4, 5, 1), Sigmoid(), AvgPool2d(2, 2), Shape{2, 4, 6, 6}, 1},
+        FusionCase{"ManyOutputChannels", Conv2d(3, 13, 3, 2), ReLU(), AvgPool2d(2), Shape{2, 3, 8, 8}, 2}),
+    [](const ::testing::TestParamInfo<FusionCase>& info) { return info.param.name; });
+
+TEST(Fusion, OnlyStrideOneConvolutionsAndTwoByTwoWindowsFuse) {
+  FusedRun run;
+  EXPECT_FALSE(fusable_run(std::vector<LayerSpec>{Conv2d(1, 2, 3, 1, 2), Sigmoid(), AvgPool2d(2)}, 0, run));
+  EXPECT_FALSE(fusable_run(std::vector<LayerSpec>{Conv2d(1, 2, 3), Sigmoid(), AvgPool2d(3)}, 0, run));
+  EXPECT_FALSE(fusable_run(std::vector<LayerSpec>{Conv2d(1, 2, 3), Sigmoid(), AvgPool2d(2, 1)}, 0, run));
+  EXPECT_FALSE(fusable_run(std::vector<LayerSpec>{Conv2d(1, 2, 3), Sigmoid(), Flatten()}, 0, run));
+  EXPECT_FALSE(fusable_run(std::vector<LayerSpec>{Conv2d(1, 2, 3), Sigmoid()}, 0, run));
+  EXPECT_TRUE(fusable_run(std::vector<LayerSpec>{Conv2d(1, 2, 3), ReLU(), MaxPool2d(2)}, 0, run));
+  EXPECT_EQ(run.activation, FusedActivation::relu);
+  EXPECT_EQ(run.pooling, FusedPooling::max);
+}
+
+// The whole LeNet-5, fused and layer by layer, from the same weights.
+template <class T>
+void expect_fused_model_matches(lenet::Variant variant, int threads, double tolerance) {
+  set_num_threads(threads);
+  auto fused = lenet::lenet5<T, cpu>(variant, 4);
+  auto plain = lenet::lenet5<T, cpu>(variant, 4);
+  plain.set_fusion(false);
+  ASSERT_TRUE(fused.fusion());
+  Rng rng(8);
+  Tensor<T> x(Shape{7, 1, 28, 28});
+  for (std::int64_t i = 0; i < x.numel(); ++i) x[i] = static_cast<T>(rng.uniform(0, 1));
+  const Tensor<T> y = plain.forward(x).clone();
+  expect_close(fused.forward(x), y, tolerance, "logits");
+  Tensor<T> dy(y.shape());
+  for (std::int64_t i = 0; i < dy.numel(); ++i) dy[i] = static_cast<T>(rng.uniform(-1, 1));
+  plain.backward(dy);
+  fused.backward(dy);
+  for (std::size_t p = 0; p < plain.parameters().size(); ++p)
+    expect_close(*fused.parameters()[p].grad, *plain.parameters()[p].grad, tolerance,
+                 "gradient of " + plain.parameter_names()[p]);
+  set_num_threads(1);
+}
+
+TEST(Fusion, LeNet5FusedMatchesLayerByLayer) {
+  expect_fused_model_matches<double>(lenet::Variant::sigmoid, 1, 1e-12);
+  expect_fused_model_matches<double>(lenet::Variant::relu, 1, 1e-12);
+  expect_fused_model_matches<double>(lenet::Variant::sigmoid, 2, 1e-12);
+  expect_fused_model_matches<float>(lenet::Variant::sigmoid, 1, 1e-5);
+  expect_fused_model_matches<float>(lenet::Variant::relu, 2, 1e-5);
+}
+
+// Central finite differences of L = sum(model(x) * probe) for every parameter, through two
+// fused runs (the second one's input gradient reaches the first one's weights).
+TEST(Fusion, GradientsThroughFusedRunsMatchFiniteDifferences) {
+  for (const bool relu_max : {false, true}) {
+    std::vector<LayerSpec> specs{Conv2d(1, 2, 3, 1), Sigmoid(), AvgPool2d(2), Conv2d(2, 3, 3, 1)};
+    if (relu_max) specs.insert(specs.end(), {ReLU(), MaxPool2d(2)});
+    else specs.insert(specs.end(), {Sigmoid(), AvgPool2d(2)});
+    specs.insert(specs.end(), {Flatten(), Linear(3 * 3 * 2, 4)});
+    Sequential<double, cpu> model(specs, 3);
+    Rng rng(relu_max ? 41 : 40);
+    for (auto& p : model.parameters())
+      for (std::int64_t i = 0; i < p.value->numel(); ++i) (*p.value)[i] = rng.uniform(-1, 1);
+    const Tensor<double> x = random_tensor(Shape{2, 1, 12, 10}, rng);
+    const Tensor<double> probe = random_tensor(Shape{2, 4}, rng);
+    auto loss = [&] {
+      const Tensor<double>& y = model.forward(x);
+      double sum = 0;
+      for (std::int64_t i = 0; i < y.numel(); ++i) sum += y[i] * probe[i];
+      return sum;
+    };
+    loss();
+    model.backward(probe);
+    std::vector<Tensor<double>> grads;
+    for (auto& p : model.parameters()) grads.push_back(p.grad->clone());
+    const double h = 1e-6;
+    for (std::size_t p = 0; p < grads.size(); ++p)
+      for (std::int64_t i = 0; i < grads[p].numel(); ++i) {
+        double& v = (*model.parameters()[p].value)[i];
+        const double saved = v;
+        v = saved + h;
+        const double up = loss();
+        v = saved - h;
+        const double down = loss();
+        v = saved;
+        ASSERT_LT(relative_error((up - down) / (2 * h), grads[p][i]), 1e-7)
+            << (relu_max ? "relu/max " : "sigmoid/avg ") << model.parameter_names()[p] << "[" << i << "]";
+      }
+  }
+}
+
+}  // namespace

@@ -1,0 +1,140 @@
+// A steady training step allocates nothing on the heap: every buffer is sized by the first
+// steps and reused. Checked with replaced global allocation functions that count calls while
+// a test asks them to.
+//
+// What the counter sees: every operator new (std::string, std::vector, std::function, the
+// shared_ptr control block that each hnn::Tensor allocation comes with, the kernels' scratch
+// buffers). It does not see plain malloc, which Eigen's matrix products use internally; the
+// CPU step calls no Eigen product (kernels/cpu/gemm.hpp and conv2d_direct.hpp do the work).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <string>
+
+#include "../../examples/lenet5/model.hpp"
+#include "hnn/data/mnist.hpp"
+#include "hnn/parallel.hpp"
+#include "hnn/train.hpp"
+
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<long> allocations{0};
+
+void* allocate(std::size_t n) {
+  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
+  return std::malloc(n == 0 ? 1 : n);
+}
+void* allocate_aligned(std::size_t n, std::align_val_t alignment) {
+  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
+  const std::size_t a = std::max(static_cast<std::size_t>(alignment), sizeof(void*));
+  return std::aligned_alloc(a, (std::max<std::size_t>(n, 1) + a - 1) / a * a);
+}
+}  // namespace
+
+// GCC sees malloc in these replacements and free in the deletes below, and warns that they
+// do not match, which is what replacing them means.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+void* operator new(std::size_t n) {
+  if (void* p = allocate(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) {
+  if (void* p = allocate(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return allocate(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return allocate(n); }
+void* operator new(std::size_t n, std::align_val_t a) {
+  if (void* p = allocate_aligned(n, a)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  if (void* p = allocate_aligned(n, a)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return allocate_aligned(n, a); }
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return allocate_aligned(n, a); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+
+using namespace hnn;
+
+namespace {
+
+const std::string slice_dir = std::string(HNN_SOURCE_DIR) + "/data/fashion-mnist";
+
+// Counts the allocations `f` makes.
+template <class F>
+long allocations_in(F&& f) {
+  allocations = 0;
+  counting = true;
+  f();
+  counting = false;
+  return allocations.load();
+}
+
+struct Case {
+  lenet::Variant variant;
+  int threads;
+};
+
+class NoAllocation : public ::testing::TestWithParam<Case> {
+ protected:
+  void TearDown() override { set_num_threads(1); }
+};
+
+TEST(NoAllocationCounter, SeesAllocations) {
+  EXPECT_GE(allocations_in([] {
+              int* volatile p = new int(3);  // volatile: the compiler may not elide the pair
+              delete p;
+            }),
+            1);
+  EXPECT_GE(allocations_in([] { Tensor<float> t(Shape{16}); }), 1);
+}
+
+TEST_P(NoAllocation, TrainingEpochAfterTheFirst) {
+  set_num_threads(GetParam().threads);
+  // 520 images in batches of 64: 8 full steps and a partial one of 8.
+  const DeviceDataset<float, cpu> set(data::load_fashion_mnist(slice_dir, data::Split::test, 520));
+  auto model = lenet::lenet5<float, cpu>(GetParam().variant, 1);
+  TrainOptions options;
+  options.batch_size = 64;
+  options.lr = 0.1;
+  options.momentum = GetParam().variant == lenet::Variant::relu ? 0.9 : 0.0;
+  options.eval_batch_size = 100;
+  Trainer<float, cpu> trainer(model, set, options);
+  trainer.train_epoch(1);  // warm-up: the first steps size every buffer
+  EXPECT_EQ(allocations_in([&] { trainer.train_epoch(2); }), 0) << "heap allocations in the second epoch's steps";
+  EXPECT_EQ(allocations_in([&] { trainer.train_epoch(3); }), 0) << "heap allocations in the third epoch's steps";
+
+  SoftmaxCrossEntropy<float, cpu> loss;
+  evaluate(model, set, options.eval_batch_size, loss);  // warm-up of the evaluation path
+  EXPECT_EQ(allocations_in([&] { evaluate(model, set, options.eval_batch_size, loss); }), 0)
+      << "heap allocations in an evaluation pass";
+}
+
+INSTANTIATE_TEST_SUITE_P(LeNet5, NoAllocation,
+                         ::testing::Values(Case{lenet::Variant::sigmoid, 1}, Case{lenet::Variant::sigmoid, 2},
+                                           Case{lenet::Variant::relu, 1}, Case{lenet::Variant::relu, 2}),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return std::string(lenet::name(info.param.variant)) + "_" +
+                                  std::to_string(info.param.threads) + "_threads";
+                         });
+
+}  // namespace
