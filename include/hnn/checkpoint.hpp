@@ -404,7 +404,8 @@ inline Checkpoint read_checkpoint(const std::string& path) {
   const std::vector<unsigned char> bytes = read_file(path);
   const std::size_t size = bytes.size();
   if (size < sizeof magic || std::memcmp(bytes.data(), magic, sizeof magic) != 0) {
-    if (size < sizeof magic && std::memcmp(bytes.data(), magic, size) == 0)
+    // An empty file has no data pointer to compare (memcmp with null is undefined even for 0 bytes).
+    if (size < sizeof magic && (size == 0 || std::memcmp(bytes.data(), magic, size) == 0))
       throw CheckpointError(path, "truncated checkpoint: only " + std::to_string(size) + " bytes");
     throw CheckpointError(path, "not an hnn checkpoint (it does not start with the bytes \"HNNCKPT\\0\")");
   }
