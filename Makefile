@@ -2,12 +2,14 @@
 #
 #   make train [ARGS="--epochs 10"]   install deps, build and run the LeNet-5 trainer
 #   make test                         install deps, build everything, run all tests
-#   make bench / make bench-peers     build and run the LeNet-5 benchmark
+#   make bench                        build and run the LeNet-5 benchmark (tests/bench/)
+#   make bench-peers                  the same, then the PyTorch peer, and the ratios
 #   make clean                        remove the build directory
 #
 # Overridable: BUILD_DIR (build), BUILD_TYPE (Release), HNN_CUDA (AUTO), CMAKE_ARGS (extra
 # configure arguments, e.g. CMAKE_ARGS="-DHNN_WERROR=ON"), ARGS (program arguments),
-# JOBS (parallel build jobs, default nproc), CTEST_JOBS (2), CMAKE, CTEST.
+# JOBS (parallel build jobs, default nproc), CTEST_JOBS (2), CMAKE, CTEST, PYTHON (the
+# interpreter with torch for bench-peers, default Debian's /usr/bin/python3).
 
 BUILD_DIR  ?= build
 BUILD_TYPE ?= Release
@@ -18,6 +20,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_JOBS ?= 2
 CMAKE      ?= cmake
 CTEST      ?= ctest
+PYTHON     ?= /usr/bin/python3
 
 MAKEFLAGS += --no-print-directory
 
@@ -41,14 +44,15 @@ train: configure
 test: build
 	$(CTEST) --test-dir $(BUILD_DIR) --output-on-failure --no-tests=error -j$(CTEST_JOBS)
 
-# The benchmark comes with a later issue; until tests/bench/ exists these targets fail.
+# Measure on an otherwise idle machine (see tests/bench/NOTES.md). ARGS go to lenet5_bench
+# (bench) or to compare_peers.py (bench-peers, e.g. ARGS="--threads 2 --variant sigmoid").
 bench: configure
 	$(CMAKE) --build $(BUILD_DIR) --target lenet5_bench -j$(JOBS)
 	$(BUILD_DIR)/lenet5_bench $(ARGS)
 
 bench-peers: configure
 	$(CMAKE) --build $(BUILD_DIR) --target lenet5_bench -j$(JOBS)
-	$(BUILD_DIR)/lenet5_bench $(ARGS)
+	$(PYTHON) tests/bench/compare_peers.py --hnn $(BUILD_DIR)/lenet5_bench --python $(PYTHON) $(ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -57,7 +57,8 @@ void conv2d_act_pool_forward(cpu, const Conv2dGeometry& g, FusedActivation act, 
       T* plane = planes + o * plan.q;
       Eigen::Map<Array> z(plane, plan.q);
       if (act == FusedActivation::sigmoid) {
-        z = (z + bias[o]).logistic();
+        z = z + bias[o];
+        detail::logistic(plane, plane, plan.q);
       } else {
         z = z + bias[o];
         z = (z > T(0)).select(z, T(0));

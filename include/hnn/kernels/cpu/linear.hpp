@@ -14,6 +14,11 @@
 namespace hnn {
 
 namespace detail {
+// Multiply-adds below which a Linear layer runs on one thread: LeNet-5's Linear(120, 84) and
+// Linear(84, 10) gain nothing measurable from a second thread at batch 256, and every
+// parallel region is a wait for the slowest thread.
+constexpr std::int64_t linear_parallel_work = std::int64_t{4} << 20;
+
 template <class T>
 using LinearMatrix = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
 template <class T>
@@ -26,19 +31,15 @@ void linear_forward(cpu, std::int64_t batch, std::int64_t in_features, std::int6
   // Y = X * W^T: the product wants W^T row-major (in, out), padded to whole packets.
   const std::int64_t pitch = detail::round_up(out_features, detail::packet_size<T>);
   T* wt = detail::gemm::scratch<T>(in_features * pitch);
+  for (std::int64_t i = 0; i < in_features; ++i) {
+    for (std::int64_t o = 0; o < out_features; ++o) wt[i * pitch + o] = weight[o * in_features + i];
+    std::fill(wt + i * pitch + out_features, wt + (i + 1) * pitch, T(0));
+  }
 #if defined(_OPENMP)
-#pragma omp parallel if (batch * in_features * out_features > 65536)
+#pragma omp parallel if (batch * in_features * out_features >= detail::linear_parallel_work)
 #endif
   {
     const int t = thread_index(), threads = detail::team_size();
-    const auto [i0, i1] = detail::thread_range(in_features, t, threads, 1);
-    for (std::int64_t i = i0; i < i1; ++i) {
-      for (std::int64_t o = 0; o < out_features; ++o) wt[i * pitch + o] = weight[o * in_features + i];
-      std::fill(wt + i * pitch + out_features, wt + (i + 1) * pitch, T(0));
-    }
-#if defined(_OPENMP)
-#pragma omp barrier
-#endif
     const auto [n0, n1] = detail::thread_range(batch, t, threads, detail::gemm::rows_block);
     detail::gemm::multiply(n0, n1, out_features, in_features, input, in_features, std::int64_t{1}, wt, pitch, output,
                            out_features, bias);
@@ -58,7 +59,7 @@ void linear_backward(cpu, std::int64_t batch, std::int64_t in_features, std::int
   const T* x = pad ? packed : input;
   const T* w = pad ? packed + batch * pitch : weight;
 #if defined(_OPENMP)
-#pragma omp parallel if (batch * in_features * out_features > 65536)
+#pragma omp parallel if (batch * in_features * out_features >= detail::linear_parallel_work)
 #endif
   {
     const int t = thread_index(), threads = detail::team_size();

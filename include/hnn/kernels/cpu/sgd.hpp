@@ -9,15 +9,16 @@
 namespace hnn {
 
 // velocity may be null when momentum is zero.
+// Two loops rather than a branch per element, so that each vectorises.
 template <class T>
 void sgd_update(cpu, std::int64_t n, T* param, const T* grad, T* velocity, T lr, T momentum, T weight_decay) {
+  if (velocity == nullptr) {
+    for (std::int64_t i = 0; i < n; ++i) param[i] -= lr * (grad[i] + weight_decay * param[i]);
+    return;
+  }
   for (std::int64_t i = 0; i < n; ++i) {
-    T g = grad[i] + weight_decay * param[i];
-    if (velocity != nullptr) {
-      velocity[i] = momentum * velocity[i] + g;
-      g = velocity[i];
-    }
-    param[i] -= lr * g;
+    velocity[i] = momentum * velocity[i] + (grad[i] + weight_decay * param[i]);
+    param[i] -= lr * velocity[i];
   }
 }
 
