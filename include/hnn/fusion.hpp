@@ -91,10 +91,9 @@ class FusedConvActPool {
     input_ = input;
     activation_.resize(Shape{conv2d_act_pool_activation_size<T>(Device{}, g)});
     pooled_.resize(Shape{g.batch, g.out_channels, g.out_height() / 2, g.out_width() / 2});
-    if (run_.pooling == FusedPooling::max) argmax_.resize(pooled_.shape());
-    workspace_.resize(Shape{conv2d_workspace_size(Device{}, g)});
+    workspace_.resize(Shape{conv2d_act_pool_workspace_size(Device{}, g)});
     conv2d_act_pool_forward(Device{}, g, run_.activation, run_.pooling, input.data(), weight_.value->data(),
-                            bias_.value->data(), activation_.data(), pooled_.data(), argmax_.data(), workspace_.data());
+                            bias_.value->data(), activation_.data(), pooled_.data(), workspace_.data());
     return pooled_;
   }
 
@@ -105,9 +104,9 @@ class FusedConvActPool {
       grad_input_.resize(input_.shape());
       grad_input = grad_input_.data();
     }
-    workspace_.resize(Shape{conv2d_workspace_size(Device{}, g)});
+    workspace_.resize(Shape{conv2d_act_pool_workspace_size(Device{}, g)});
     conv2d_act_pool_backward(Device{}, g, run_.activation, run_.pooling, input_.data(), weight_.value->data(),
-                             activation_.data(), argmax_.data(), grad_pooled.data(), grad_input, weight_.grad->data(),
+                             activation_.data(), grad_pooled.data(), grad_input, weight_.grad->data(),
                              bias_.grad->data(), workspace_.data());
     return grad_input_;
   }
@@ -130,7 +129,6 @@ class FusedConvActPool {
   Parameter<T, Device> weight_, bias_;
   bool used_ = false;
   Tensor<T, Device> input_, activation_, pooled_, grad_input_, workspace_;
-  Tensor<std::int32_t, Device> argmax_;
 };
 
 }  // namespace hnn

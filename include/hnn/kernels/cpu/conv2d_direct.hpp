@@ -69,9 +69,8 @@ struct Plan {
   std::int64_t lead = 0;             // zeros in front of each dY plane (the input gradient reads behind it)
   std::int64_t dy_plane = 0;         // lead + dY on the grid + zeros behind
   std::int64_t r = 0;                // input-gradient positions per plane (in_height * wp, rounded)
-  // Offsets of each buffer inside one thread's slice of the workspace; aux_at: three buffers
-  // of aux_size for the fused kernels (conv2d_fused.hpp).
-  std::int64_t x_at = 0, y_at = 0, dy_at = 0, dx_at = 0, dw_at = 0, db_at = 0, aux_at = 0, aux_size = 0;
+  // Offsets of each buffer inside one thread's slice of the workspace.
+  std::int64_t x_at = 0, y_at = 0, dy_at = 0, dx_at = 0, dw_at = 0, db_at = 0;
   std::int64_t per_thread = 0;
 
   explicit Plan(const Conv2dGeometry& g) {
@@ -93,9 +92,7 @@ struct Plan {
     dx_at = dy_at + g.out_channels * dy_plane;
     dw_at = dx_at + g.in_channels * r;
     db_at = dw_at + g.out_channels * g.in_channels * taps * p;
-    aux_at = round_up(db_at + g.out_channels * p, p);
-    aux_size = round_up(q + 2 * p + g.out_height() * p, p);
-    per_thread = aux_at + 3 * aux_size;
+    per_thread = db_at + g.out_channels * p;
   }
 
   // Offsets of the taps on the grid, row-major over (kh, kw).
@@ -209,13 +206,10 @@ void fill_padded(const T* image, std::int64_t channels, std::int64_t height, std
 }
 
 // Convolves every sample and hands its output, on the grid (out_channels planes of plan.q,
-// row pitch plan.wp, no bias), to store(n, planes, aux): what a layer does next with it (add
-// the bias and copy it out, or also apply an activation and pool) happens while it is in
-// cache. The planes are in the thread's scratch, or, when `planes_out` is not null, at
-// planes_out + n * out_channels * plan.q. aux: the thread's plan.aux_at buffers.
+// row pitch plan.wp, no bias, in the thread's scratch), to store(n, planes), which adds the
+// bias and copies it out while it is in cache.
 template <class T, class Store>
-void forward_with(const Conv2dGeometry& g, const T* input, const T* weight, T* workspace, T* planes_out,
-                  Store&& store) {
+void forward_with(const Conv2dGeometry& g, const T* input, const T* weight, T* workspace, Store&& store) {
   const Plan<T> plan(g);
   std::int64_t off[max_taps];
   plan.offsets(g, off);
@@ -233,10 +227,9 @@ void forward_with(const Conv2dGeometry& g, const T* input, const T* weight, T* w
     for (std::int64_t n = 0; n < g.batch; ++n) {
       fill_padded(input + n * g.in_channels * g.in_pixels(), g.in_channels, g.in_height, g.in_width, g.padding,
                   plan.wp, plan.in_plane, x);
-      T* planes = planes_out ? planes_out + n * g.out_channels * plan.q : y;
       correlate<false>(x, plan.in_plane, g.in_channels, off, plan.taps, weight, g.in_channels * plan.taps, plan.taps,
-                       g.out_channels, planes, plan.q, plan.q);
-      store(n, planes, ws + plan.aux_at);
+                       g.out_channels, y, plan.q, plan.q);
+      store(n, y);
     }
   }
 }
@@ -245,7 +238,7 @@ template <class T>
 void forward(const Conv2dGeometry& g, const T* input, const T* weight, const T* bias, T* output, T* workspace) {
   const Plan<T> plan(g);
   const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), out_pixels = g.out_pixels();
-  forward_with(g, input, weight, workspace, static_cast<T*>(nullptr), [&](std::int64_t n, const T* y, T*) {
+  forward_with(g, input, weight, workspace, [&](std::int64_t n, const T* y) {
     T* out = output + n * g.out_channels * out_pixels;
     for (std::int64_t o = 0; o < g.out_channels; ++o)
       for (std::int64_t h = 0; h < oh_n; ++h) {
@@ -256,12 +249,10 @@ void forward(const Conv2dGeometry& g, const T* input, const T* weight, const T* 
   });
 }
 
-// The gradients of the weight, bias and (when grad_input is not null) input. fill(n, planes,
-// aux) writes dLoss/dOutput of sample n onto the grid: out_channels planes of plan.dy_plane,
+// The gradients of the weight, bias and (when grad_input is not null) input. fill(n, planes)
+// writes dLoss/dOutput of sample n onto the grid: out_channels planes of plan.dy_plane,
 // the pixel (oh, ow) of plane o at planes[o * plan.dy_plane + oh * plan.wp + ow], and zero at
-// every other position of [0, plan.q) (which stays zero if never written). A plain
-// convolution copies grad_output there; a fused layer computes it from the gradient of what
-// followed the convolution. aux: the thread's plan.aux_at buffers.
+// every other position of [0, plan.q) (which stays zero if never written). (backward() copies grad_output there.)
 template <class T, class Fill>
 void backward_with(const Conv2dGeometry& g, const T* input, const T* weight, Fill&& fill, T* grad_input,
                    T* grad_weight, T* grad_bias, T* workspace) {
@@ -285,7 +276,6 @@ void backward_with(const Conv2dGeometry& g, const T* input, const T* weight, Fil
     std::fill(dy, dy + g.out_channels * plan.dy_plane, T(0));
     std::fill(dw, dw + wcount * S, T(0));
     std::fill(db, db + g.out_channels * S, T(0));
-    std::fill(ws + plan.aux_at, ws + plan.aux_at + 3 * plan.aux_size, T(0));
 
 #if defined(_OPENMP)
 #pragma omp for schedule(static) nowait
@@ -293,7 +283,7 @@ void backward_with(const Conv2dGeometry& g, const T* input, const T* weight, Fil
     for (std::int64_t n = 0; n < g.batch; ++n) {
       fill_padded(input + n * g.in_channels * g.in_pixels(), g.in_channels, g.in_height, g.in_width, g.padding,
                   plan.wp, plan.in_plane, x);
-      fill(n, dy + plan.lead, ws + plan.aux_at);
+      fill(n, dy + plan.lead);
 
       // Weight gradient: blocks of output channels x taps, one input channel at a time.
       for (std::int64_t o0 = 0; o0 < g.out_channels; o0 += wgrad_out_block) {
@@ -356,7 +346,7 @@ void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T*
   const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), out_pixels = g.out_pixels();
   backward_with(
       g, input, weight,
-      [&](std::int64_t n, T* planes, T*) {
+      [&](std::int64_t n, T* planes) {
         const T* gy = grad_output + n * g.out_channels * out_pixels;
         for (std::int64_t o = 0; o < g.out_channels; ++o)
           for (std::int64_t h = 0; h < oh_n; ++h)

@@ -1,0 +1,474 @@
+// Conv2d + bias + activation + 2x2 pooling on the CPU with the batch in the SIMD lanes.
+//
+// The direct kernels (conv2d_direct.hpp) vectorise along a sample's rows, so every packet
+// also covers the columns past the output's edge: for LeNet-5's conv2 (14x14 -> 10x10) 30%
+// of the forward and weight-gradient multiply-adds, and half of the input gradient's, are
+// thrown away. Here a packet holds the same pixel of S consecutive samples (S = the packet
+// size: 16 floats on AVX-512), so every multiply-add is used, for any image size:
+//
+//   forward:          Z[o][p] = b[o] + sum_c sum_t W[o][c][t] * X[c][p + off(t)]
+//   weight gradient:  dW[o][c][t] += dZ[o][p] * X[c][p + off(t)]       (lanes summed at the end)
+//   input gradient:   dX[c][p + off(t)] += W[o][c][t] * dZ[o][p]      (scattered, only valid p)
+//
+// with p an output pixel, X the zero-padded input, each term a packet of S samples. A block
+// of S samples is transposed into the thread's scratch, convolved, activated and pooled, and
+// the pooled packets are transposed back; lanes past the end of the batch hold zeros, whose
+// gradients are zero. The activation is kept in this layout for the backward pass, which
+// recomputes max pooling's winners from it (the first maximum in row-major window order, as
+// max_pool2d_forward picks).
+#pragma once
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+
+#include "hnn/kernels/cpu/conv2d_direct.hpp"  // with_constant, the register blocking
+#include "hnn/kernels/cpu/vectorize.hpp"
+#include "hnn/kernels/geometry.hpp"
+#include "hnn/parallel.hpp"
+
+namespace hnn {
+
+enum class FusedActivation { sigmoid, relu };
+enum class FusedPooling { average, max };
+
+namespace detail {
+namespace lanes {
+
+// Register blocking (accumulators + loaded packets must fit the register file).
+constexpr int registers = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS;
+constexpr int fwd_out_block = registers >= 32 ? 6 : 3;  // forward: out channels x columns
+constexpr int fwd_col_block = registers >= 32 ? 4 : 3;
+constexpr int wgrad_out_block = registers >= 32 ? 4 : 2;  // weight gradient: out channels x kernel columns
+constexpr int tap_block = 5;                              // kernel columns per block (weight and input gradient)
+constexpr int dx_col_block = registers >= 32 ? 4 : 2;     // input gradient: kernel columns x columns
+
+// Sizes of one block of S samples, and the offsets of each per-thread scratch buffer (in
+// elements of T; every buffer is a whole number of packets).
+template <class T>
+struct Plan {
+  static constexpr std::int64_t S = packet_size<T>;
+  std::int64_t hp = 0, wp = 0;  // padded input
+  std::int64_t oh = 0, ow = 0;  // convolution output
+  std::int64_t ph = 0, pw = 0;  // pooled output
+  std::int64_t blocks = 0;      // blocks of S samples
+  std::int64_t x_at = 0, dz_at = 0, dx_at = 0, dw_at = 0, db_at = 0, pool_at = 0, flat_at = 0, per_thread = 0;
+
+  explicit Plan(const Conv2dGeometry& g) {
+    hp = g.in_height + 2 * g.padding;
+    wp = g.in_width + 2 * g.padding;
+    oh = g.out_height();
+    ow = g.out_width();
+    ph = oh / 2;
+    pw = ow / 2;
+    blocks = (g.batch + S - 1) / S;
+    const std::int64_t grid = g.in_channels * hp * wp * S;
+    x_at = 0;
+    dz_at = x_at + grid;
+    dx_at = dz_at + g.out_channels * oh * ow * S;
+    dw_at = dx_at + grid;
+    db_at = dw_at + g.weight_count() * S;
+    pool_at = db_at + g.out_channels * S;
+    flat_at = pool_at + g.out_channels * ph * pw * S;
+    per_thread = flat_at + g.in_channels * g.in_pixels() * S;
+  }
+  // Elements of the activation kept between forward and backward.
+  std::int64_t activation_size(const Conv2dGeometry& g) const { return blocks * g.out_channels * oh * ow * S; }
+};
+
+// PacketBlock<__m512, 16> drops the vector type's attributes from the template argument, as
+// inside Eigen itself (whose headers are system headers, so it never warns there).
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
+
+// dst[j * S + l] = src[l * stride + j] for j < count, l < lanes; zero in the lanes past `lanes`.
+// Whole S x S tiles go through registers (Eigen's ptranspose); the rest element by element.
+template <class T>
+void to_lanes(const T* src, std::int64_t stride, std::int64_t lanes, std::int64_t count, T* dst) {
+  using namespace Eigen::internal;
+  using P = Packet<T>;
+  constexpr std::int64_t S = packet_size<T>;
+  std::int64_t j = 0;
+  if constexpr (S > 1) {
+    if (lanes == S)
+      for (; j + S <= count; j += S) {
+        PacketBlock<P, static_cast<int>(S)> tile;
+        for (std::int64_t l = 0; l < S; ++l) tile.packet[l] = ploadu<P>(src + l * stride + j);
+        ptranspose(tile);
+        for (std::int64_t i = 0; i < S; ++i) pstoreu(dst + (j + i) * S, tile.packet[i]);
+      }
+  }
+  for (; j < count; ++j) {
+    T* d = dst + j * S;
+    for (std::int64_t l = 0; l < lanes; ++l) d[l] = src[l * stride + j];
+    for (std::int64_t l = lanes; l < S; ++l) d[l] = T(0);
+  }
+}
+
+// dst[l * stride + j] = src[j * S + l] for j < count, l < lanes.
+template <class T>
+void from_lanes(const T* src, std::int64_t count, std::int64_t lanes, std::int64_t stride, T* dst) {
+  using namespace Eigen::internal;
+  using P = Packet<T>;
+  constexpr std::int64_t S = packet_size<T>;
+  std::int64_t j = 0;
+  if constexpr (S > 1) {
+    for (; j + S <= count; j += S) {
+      PacketBlock<P, static_cast<int>(S)> tile;
+      for (std::int64_t i = 0; i < S; ++i) tile.packet[i] = ploadu<P>(src + (j + i) * S);
+      ptranspose(tile);
+      for (std::int64_t l = 0; l < lanes; ++l) pstoreu(dst + l * stride + j, tile.packet[l]);
+    }
+  }
+  for (std::int64_t l = 0; l < lanes; ++l) {
+    T* d = dst + l * stride;
+    for (std::int64_t i = j; i < count; ++i) d[i] = src[i * S + l];
+  }
+}
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+// Block `b`'s input images into the interior of the thread's padded grid x (whose border
+// was zeroed at the start of the call and is never written). Each sample is transposed
+// whole (long runs of full tiles), into x itself when there is no padding, else into
+// `flat` and then row by row into the grid.
+template <class T>
+void gather_input(const Conv2dGeometry& g, const Plan<T>& plan, const T* input, std::int64_t b, T* x, T* flat) {
+  constexpr std::int64_t S = packet_size<T>;
+  const std::int64_t n0 = b * S, lanes = std::min<std::int64_t>(S, g.batch - n0), sample = g.in_channels * g.in_pixels();
+  if (g.padding == 0) return to_lanes(input + n0 * sample, sample, lanes, sample, x);
+  to_lanes(input + n0 * sample, sample, lanes, sample, flat);
+  for (std::int64_t c = 0; c < g.in_channels; ++c)
+    for (std::int64_t h = 0; h < g.in_height; ++h)
+      std::copy_n(flat + (c * g.in_height + h) * g.in_width * S, g.in_width * S,
+                  x + ((c * plan.hp + h + g.padding) * plan.wp + g.padding) * S);
+}
+
+// The inverse of gather_input for the input gradient: the interior of the grid dx into
+// grad_input (N, C, H, W) for the samples of block b.
+template <class T>
+void scatter_input_gradient(const Conv2dGeometry& g, const Plan<T>& plan, const T* dx, std::int64_t b, T* flat,
+                            T* grad_input) {
+  constexpr std::int64_t S = packet_size<T>;
+  const std::int64_t n0 = b * S, lanes = std::min<std::int64_t>(S, g.batch - n0), sample = g.in_channels * g.in_pixels();
+  if (g.padding != 0) {
+    for (std::int64_t c = 0; c < g.in_channels; ++c)
+      for (std::int64_t h = 0; h < g.in_height; ++h)
+        std::copy_n(dx + ((c * plan.hp + h + g.padding) * plan.wp + g.padding) * S, g.in_width * S,
+                    flat + (c * g.in_height + h) * g.in_width * S);
+    dx = flat;
+  }
+  from_lanes(dx, sample, lanes, sample, grad_input + n0 * sample);
+}
+
+// acc[o][v] = sum_c sum_(kh, kw) w[o][c][kh][kw] * x[c][row + kh][col + v + kw] for o < OB, v < NV.
+template <int OB, int NV, class T>
+inline void forward_block(const Conv2dGeometry& g, const Plan<T>& plan, const T* x, const T* w, std::int64_t row,
+                          std::int64_t col, Packet<T> (&acc)[OB][NV]) {
+  using namespace Eigen::internal;
+  using P = Packet<T>;
+  constexpr std::int64_t S = packet_size<T>;
+  const std::int64_t k = g.kernel, w_o = g.in_channels * k * k;
+  for (int o = 0; o < OB; ++o)
+    for (int v = 0; v < NV; ++v) acc[o][v] = pset1<P>(T(0));
+  for (std::int64_t c = 0; c < g.in_channels; ++c)
+    for (std::int64_t kh = 0; kh < k; ++kh) {
+      const T* src = x + ((c * plan.hp + row + kh) * plan.wp + col) * S;
+      const T* wk = w + (c * k + kh) * k;
+      for (std::int64_t kw = 0; kw < k; ++kw) {
+        P xv[NV];
+        for (int v = 0; v < NV; ++v) xv[v] = ploadu<P>(src + (v + kw) * S);
+        for (int o = 0; o < OB; ++o) {
+          const P wv = pset1<P>(wk[o * w_o + kw]);
+          for (int v = 0; v < NV; ++v) acc[o][v] = pmadd(wv, xv[v], acc[o][v]);
+        }
+      }
+    }
+}
+
+// act(z + bias) of a packet, with the operations of sigmoid_forward / relu_forward.
+template <class T>
+inline Packet<T> activate(FusedActivation act, const Packet<T>& z, const Packet<T>& bias) {
+  using namespace Eigen::internal;
+  const Packet<T> v = padd(z, bias), zero = pset1<Packet<T>>(T(0));
+  return act == FusedActivation::sigmoid ? logistic(v) : pselect(pcmp_lt(zero, v), v, zero);
+}
+
+// The 2x2 pooling of a block's activation (out, oh, ow packets) into pooled (out, ph, pw packets).
+template <class T>
+void pool_block(const Conv2dGeometry& g, const Plan<T>& plan, FusedPooling pool, const T* activation, T* pooled) {
+  using namespace Eigen::internal;
+  using P = Packet<T>;
+  constexpr std::int64_t S = packet_size<T>;
+  const P quarter = pset1<P>(T(0.25));
+  for (std::int64_t o = 0; o < g.out_channels; ++o) {
+    const T* plane = activation + o * plan.oh * plan.ow * S;
+    for (std::int64_t i = 0; i < plan.ph; ++i)
+      for (std::int64_t j = 0; j < plan.pw; ++j) {
+        const T* a = plane + (2 * i * plan.ow + 2 * j) * S;
+        const P a00 = ploadu<P>(a), a01 = ploadu<P>(a + S), a10 = ploadu<P>(a + plan.ow * S),
+                a11 = ploadu<P>(a + (plan.ow + 1) * S);
+        P out;
+        if (pool == FusedPooling::average) {
+          out = pmul(quarter, padd(padd(a00, a01), padd(a10, a11)));
+        } else {  // the first maximum wins ties: replace only on strictly greater
+          out = a00;
+          out = pselect(pcmp_lt(out, a01), a01, out);
+          out = pselect(pcmp_lt(out, a10), a10, out);
+          out = pselect(pcmp_lt(out, a11), a11, out);
+        }
+        pstoreu(pooled + ((o * plan.ph + i) * plan.pw + j) * S, out);
+      }
+  }
+}
+
+// The forward pass of one block: the activation at `activation` (out, oh, ow packets), the
+// pooled result through the thread's pool buffer into pooled (N, out, ph, pw).
+template <class T>
+void forward_one_block(const Conv2dGeometry& g, const Plan<T>& plan, FusedActivation act, FusedPooling pool,
+                       const T* input, const T* weight, const T* bias, std::int64_t b, T* ws, T* activation,
+                       T* pooled) {
+  constexpr std::int64_t S = packet_size<T>;
+  T* x = ws + plan.x_at;
+  gather_input(g, plan, input, b, x, ws + plan.flat_at);
+  T* z = activation + b * g.out_channels * plan.oh * plan.ow * S;
+  const std::int64_t w_o = g.in_channels * g.kernel * g.kernel;
+  for (std::int64_t o0 = 0; o0 < g.out_channels; o0 += fwd_out_block) {
+    const int ob = static_cast<int>(std::min<std::int64_t>(fwd_out_block, g.out_channels - o0));
+    direct::with_constant<fwd_out_block>(ob, [&](auto ob_c) {
+      constexpr int OB = decltype(ob_c)::value;
+      for (std::int64_t row = 0; row < plan.oh; ++row)
+        for (std::int64_t col = 0; col < plan.ow; col += fwd_col_block) {
+          const int nv = static_cast<int>(std::min<std::int64_t>(fwd_col_block, plan.ow - col));
+          direct::with_constant<fwd_col_block>(nv, [&](auto nv_c) {
+            constexpr int NV = decltype(nv_c)::value;
+            Packet<T> acc[OB][NV];
+            forward_block<OB, NV>(g, plan, x, weight + o0 * w_o, row, col, acc);
+            for (int o = 0; o < OB; ++o) {
+              const Packet<T> b = Eigen::internal::pset1<Packet<T>>(bias[o0 + o]);
+              for (int v = 0; v < NV; ++v)
+                Eigen::internal::pstoreu(z + (((o0 + o) * plan.oh + row) * plan.ow + col + v) * S,
+                                         activate<T>(act, acc[o][v], b));
+            }
+          });
+        }
+    });
+  }
+  T* p = ws + plan.pool_at;
+  pool_block(g, plan, pool, z, p);
+  const std::int64_t n0 = b * S, lanes = std::min<std::int64_t>(S, g.batch - n0), per_sample = g.out_channels * plan.ph * plan.pw;
+  from_lanes(p, per_sample, lanes, per_sample, pooled + n0 * per_sample);
+}
+
+// dZ of one block (out, oh, ow packets) from the pooled gradient (already in lanes, in the
+// pool buffer) and the activation: the pooling's backward, then the activation's, with the
+// operations of avg/max_pool2d_backward and sigmoid/relu_backward. Pixels no pooling window
+// covers (odd sizes) get zero.
+template <class T>
+void output_gradient(const Conv2dGeometry& g, const Plan<T>& plan, FusedActivation act, FusedPooling pool,
+                     const T* activation, const T* grad_pooled, T* dz) {
+  using namespace Eigen::internal;
+  using P = Packet<T>;
+  constexpr std::int64_t S = packet_size<T>;
+  const P zero = pset1<P>(T(0)), one = pset1<P>(T(1)), quarter = pset1<P>(T(0.25));
+  const auto through = [&](const P& share, const P& a) {
+    return act == FusedActivation::sigmoid ? pmul(pmul(share, a), psub(one, a)) : pand(share, pcmp_lt(zero, a));
+  };
+  const std::int64_t plane = plan.oh * plan.ow * S;
+  if (plan.oh % 2 != 0 || plan.ow % 2 != 0) std::fill(dz, dz + g.out_channels * plane, T(0));  // else all written
+  for (std::int64_t o = 0; o < g.out_channels; ++o)
+    for (std::int64_t i = 0; i < plan.ph; ++i)
+      for (std::int64_t j = 0; j < plan.pw; ++j) {
+        const std::int64_t at = o * plane + (2 * i * plan.ow + 2 * j) * S;
+        const std::int64_t pos[4] = {at, at + S, at + plan.ow * S, at + (plan.ow + 1) * S};
+        const P a[4] = {ploadu<P>(activation + pos[0]), ploadu<P>(activation + pos[1]), ploadu<P>(activation + pos[2]),
+                        ploadu<P>(activation + pos[3])};
+        const P d = ploadu<P>(grad_pooled + ((o * plan.ph + i) * plan.pw + j) * S);
+        if (pool == FusedPooling::average) {
+          const P share = pmul(quarter, d);
+          for (int k = 0; k < 4; ++k) pstoreu(dz + pos[k], through(share, a[k]));
+        } else {
+          // Winner masks as the forward pass chose: a later element wins only when strictly greater.
+          P best = a[0], won[4];
+          won[0] = ptrue(best);
+          for (int k = 1; k < 4; ++k) {
+            won[k] = pcmp_lt(best, a[k]);
+            best = pselect(won[k], a[k], best);
+            for (int m = 0; m < k; ++m) won[m] = pandnot(won[m], won[k]);
+          }
+          for (int k = 0; k < 4; ++k) pstoreu(dz + pos[k], pand(through(d, a[k]), won[k]));
+        }
+      }
+}
+
+// Adds block dz's weight and bias gradients to the thread's lane accumulators dw (weight
+// count packets) and db (out packets).
+template <class T>
+void add_parameter_gradients(const Conv2dGeometry& g, const Plan<T>& plan, const T* x, const T* dz, T* dw, T* db) {
+  using namespace Eigen::internal;
+  using P = Packet<T>;
+  constexpr std::int64_t S = packet_size<T>;
+  const std::int64_t k = g.kernel, pixels = plan.oh * plan.ow, plane = pixels * S;
+  for (std::int64_t o = 0; o < g.out_channels; ++o) {
+    P sum = ploadu<P>(db + o * S);
+    for (std::int64_t i = 0; i < pixels; ++i) sum = padd(sum, ploadu<P>(dz + o * plane + i * S));
+    pstoreu(db + o * S, sum);
+  }
+  for (std::int64_t o0 = 0; o0 < g.out_channels; o0 += wgrad_out_block) {
+    const int ob = static_cast<int>(std::min<std::int64_t>(wgrad_out_block, g.out_channels - o0));
+    direct::with_constant<wgrad_out_block>(ob, [&](auto ob_c) {
+      constexpr int OB = decltype(ob_c)::value;
+      for (std::int64_t c = 0; c < g.in_channels; ++c)
+        for (std::int64_t kh = 0; kh < k; ++kh)
+          for (std::int64_t kw0 = 0; kw0 < k; kw0 += tap_block) {
+            const int tb = static_cast<int>(std::min<std::int64_t>(tap_block, k - kw0));
+            direct::with_constant<tap_block>(tb, [&](auto tb_c) {
+              constexpr int TB = decltype(tb_c)::value;
+              const auto at = [&](int o, int t) { return dw + ((((o0 + o) * g.in_channels + c) * k + kh) * k + kw0 + t) * S; };
+              P acc[OB][TB];
+              for (int o = 0; o < OB; ++o)
+                for (int t = 0; t < TB; ++t) acc[o][t] = ploadu<P>(at(o, t));
+              for (std::int64_t row = 0; row < plan.oh; ++row) {
+                const T* xr = x + ((c * plan.hp + row + kh) * plan.wp + kw0) * S;
+                const T* dr = dz + (o0 * pixels + row * plan.ow) * S;
+                for (std::int64_t col = 0; col < plan.ow; ++col) {
+                  P d[OB];
+                  for (int o = 0; o < OB; ++o) d[o] = ploadu<P>(dr + o * plane + col * S);
+                  for (int t = 0; t < TB; ++t) {
+                    const P xv = ploadu<P>(xr + (col + t) * S);
+                    for (int o = 0; o < OB; ++o) acc[o][t] = pmadd(d[o], xv, acc[o][t]);
+                  }
+                }
+              }
+              for (int o = 0; o < OB; ++o)
+                for (int t = 0; t < TB; ++t) pstoreu(at(o, t), acc[o][t]);
+            });
+          }
+    });
+  }
+}
+
+// dx (the padded grid, zeroed here) = the input gradient of block dz, scattered from every
+// output pixel to the inputs it read.
+template <class T>
+void input_gradient(const Conv2dGeometry& g, const Plan<T>& plan, const T* weight, const T* dz, T* dx) {
+  using namespace Eigen::internal;
+  using P = Packet<T>;
+  constexpr std::int64_t S = packet_size<T>;
+  const std::int64_t k = g.kernel, pixels = plan.oh * plan.ow, plane = pixels * S, w_o = g.in_channels * k * k;
+  std::fill(dx, dx + g.in_channels * plan.hp * plan.wp * S, T(0));
+  for (std::int64_t c = 0; c < g.in_channels; ++c)
+    for (std::int64_t kh = 0; kh < k; ++kh)
+      for (std::int64_t kw0 = 0; kw0 < k; kw0 += tap_block) {
+        const int tb = static_cast<int>(std::min<std::int64_t>(tap_block, k - kw0));
+        direct::with_constant<tap_block>(tb, [&](auto tb_c) {
+          constexpr int TB = decltype(tb_c)::value;
+          const T* wk = weight + (c * k + kh) * k + kw0;
+          for (std::int64_t row = 0; row < plan.oh; ++row)
+            for (std::int64_t col = 0; col < plan.ow; col += dx_col_block) {
+              const int nv = static_cast<int>(std::min<std::int64_t>(dx_col_block, plan.ow - col));
+              direct::with_constant<dx_col_block>(nv, [&](auto nv_c) {
+                constexpr int NV = decltype(nv_c)::value;
+                P acc[TB][NV];
+                for (int t = 0; t < TB; ++t)
+                  for (int v = 0; v < NV; ++v) acc[t][v] = pset1<P>(T(0));
+                const T* dr = dz + (row * plan.ow + col) * S;
+                for (std::int64_t o = 0; o < g.out_channels; ++o) {
+                  P d[NV];
+                  for (int v = 0; v < NV; ++v) d[v] = ploadu<P>(dr + o * plane + v * S);
+                  for (int t = 0; t < TB; ++t) {
+                    const P wv = pset1<P>(wk[o * w_o + t]);
+                    for (int v = 0; v < NV; ++v) acc[t][v] = pmadd(wv, d[v], acc[t][v]);
+                  }
+                }
+                T* out = dx + ((c * plan.hp + row + kh) * plan.wp + col + kw0) * S;
+                for (int t = 0; t < TB; ++t)
+                  for (int v = 0; v < NV; ++v) {
+                    T* at = out + (t + v) * S;
+                    pstoreu(at, padd(ploadu<P>(at), acc[t][v]));
+                  }
+              });
+            }
+        });
+      }
+}
+
+template <class T>
+void forward(const Conv2dGeometry& g, FusedActivation act, FusedPooling pool, const T* input, const T* weight,
+             const T* bias, T* activation, T* pooled, T* workspace) {
+  const Plan<T> plan(g);
+#if defined(_OPENMP)
+#pragma omp parallel
+#endif
+  {
+    T* ws = workspace + thread_index() * plan.per_thread;
+    std::fill(ws + plan.x_at, ws + plan.dz_at, T(0));  // the padding border stays zero
+#if defined(_OPENMP)
+#pragma omp for schedule(static)
+#endif
+    for (std::int64_t b = 0; b < plan.blocks; ++b)
+      forward_one_block(g, plan, act, pool, input, weight, bias, b, ws, activation, pooled);
+  }
+}
+
+template <class T>
+void backward(const Conv2dGeometry& g, FusedActivation act, FusedPooling pool, const T* input, const T* weight,
+              const T* activation, const T* grad_pooled, T* grad_input, T* grad_weight, T* grad_bias, T* workspace) {
+  using namespace Eigen::internal;
+  constexpr std::int64_t S = packet_size<T>;
+  const Plan<T> plan(g);
+  const std::int64_t wcount = g.weight_count(), pooled_sample = g.out_channels * plan.ph * plan.pw;
+  const int threads = num_threads();
+#if defined(_OPENMP)
+#pragma omp parallel num_threads(threads)
+#endif
+  {
+    T* ws = workspace + thread_index() * plan.per_thread;
+    T* x = ws + plan.x_at;
+    T* dz = ws + plan.dz_at;
+    T* dx = ws + plan.dx_at;
+    T* dw = ws + plan.dw_at;
+    T* db = ws + plan.db_at;
+    T* dp = ws + plan.pool_at;
+    std::fill(x, x + (plan.dz_at - plan.x_at), T(0));
+    std::fill(dw, dw + wcount * S, T(0));
+    std::fill(db, db + g.out_channels * S, T(0));
+#if defined(_OPENMP)
+#pragma omp for schedule(static) nowait
+#endif
+    for (std::int64_t b = 0; b < plan.blocks; ++b) {
+      const std::int64_t n0 = b * S, lanes = std::min<std::int64_t>(S, g.batch - n0);
+      gather_input(g, plan, input, b, x, ws + plan.flat_at);
+      to_lanes(grad_pooled + n0 * pooled_sample, pooled_sample, lanes, pooled_sample, dp);
+      output_gradient(g, plan, act, pool, activation + b * g.out_channels * plan.oh * plan.ow * S, dp, dz);
+      add_parameter_gradients(g, plan, x, dz, dw, db);
+      if (grad_input != nullptr) {
+        input_gradient(g, plan, weight, dz, dx);
+        scatter_input_gradient(g, plan, dx, b, ws + plan.flat_at, grad_input);
+      }
+    }
+    // Each thread sums its lanes in place (entry i is written after the lanes of entries <= i are read).
+    for (std::int64_t i = 0; i < wcount; ++i) dw[i] = predux(ploadu<Packet<T>>(dw + i * S));
+    for (std::int64_t o = 0; o < g.out_channels; ++o) db[o] = predux(ploadu<Packet<T>>(db + o * S));
+  }
+  // Then the threads' sums, in thread order (the same result on every run).
+  for (std::int64_t i = 0; i < wcount; ++i) {
+    T sum = 0;
+    for (int t = 0; t < threads; ++t) sum += workspace[t * plan.per_thread + plan.dw_at + i];
+    grad_weight[i] = sum;
+  }
+  for (std::int64_t o = 0; o < g.out_channels; ++o) {
+    T sum = 0;
+    for (int t = 0; t < threads; ++t) sum += workspace[t * plan.per_thread + plan.db_at + o];
+    grad_bias[o] = sum;
+  }
+}
+
+}  // namespace lanes
+}  // namespace detail
+}  // namespace hnn
