@@ -14,6 +14,7 @@
 #include <hnn/init.hpp>
 #include <hnn/kernels/cpu/activation.hpp>
 #include <hnn/kernels/cpu/conv2d.hpp>
+#include <hnn/kernels/cpu/conv2d_fused.hpp>
 #include <hnn/kernels/cpu/linear.hpp>
 #include <hnn/kernels/cpu/loss.hpp>
 #include <hnn/kernels/cpu/pool2d.hpp>
@@ -86,6 +87,47 @@ void BM_Conv2dBackward(benchmark::State& state) {
   for (auto _ : state) {
     conv2d_backward(cpu{}, g, x.data(), w.data(), dy.data(), which == 1 ? nullptr : dx.data(), dw.data(), db.data(),
                     ws.data());
+    benchmark::DoNotOptimize(dw.data());
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, 2 * conv_macs(g) * (which == 1 ? 1 : 2));
+}
+
+// The fused Conv2d + sigmoid + 2x2 average pooling that LeNet-5's training step runs
+// (conv2d_lanes.hpp); the plain conv benchmarks above time the unfused direct kernels.
+void BM_ConvSigmoidPoolForward(benchmark::State& state) {
+  set_num_threads(static_cast<int>(state.range(1)));
+  const Conv2dGeometry g = conv_geometry(static_cast<int>(state.range(0)));
+  const auto x = random_vector(g.batch * g.in_channels * g.in_pixels(), 1);
+  const auto w = random_vector(g.weight_count(), 2), b = random_vector(g.out_channels, 3);
+  std::vector<float> act(static_cast<std::size_t>(conv2d_act_pool_activation_size<float>(cpu{}, g)));
+  std::vector<float> pooled(static_cast<std::size_t>(g.batch * g.out_channels * (g.out_pixels() / 4)));
+  std::vector<float> ws(static_cast<std::size_t>(conv2d_act_pool_workspace_size(cpu{}, g)));
+  for (auto _ : state) {
+    conv2d_act_pool_forward(cpu{}, g, FusedActivation::sigmoid, FusedPooling::average, x.data(), w.data(), b.data(),
+                            act.data(), pooled.data(), ws.data());
+    benchmark::DoNotOptimize(pooled.data());
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, 2 * conv_macs(g));
+}
+
+void BM_ConvSigmoidPoolBackward(benchmark::State& state) {
+  set_num_threads(static_cast<int>(state.range(1)));
+  const int which = static_cast<int>(state.range(0));
+  const Conv2dGeometry g = conv_geometry(which);
+  const auto x = random_vector(g.batch * g.in_channels * g.in_pixels(), 1);
+  const auto w = random_vector(g.weight_count(), 2), b = random_vector(g.out_channels, 3);
+  std::vector<float> act(static_cast<std::size_t>(conv2d_act_pool_activation_size<float>(cpu{}, g)));
+  std::vector<float> pooled(static_cast<std::size_t>(g.batch * g.out_channels * (g.out_pixels() / 4)));
+  std::vector<float> ws(static_cast<std::size_t>(conv2d_act_pool_workspace_size(cpu{}, g)));
+  conv2d_act_pool_forward(cpu{}, g, FusedActivation::sigmoid, FusedPooling::average, x.data(), w.data(), b.data(),
+                          act.data(), pooled.data(), ws.data());
+  const auto dp = random_vector(static_cast<std::int64_t>(pooled.size()), 4);
+  std::vector<float> dx(x.size()), dw(w.size()), db(b.size());
+  for (auto _ : state) {
+    conv2d_act_pool_backward(cpu{}, g, FusedActivation::sigmoid, FusedPooling::average, x.data(), w.data(),
+                             act.data(), dp.data(), which == 1 ? nullptr : dx.data(), dw.data(), db.data(), ws.data());
     benchmark::DoNotOptimize(dw.data());
     benchmark::ClobberMemory();
   }
@@ -275,6 +317,8 @@ void BM_SgdUpdate(benchmark::State& state) {
 // {layer (1 or 2), threads}
 BENCHMARK(BM_Conv2dForward)->ArgsProduct({{1, 2}, {1, 2}})->ArgNames({"conv", "threads"})->UseRealTime();
 BENCHMARK(BM_Conv2dBackward)->ArgsProduct({{1, 2}, {1, 2}})->ArgNames({"conv", "threads"})->UseRealTime();
+BENCHMARK(BM_ConvSigmoidPoolForward)->ArgsProduct({{1, 2}, {1, 2}})->ArgNames({"conv", "threads"})->UseRealTime();
+BENCHMARK(BM_ConvSigmoidPoolBackward)->ArgsProduct({{1, 2}, {1, 2}})->ArgNames({"conv", "threads"})->UseRealTime();
 BENCHMARK(BM_AvgPool2dForward)->ArgsProduct({{1, 2}, {1, 2}})->ArgNames({"pool", "threads"})->UseRealTime();
 BENCHMARK(BM_AvgPool2dBackward)->ArgsProduct({{1, 2}, {1, 2}})->ArgNames({"pool", "threads"})->UseRealTime();
 BENCHMARK(BM_MaxPool2dForward)->ArgsProduct({{1, 2}, {1, 2}})->ArgNames({"pool", "threads"})->UseRealTime();
