@@ -88,6 +88,9 @@ inline void take_recipe_from(const std::map<std::string, std::string>& meta, Opt
   if (!o.lr_given && !get("lr").empty()) o.lr = std::stod(get("lr")), o.lr_given = true;
   if (!o.momentum_given && !get("momentum").empty()) o.momentum = std::stod(get("momentum")), o.momentum_given = true;
   if (!o.batch_size_given && !get("batch_size").empty()) o.batch_size = std::stoll(get("batch_size"));
+  // The weights and the shuffle come from the file, so the run's seed is the file's: keep
+  // recording it in the checkpoints this run writes.
+  if (!get("seed").empty()) o.seed = std::stoull(get("seed"));
 }
 
 // Writes the per-epoch files that --history and --plot ask for (after every epoch, so an
@@ -158,7 +161,7 @@ int run_training(Options o) {
               static_cast<long long>(options.batch_size), options.epochs);
 
   const hnn::DeviceDataset<float, Device> train_data(train_set), test_data(test_set);
-  hnn::Trainer<float, Device> trainer(model, train_data, options);
+  hnn::Trainer<float, Device> trainer(model, train_data, options, &test_data);  // checks both sets first
   if (!o.resume_path.empty()) {
     trainer.restore(*resume.extras.training);
     std::printf("resuming from %s after epoch %d\n", o.resume_path.c_str(), trainer.epochs_done());

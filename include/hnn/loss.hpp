@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -20,7 +21,8 @@ namespace hnn {
 struct LossTotals {
   double loss_sum = 0;
   double correct = 0;
-  std::int64_t first_bad_batch = -1;  // first batch whose loss was NaN or infinite, -1 if none
+  std::int64_t first_bad_batch = -1;  // first batch whose mean loss was NaN, infinite or too large, -1 if none
+  double bad_batch_loss = 0;          // that batch's mean loss
 };
 
 template <class T, class Device = cpu>
@@ -29,12 +31,15 @@ class SoftmaxCrossEntropy {
   SoftmaxCrossEntropy() : stats_(Shape{LossStats::size}) { reset(); }
 
   // Adds the batch to the running totals and returns dLoss/dLogits of the batch's MEAN loss.
+  // A batch whose mean loss is NaN, infinite or above `max_mean_loss` is recorded in
+  // totals().first_bad_batch as *batch_number (device memory; 0 when null), the first time.
   const Tensor<T, Device>& forward_backward(const Tensor<T, Device>& logits, const Tensor<std::int32_t, Device>& labels,
-                                            const std::int64_t* batch_number = nullptr) {
+                                            const std::int64_t* batch_number = nullptr,
+                                            double max_mean_loss = std::numeric_limits<double>::infinity()) {
     check(logits, labels);
     grad_.resize(logits.shape());
     softmax_cross_entropy(Device{}, logits.dim(0), logits.dim(1), logits.data(), labels.data(), grad_.data(),
-                          stats_.data(), batch_number);
+                          stats_.data(), batch_number, max_mean_loss);
     return grad_;
   }
 
@@ -46,7 +51,7 @@ class SoftmaxCrossEntropy {
   }
 
   void reset() {
-    const double zero[LossStats::size] = {0.0, 0.0, -1.0};  // a plain array: resetting must not allocate
+    const double zero[LossStats::size] = {0.0, 0.0, -1.0, 0.0, 0.0, 0.0};  // a plain array: resetting must not allocate
     Memory<Device>::copy_from_host(stats_.data(), zero, sizeof zero);
   }
 
@@ -54,7 +59,8 @@ class SoftmaxCrossEntropy {
   LossTotals totals() const {
     double s[LossStats::size];  // a plain array: reading the totals must not allocate
     Memory<Device>::copy_to_host(s, stats_.data(), sizeof s);
-    return {s[LossStats::loss_sum], s[LossStats::correct], static_cast<std::int64_t>(s[LossStats::first_bad_batch])};
+    return {s[LossStats::loss_sum], s[LossStats::correct], static_cast<std::int64_t>(s[LossStats::first_bad_batch]),
+            s[LossStats::bad_batch_loss]};
   }
 
   // The mean loss of one batch, for tests and one-off use: resets, accumulates, reads.

@@ -363,7 +363,12 @@ struct LossCase {
 std::ostream& operator<<(std::ostream& out, const LossCase& c) { return out << c.name; }
 
 // Stats that do not start at zero, so that a kernel which overwrites instead of adding fails.
-const std::vector<double> initial_stats = {12.5, 3.0, -1.0};
+// The scratch slots (batch_loss_sum, blocks_done) start at zero, as reset() leaves them.
+const std::vector<double> initial_stats = {12.5, 3.0, -1.0, 0.0, 0.0, 0.0};
+static_assert(LossStats::size == 6, "initial_stats lists every slot");
+
+// A fresh stats buffer, as SoftmaxCrossEntropy::reset() leaves it.
+std::vector<double> fresh_stats() { return {0.0, 0.0, -1.0, 0.0, 0.0, 0.0}; }
 
 class CudaSoftmaxCrossEntropy : public ::testing::TestWithParam<LossCase> {};
 
@@ -388,6 +393,8 @@ TEST_P(CudaSoftmaxCrossEntropy, GradientAndStatsMatchCpu) {
   EXPECT_TRUE(relatively_close(stats_cuda[LossStats::loss_sum], stats[LossStats::loss_sum], 1e-5)) << "loss sum";
   EXPECT_EQ(stats_cuda[LossStats::correct], stats[LossStats::correct]) << "correct predictions";
   EXPECT_EQ(stats_cuda[LossStats::first_bad_batch], -1.0) << "no loss here is NaN or infinite";
+  EXPECT_EQ(stats_cuda[LossStats::batch_loss_sum], 0.0) << "the scratch slots are cleared for the next launch";
+  EXPECT_EQ(stats_cuda[LossStats::blocks_done], 0.0);
   if (c.with_gradient) EXPECT_TRUE(all_close(to_host(grad_d), grad)) << "gradient of the logits";
 }
 
@@ -414,13 +421,13 @@ TEST(CudaSoftmaxCrossEntropyNonFinite, RecordsTheFirstBadBatchAsTheCpuDoes) {
   // Batch 7 holds a NaN logit: stats[first_bad_batch] becomes 7.
   const std::vector<std::int64_t> seven = {7};
   auto grad = host_buffer(batch * classes);
-  std::vector<double> stats = {0.0, 0.0, -1.0};
+  std::vector<double> stats = fresh_stats();
   softmax_cross_entropy(cpu{}, batch, classes, logits.data(), labels.data(), grad.data(), stats.data(), seven.data());
   ASSERT_EQ(stats[LossStats::first_bad_batch], 7.0) << "the CPU twin itself";
 
   const auto seven_d = to_device(seven);
   auto grad_d = poisoned<float>(batch * classes);
-  auto stats_d = to_device(std::vector<double>{0.0, 0.0, -1.0});
+  auto stats_d = to_device(fresh_stats());
   softmax_cross_entropy(cuda{}, batch, classes, logits_d.data(), labels_d.data(), grad_d.data(), stats_d.data(),
                         seven_d.data());
   std::vector<double> stats_cuda = to_host(stats_d);
@@ -445,15 +452,61 @@ TEST(CudaSoftmaxCrossEntropyNonFinite, RecordsTheFirstBadBatchAsTheCpuDoes) {
 
   // An infinite logit without a batch number records batch 0, as the CPU does.
   logits[static_cast<std::size_t>(bad_sample * classes + 2)] = std::numeric_limits<float>::infinity();
-  stats = {0.0, 0.0, -1.0};
+  stats = fresh_stats();
   softmax_cross_entropy(cpu{}, batch, classes, logits.data(), labels.data(), grad.data(), stats.data(), nullptr);
   const auto infinite_logits_d = to_device(logits);
-  stats_d = to_device(std::vector<double>{0.0, 0.0, -1.0});
+  stats_d = to_device(fresh_stats());
   softmax_cross_entropy(cuda{}, batch, classes, infinite_logits_d.data(), labels_d.data(), grad_d.data(),
                         stats_d.data(), nullptr);
   stats_cuda = to_host(stats_d);
   EXPECT_EQ(stats[LossStats::first_bad_batch], 0.0) << "the CPU twin itself";
   EXPECT_EQ(stats_cuda[LossStats::first_bad_batch], 0.0);
+}
+
+// A finite loss that explodes: the batch's MEAN loss over all its blocks is compared with the
+// limit, as the CPU does, so a bad block inside a good batch is not enough. Batch 1000 runs
+// as 4 blocks of 256; the huge losses (about 600 each) all sit in block 0.
+TEST(CudaSoftmaxCrossEntropyNonFinite, JudgesTheWholeBatchMeanAgainstTheLimitAsTheCpuDoes) {
+  HNN_REQUIRE_GPU();
+  const std::int64_t batch = 1000, classes = 10;
+  Rng rng(507);
+  auto logits = random_floats(batch * classes, rng, -3, 3);
+  const auto labels = random_labels(batch, classes, rng);
+  for (std::int64_t n = 0; n < 256; ++n) logits[static_cast<std::size_t>(n * classes + labels[static_cast<std::size_t>(n)])] = -600;
+  const auto logits_d = to_device(logits);
+  const auto labels_d = to_device(labels);
+  auto grad = host_buffer(batch * classes);
+  auto grad_d = poisoned<float>(batch * classes);
+
+  // Two launches on the same buffer (as a replayed CUDA graph does), batches 3 and 4, with
+  // limits 230 (mean ~156: good, though block 0's mean is ~600) and 100 (bad).
+  std::vector<double> stats = fresh_stats();
+  auto stats_d = to_device(fresh_stats());
+  const std::vector<std::int64_t> three = {3}, four = {4};
+  const auto three_d = to_device(three), four_d = to_device(four);
+  softmax_cross_entropy(cpu{}, batch, classes, logits.data(), labels.data(), grad.data(), stats.data(), three.data(), 230.0);
+  softmax_cross_entropy(cuda{}, batch, classes, logits_d.data(), labels_d.data(), grad_d.data(), stats_d.data(),
+                        three_d.data(), 230.0);
+  ASSERT_EQ(stats[LossStats::first_bad_batch], -1.0) << "the CPU twin: mean " << stats[LossStats::loss_sum] / batch;
+  std::vector<double> stats_cuda = to_host(stats_d);
+  EXPECT_EQ(stats_cuda[LossStats::first_bad_batch], -1.0) << "one bad block does not make the batch bad";
+  EXPECT_EQ(stats_cuda[LossStats::batch_loss_sum], 0.0);
+  EXPECT_EQ(stats_cuda[LossStats::blocks_done], 0.0);
+
+  softmax_cross_entropy(cpu{}, batch, classes, logits.data(), labels.data(), grad.data(), stats.data(), four.data(), 100.0);
+  softmax_cross_entropy(cuda{}, batch, classes, logits_d.data(), labels_d.data(), grad_d.data(), stats_d.data(),
+                        four_d.data(), 100.0);
+  ASSERT_EQ(stats[LossStats::first_bad_batch], 4.0) << "the CPU twin itself";
+  stats_cuda = to_host(stats_d);
+  EXPECT_EQ(stats_cuda[LossStats::first_bad_batch], 4.0);
+  EXPECT_TRUE(relatively_close(stats_cuda[LossStats::bad_batch_loss], stats[LossStats::bad_batch_loss], 1e-5))
+      << stats_cuda[LossStats::bad_batch_loss] << " vs the CPU's " << stats[LossStats::bad_batch_loss];
+  EXPECT_GT(stats[LossStats::bad_batch_loss], 140.0);  // ~604 x 256 / 1000 plus ~3 x 744 / 1000
+  EXPECT_LT(stats[LossStats::bad_batch_loss], 170.0);
+  EXPECT_TRUE(relatively_close(stats_cuda[LossStats::loss_sum], stats[LossStats::loss_sum], 1e-5));
+  EXPECT_EQ(stats_cuda[LossStats::batch_loss_sum], 0.0);
+  EXPECT_EQ(stats_cuda[LossStats::blocks_done], 0.0);
+  EXPECT_TRUE(all_close(to_host(grad_d), grad)) << "a bad batch still gets its gradient";
 }
 
 // -------------------------------------------------------------------------------------

@@ -148,4 +148,33 @@ TEST(TrainOnBothDevices, SameHistoryOnTheCommittedSlice) {
   }
 }
 
+// A diverging run stops at the same batch on both devices: the sigmoid net at lr 1000 whose
+// loss explodes but stays finite. On the GPU the check runs inside the replayed graph and is
+// read at the end of the epoch; the message names the first bad batch either way.
+TEST(TrainOnBothDevices, ADivergingRunStopsAtTheSameBatch) {
+  HNN_REQUIRE_GPU();
+  const data::Dataset all =
+      data::load_fashion_mnist(std::string(HNN_SOURCE_DIR) + "/data/fashion-mnist", data::Split::test);
+  const DeviceDataset<float, cpu> cpu_set(all);
+  const DeviceDataset<float, cuda> cuda_set(all);
+  TrainOptions options;
+  options.epochs = 1;
+  options.batch_size = batch_size;
+  options.lr = 1000;
+  const auto stop = [&](auto& model, const auto& set) -> std::string {
+    try {
+      train(model, set, set, options);
+    } catch (const DivergedError& e) {
+      const std::string what = e.what();
+      return what.substr(0, what.find(':'));  // "training diverged at epoch E, batch B"
+    }
+    return "no DivergedError";
+  };
+  auto cpu_model = lenet::lenet5<float, cpu>(lenet::Variant::sigmoid, 0);
+  auto cuda_model = lenet::lenet5<float, cuda>(lenet::Variant::sigmoid, 0);
+  const std::string on_cpu = stop(cpu_model, cpu_set);
+  EXPECT_EQ(on_cpu.rfind("training diverged at epoch 1, batch ", 0), 0u) << on_cpu;
+  EXPECT_EQ(stop(cuda_model, cuda_set), on_cpu);
+}
+
 }  // namespace

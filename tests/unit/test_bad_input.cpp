@@ -1,9 +1,12 @@
 // Wrong shapes into layers and networks: every kind of layer refuses an input it cannot take,
 // on forward, with a message naming the layer, what it expected and what arrived; a network
-// adds which layer it was. (The IDX reader's bad input is in test_data.cpp, lenet5's flags
-// and damaged data folders in tests/cli/run_cli_tests.sh.)
+// adds which layer it was. Datasets and options that do not fit the model are refused by the
+// Trainer before it trains or allocates anything. (The IDX reader's bad input is in
+// test_data.cpp, lenet5's flags and damaged data folders in tests/cli/run_cli_tests.sh.)
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -73,4 +76,123 @@ TEST(BadShapes, ADatasetWhoseSizesDisagreeNeverReachesTheDevice) {
   d.labels = {0, 1, 2};
   d.images.pop_back();  // one pixel short
   expect_rejected([&] { DeviceDataset<float, cpu> set(d); }, {"11"});
+}
+
+// -------------------------------------------------------------------------------------
+// Datasets that do not fit the model: refused by the Trainer before anything is trained.
+// -------------------------------------------------------------------------------------
+
+namespace {
+
+// `labels.size()` images of rows x cols, every pixel 0.5.
+data::Dataset tiny_dataset(const std::vector<std::int32_t>& labels, std::int64_t rows = 28, std::int64_t cols = 28) {
+  data::Dataset d;
+  d.size = static_cast<std::int64_t>(labels.size());
+  d.rows = rows;
+  d.cols = cols;
+  d.images.assign(static_cast<std::size_t>(d.size * rows * cols), 0.5f);
+  d.labels = labels;
+  return d;
+}
+
+// Ten classes from 28x28 images.
+Sequential<float, cpu> small_net() {
+  return Sequential<float, cpu>(Conv2d(1, 2, 5, 2), Sigmoid(), AvgPool2d(2, 2), Flatten(), Linear(2 * 14 * 14, 10));
+}
+
+TrainOptions one_epoch(std::int64_t batch_size = 2) {
+  TrainOptions o;
+  o.epochs = 1;
+  o.batch_size = batch_size;
+  return o;
+}
+
+}  // namespace
+
+TEST(BadData, ANegativeLabelIsRefusedWhenTheDatasetIsBuilt) {
+  data::Dataset d = tiny_dataset({0, 3, -1, 2});
+  d.source = "mine.idx";
+  expect_rejected([&] { DeviceDataset<float, cpu> set(d); }, {"mine.idx: ", "label -1 at index 2", "negative"});
+}
+
+TEST(BadData, ALabelBeyondTheModelsClassesIsRefusedBeforeTraining) {
+  const DeviceDataset<float, cpu> good(tiny_dataset({0, 9, 4, 1})), bad(tiny_dataset({0, 9, 10, 1, 12, 12}));
+  EXPECT_EQ(bad.max_label, 12);
+  EXPECT_EQ(bad.max_label_index, 4);
+  auto net = small_net();
+  const std::vector<float> before = net.parameters()[0].value->to_vector();
+  // The largest label, where it first occurs, and the range the model allows.
+  expect_rejected([&] { Trainer<float, cpu> t(net, bad, one_epoch()); },
+                  {"training set", "label 12 at index 4", "outside 0..9", "10 outputs"});
+  expect_rejected([&] { train(net, good, bad, one_epoch()); }, {"evaluation set", "label 12 at index 4", "0..9"});
+  expect_rejected([&] { evaluate(net, bad); }, {"hnn::evaluate", "label 12 at index 4"});
+  EXPECT_EQ(net.parameters()[0].value->to_vector(), before) << "nothing was trained";
+  // Labels 0..9 are fine.
+  EXPECT_EQ(train(net, good, good, one_epoch()).size(), 1u);
+}
+
+TEST(BadData, ImagesOfAnotherSizeThanTheModelTakesAreRefusedBeforeTraining) {
+  const DeviceDataset<float, cpu> big(tiny_dataset({0, 1, 2, 3}, 32, 32)), good(tiny_dataset({0, 1, 2, 3}));
+  auto net = small_net();
+  const std::vector<float> before = net.parameters()[0].value->to_vector();
+  // The training images: their size, and the layer that cannot take them with what it expected.
+  try {
+    Trainer<float, cpu> t(net, big, one_epoch());
+    ADD_FAILURE() << "32x32 images accepted by a 28x28 model";
+  } catch (const ShapeError& e) {
+    const std::string what = e.what();
+    for (const char* word : {"training images are 32x32", "layer 4 of 5", "expects 392 input features, got 512"})
+      EXPECT_NE(what.find(word), std::string::npos) << "\"" << word << "\" not in: " << what;
+  }
+  // A test set of another size than the training set.
+  expect_rejected([&] { train(net, good, big, one_epoch()); },
+                  {"evaluation images are 32x32 but the training images are 28x28"});
+  EXPECT_EQ(net.parameters()[0].value->to_vector(), before) << "nothing was trained";
+}
+
+TEST(BadData, BatchSizesTheDataCannotFillAreRefusedOrCappedWithoutAllocatingThem) {
+  const DeviceDataset<float, cpu> set(tiny_dataset({0, 1, 2, 3, 4}));
+  auto net = small_net();
+  // A training batch larger than the set: an error, not gigabytes of zeros for missing images.
+  expect_rejected([&] { Trainer<float, cpu> t(net, set, one_epoch(100000000)); },
+                  {"batch size 100000000 is larger than the training set (5 examples)"});
+  expect_rejected([&] { Trainer<float, cpu> t(net, set, one_epoch(6)); }, {"batch size 6", "(5 examples)"});
+  // An evaluation batch larger than the sets acts as their size: 2^40 images would need
+  // 3 PiB, so the Trainer must not size its buffers for it.
+  TrainOptions options = one_epoch(5);
+  options.eval_batch_size = std::int64_t{1} << 40;
+  const auto history = train(net, set, set, options);
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_GE(history[0].test_acc, 0.0);
+  // An empty training set.
+  const DeviceDataset<float, cpu> empty(tiny_dataset({}));
+  expect_rejected([&] { Trainer<float, cpu> t(net, empty, one_epoch(1)); }, {"training set is empty"});
+}
+
+TEST(BadData, OptionsOutsideTheirRangeAreRefused) {
+  const DeviceDataset<float, cpu> set(tiny_dataset({0, 1, 2, 3}));
+  auto net = small_net();
+  const auto rejected = [&](TrainOptions o, const std::string& word) {
+    expect_rejected([&] { Trainer<float, cpu> t(net, set, o); }, {"hnn::Trainer: ", word});
+  };
+  TrainOptions o = one_epoch();
+  o.eval_batch_size = 0;
+  rejected(o, "evaluation batch size must be at least 1, got 0");
+  o = one_epoch();
+  o.lr = std::numeric_limits<double>::infinity();
+  rejected(o, "learning rate must be positive and finite");
+  o = one_epoch();
+  o.lr = -1;
+  rejected(o, "learning rate must be positive");
+  o = one_epoch();
+  o.momentum = 1.5;
+  rejected(o, "momentum must be at least 0 and below 1");
+  o = one_epoch();
+  o.weight_decay = -0.1;
+  rejected(o, "weight decay");
+  o = one_epoch();
+  o.max_loss_factor = 0.5;
+  rejected(o, "max_loss_factor must be at least 1");
+  o.max_loss_factor = std::numeric_limits<double>::quiet_NaN();
+  rejected(o, "max_loss_factor");
 }

@@ -39,6 +39,34 @@ TEST(SoftmaxCrossEntropy, CountsCorrectPredictionsAndFlagsNonFiniteLoss) {
   EXPECT_EQ(loss.totals().first_bad_batch, 41);
 }
 
+// A batch is bad when its MEAN loss passes the limit: one huge sample among many is not.
+TEST(SoftmaxCrossEntropy, FlagsTheFirstBatchWhoseMeanLossExceedsTheLimit) {
+  SoftmaxCrossEntropy<float> loss;
+  const auto labels = Tensor<std::int32_t>::from_vector(Shape{2}, {1, 1});
+  // Losses 300 and 0 (rounded): mean 150, finite.
+  const auto mean150 = Tensor<float>::from_vector(Shape{2, 2}, {300, 0, 0, 100});
+  const std::int64_t b4 = 4, b5 = 5, b6 = 6;
+  loss.forward_backward(mean150, labels, &b4, 200.0);
+  EXPECT_EQ(loss.totals().first_bad_batch, -1) << "mean 150 is within a limit of 200";
+  loss.forward_backward(mean150, labels, &b5, 100.0);
+  EXPECT_EQ(loss.totals().first_bad_batch, 5) << "mean 150 exceeds a limit of 100";
+  EXPECT_NEAR(loss.totals().bad_batch_loss, 150.0, 1e-3);
+  const auto mean400 = Tensor<float>::from_vector(Shape{2, 2}, {800, 0, 0, 100});
+  loss.forward_backward(mean400, labels, &b6, 100.0);
+  EXPECT_EQ(loss.totals().first_bad_batch, 5) << "the first bad batch is kept";
+  EXPECT_NEAR(loss.totals().bad_batch_loss, 150.0, 1e-3);
+  EXPECT_NEAR(loss.totals().loss_sum, 300.0 + 300.0 + 800.0, 1e-2) << "bad batches still count in the totals";
+
+  // Without a limit only NaN and infinity count, and an infinite mean is named as such.
+  loss.reset();
+  loss.forward_backward(mean400, labels, &b4);
+  EXPECT_EQ(loss.totals().first_bad_batch, -1);
+  const auto infinite = Tensor<float>::from_vector(Shape{2, 2}, {0, -INFINITY, 0, 1});
+  loss.forward_backward(infinite, labels, &b6);
+  EXPECT_EQ(loss.totals().first_bad_batch, 6);
+  EXPECT_EQ(loss.totals().bad_batch_loss, INFINITY);
+}
+
 TEST(SoftmaxCrossEntropy, GradientMatchesFiniteDifferences) {
   Rng rng(21);
   Tensor<double> logits = random_tensor(Shape{4, 5}, rng, -3, 3);

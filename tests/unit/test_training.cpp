@@ -1,6 +1,9 @@
 // A short training run on the committed slice of the real Fashion-MNIST.
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <string>
+
 #include "../../examples/lenet5/model.hpp"
 #include "hnn/data/mnist.hpp"
 #include "hnn/train.hpp"
@@ -67,6 +70,52 @@ TEST(Training, DivergenceStopsAtTheFirstBadBatchWithAClearMessage) {
     EXPECT_NE(what.find("epoch 1, batch"), std::string::npos) << what;
     EXPECT_NE(what.find("smaller learning rate"), std::string::npos) << what;
   }
+}
+
+// The sigmoid net at lr 1000 never reaches NaN: its loss explodes but stays finite (in the
+// thousands). The loss limit (100 x ln 10 = 230) stops it in the first batches; without the
+// limit it trains the whole epoch on garbage.
+TEST(Training, AnExplodingFiniteLossStopsAtTheFirstBadBatch) {
+  const data::Dataset all = data::load_fashion_mnist(slice_dir, data::Split::test, 512);
+  const DeviceDataset<float, cpu> set(all);
+  TrainOptions options;
+  options.epochs = 1;
+  options.lr = 1000;
+  options.batch_size = 32;
+  auto model = lenet::lenet5<float, cpu>(lenet::Variant::sigmoid, 0);
+  try {
+    train(model, set, set, options);
+    FAIL() << "a learning rate of 1000 should be stopped";
+  } catch (const DivergedError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("at epoch 1, batch 2: the loss exploded"), std::string::npos) << what;
+    EXPECT_NE(what.find("above the limit 230.2"), std::string::npos) << what;
+    EXPECT_NE(what.find("try a smaller learning rate (now 1000)"), std::string::npos) << what;
+  }
+
+  options.max_loss_factor = std::numeric_limits<double>::infinity();
+  auto unchecked = lenet::lenet5<float, cpu>(lenet::Variant::sigmoid, 0);
+  const auto history = train(unchecked, set, set, options);
+  EXPECT_GT(history.back().train_loss, 230.0) << "finite, but no model is learnt at this loss";
+  EXPECT_LT(history.back().train_acc, 0.2);
+}
+
+// Legitimate recipes stay far below the limit: their worst batch is about 1.2 x ln 10 at
+// batch 256 on the full set, 2.3 x here (batch 32, sigmoid, lr 0.9: 5.3 at batch 3).
+TEST(Training, TheRecipesNeverTripTheLossLimit) {
+  const data::Dataset all = data::load_fashion_mnist(slice_dir, data::Split::test, 512);
+  const DeviceDataset<float, cpu> set(all);
+  TrainOptions options;
+  options.epochs = 2;
+  options.batch_size = 32;
+  options.max_loss_factor = 10;  // ten times stricter than the default
+  auto sigmoid = lenet::lenet5<float, cpu>(lenet::Variant::sigmoid, 0);
+  options.lr = 0.9;
+  EXPECT_NO_THROW(train(sigmoid, set, set, options));
+  auto relu = lenet::lenet5<float, cpu>(lenet::Variant::relu, 0);
+  options.lr = 0.05;
+  options.momentum = 0.9;
+  EXPECT_NO_THROW(train(relu, set, set, options));
 }
 
 TEST(Training, RejectsBadOptions) {

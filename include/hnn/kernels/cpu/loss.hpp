@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "hnn/device.hpp"
 
@@ -13,20 +14,24 @@ namespace hnn {
 struct LossStats {
   static constexpr int loss_sum = 0;         // sum of per-sample losses
   static constexpr int correct = 1;          // samples whose arg-max logit is the label
-  static constexpr int first_bad_batch = 2;  // first batch with a non-finite loss, -1 if none
-  static constexpr int size = 3;
+  static constexpr int first_bad_batch = 2;  // first bad batch (see softmax_cross_entropy), -1 if none
+  static constexpr int bad_batch_loss = 3;   // that batch's mean loss (NaN, infinite or too large)
+  static constexpr int batch_loss_sum = 4;   // CUDA scratch: the current batch's loss, summed over blocks
+  static constexpr int blocks_done = 5;      // CUDA scratch: blocks of the current batch that have added theirs
+  static constexpr int size = 6;
 };
 
 // For each sample: loss = logsumexp(z) - z[label], computed with the max subtracted so
 // that large logits cannot overflow. grad_logits (optional) receives the gradient of the
-// MEAN loss over the batch: (softmax(z) - onehot(label)) / batch. `batch_number` (optional)
-// is what gets recorded in stats[first_bad_batch] when a loss is NaN or infinite.
+// MEAN loss over the batch: (softmax(z) - onehot(label)) / batch. A batch is bad when its
+// mean loss is NaN, infinite or above `max_mean_loss`; the first bad one's `batch_number`
+// (0 when null) goes to stats[first_bad_batch] and its mean loss to stats[bad_batch_loss].
 template <class T>
 void softmax_cross_entropy(cpu, std::int64_t batch, std::int64_t classes, const T* logits,
                            const std::int32_t* labels, T* grad_logits, double* stats,
-                           const std::int64_t* batch_number) {
+                           const std::int64_t* batch_number,
+                           double max_mean_loss = std::numeric_limits<double>::infinity()) {
   double loss_sum = 0, correct = 0;
-  bool finite = true;
   for (std::int64_t n = 0; n < batch; ++n) {
     const T* z = logits + n * classes;
     std::int64_t best = 0;
@@ -36,7 +41,6 @@ void softmax_cross_entropy(cpu, std::int64_t batch, std::int64_t classes, const 
     T sum = 0;
     for (std::int64_t c = 0; c < classes; ++c) sum += std::exp(z[c] - max);
     const T loss = std::log(sum) + max - z[labels[n]];
-    finite = finite && std::isfinite(loss);
     loss_sum += static_cast<double>(loss);
     correct += (best == labels[n]) ? 1.0 : 0.0;
     if (grad_logits != nullptr) {
@@ -48,8 +52,13 @@ void softmax_cross_entropy(cpu, std::int64_t batch, std::int64_t classes, const 
   }
   stats[LossStats::loss_sum] += loss_sum;
   stats[LossStats::correct] += correct;
-  if (!finite && stats[LossStats::first_bad_batch] < 0)
+  // Judged on the batch's sum, as the CUDA twin must: a NaN or infinite sample loss makes
+  // the sum NaN or infinite (sample losses are never negative, so nothing cancels).
+  const double mean = batch > 0 ? loss_sum / static_cast<double>(batch) : 0.0;
+  if ((!std::isfinite(mean) || mean > max_mean_loss) && stats[LossStats::first_bad_batch] < 0) {
     stats[LossStats::first_bad_batch] = batch_number ? static_cast<double>(*batch_number) : 0.0;
+    stats[LossStats::bad_batch_loss] = mean;
+  }
 }
 
 }  // namespace hnn
