@@ -4,6 +4,7 @@
 // on real PNG/PGM/PPM files agreeing with the in-memory predictions.
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +18,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <zlib.h>
 
 #include <hnn/checkpoint.hpp>
 #include <hnn/data/mnist.hpp>
@@ -77,13 +80,15 @@ class Lenet5 : public ::testing::Test {
       fs::create_symlink(slice, work / "data" / (std::string("t10k-") + kind + "-ubyte.gz"));
       fs::create_symlink(slice, work / "data" / (std::string("train-") + kind + "-ubyte.gz"));
     }
-    const std::string common = "--data '" + (work / "data").string() + "' --threads 1 --batch-size 100 --seed 3";
+    const std::string data = "--data '" + (work / "data").string() + "' --threads 1";
+    const std::string common = data + " --batch-size 100 --seed 3";
     const std::string w = work.string();
     straight = run(work, common + " --variant relu --epochs 2 --save '" + w + "/a.hnn' --history '" + w +
                              "/h.csv' --plot '" + w + "/p.svg' --gallery '" + w + "/g.png' --progress on");
     first = run(work, common + " --variant relu --epochs 1 --save '" + w + "/b.hnn' --checkpoint-every 1");
     fs::copy_file(work / "b.hnn", work / "b1.hnn");
-    resumed = run(work, common + " --epochs 2 --resume '" + w + "/b.hnn' --save '" + w + "/c.hnn'");
+    // No recipe flags and no seed: all of them come from the checkpoint.
+    resumed = run(work, data + " --epochs 2 --resume '" + w + "/b.hnn' --save '" + w + "/c.hnn'");
   }
   static void TearDownTestSuite() {
     if (std::getenv("HNN_KEEP_TEST_FILES") == nullptr) fs::remove_all(work);
@@ -135,6 +140,96 @@ TEST_F(Lenet5, ResumeEqualsTheUninterruptedRunBitForBit) {
     EXPECT_EQ(ha[e].test_acc, hc[e].test_acc);
   }
   EXPECT_EQ(a.extras.metadata.at("variant"), "relu");
+  EXPECT_EQ(c.extras.metadata.at("seed"), "3") << "the resumed run records the checkpoint's seed";
+  EXPECT_EQ(c.extras.metadata.at("batch_size"), "100");
+}
+
+// A run killed (SIGKILL) after --checkpoint-every has written a checkpoint leaves a whole
+// checkpoint, and resuming it gives the uninterrupted run's parameters bit for bit.
+TEST_F(Lenet5, AKilledRunResumesFromItsLastCheckpointToTheUninterruptedResult) {
+  const std::string w = work.string(), data = (work / "data").string(), killed = w + "/killed.hnn";
+  const int epochs = 12;
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::dup2(fds[1], STDOUT_FILENO);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    const std::string n = std::to_string(epochs);
+    ::execl(lenet5.c_str(), "lenet5", "--data", data.c_str(), "--threads", "1", "--batch-size", "100", "--seed", "5",
+            "--variant", "relu", "--epochs", n.c_str(), "--checkpoint-every", "1", "--save", killed.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  std::FILE* out = ::fdopen(fds[0], "r");
+  ASSERT_NE(out, nullptr);
+  std::string seen;
+  char line[512];
+  while (std::fgets(line, sizeof line, out) != nullptr) {
+    seen += line;
+    if (std::string(line).rfind("checkpoint after epoch 1 written", 0) == 0) break;
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  std::fclose(out);
+  ASSERT_NE(seen.find("checkpoint after epoch 1 written"), std::string::npos) << seen;
+
+  const hnn::Checkpoint k = hnn::read_checkpoint(killed);  // whole, whenever the kill came
+  ASSERT_TRUE(k.extras.training);
+  const int done = k.extras.training->epoch;
+  if (done >= epochs) GTEST_SKIP() << "the run finished before it was killed";
+  EXPECT_GE(done, 1);
+  const Result resumed_run = run(work, "--data '" + data + "' --threads 1 --epochs " + std::to_string(epochs) +
+                                           " --resume '" + killed + "' --save '" + w + "/killed-resumed.hnn'");
+  ASSERT_EQ(resumed_run.status, 0) << resumed_run.err;
+  const Result whole = run(work, "--data '" + data + "' --threads 1 --batch-size 100 --seed 5 --variant relu --epochs " +
+                                     std::to_string(epochs) + " --save '" + w + "/whole.hnn'");
+  ASSERT_EQ(whole.status, 0) << whole.err;
+  const hnn::Checkpoint r = hnn::read_checkpoint(w + "/killed-resumed.hnn");
+  const hnn::Checkpoint u = hnn::read_checkpoint(w + "/whole.hnn");
+  ASSERT_EQ(r.parameters.size(), u.parameters.size());
+  for (std::size_t i = 0; i < r.parameters.size(); ++i)
+    EXPECT_EQ(r.parameters[i].to_vector(), u.parameters[i].to_vector()) << r.parameter_names[i] << " after a kill at epoch " << done;
+}
+
+// The README's tables of flags list exactly the flags of `lenet5 --help`, for training and for predict.
+TEST_F(Lenet5, ReadmeFlagTablesMatchTheHelp) {
+  const Result help = run(work, "--help");
+  ASSERT_EQ(help.status, 0);
+  const std::size_t predict_at = help.out.find("usage: lenet5 predict");
+  ASSERT_NE(predict_at, std::string::npos) << help.out;
+  // "  --flag ..." lines of the help text.
+  const auto help_flags = [](const std::string& text) {
+    std::vector<std::string> flags;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("  --", 0) == 0) flags.push_back(line.substr(2, line.find(' ', 2) - 2));
+    std::sort(flags.begin(), flags.end());
+    return flags;
+  };
+  // "| `--flag ...` | ..." rows of the README table that follows the line starting with `header`.
+  const std::string readme = read_text(fs::path(HNN_SOURCE_DIR) / "README.md");
+  const auto readme_flags = [&](const std::string& header) {
+    std::vector<std::string> flags;
+    const std::size_t at = readme.find("\n" + header);
+    if (at == std::string::npos) return flags;
+    std::istringstream in(readme.substr(at + 1));
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line) && line.rfind("|", 0) == 0)
+      if (line.rfind("| `--", 0) == 0) flags.push_back(line.substr(3, line.find_first_of(" `", 3) - 3));
+    std::sort(flags.begin(), flags.end());
+    return flags;
+  };
+  const std::vector<std::string> train = help_flags(help.out.substr(0, predict_at));
+  const std::vector<std::string> predict = help_flags(help.out.substr(predict_at));
+  EXPECT_GT(train.size(), 10u) << help.out;
+  EXPECT_EQ(readme_flags("| flag | default | meaning |"), train);
+  EXPECT_EQ(readme_flags("| `lenet5 predict` | default | meaning |"), predict);
 }
 
 TEST_F(Lenet5, ProgressBarOnlyWhereAsked) {
@@ -215,6 +310,74 @@ TEST_F(Lenet5, PredictOnImageFilesEqualsTheInMemoryPredictions) {
     }
   }
   EXPECT_FALSE(std::getline(out, line)) << "unexpected output: " << line;
+}
+
+// A PNG written byte by byte (no gamma chunk), for the kinds libpng would otherwise read
+// differently from a viewer: `samples` holds the scanlines' bytes, row after row.
+static void write_raw_png(const std::string& path, int width, int height, int bit_depth, int color_type,
+                   const std::vector<unsigned char>& samples) {
+  const auto be32 = [](std::string& s, std::uint32_t v) {
+    for (int i = 3; i >= 0; --i) s += static_cast<char>((v >> (8 * i)) & 0xFF);
+  };
+  const auto chunk = [&](std::string& out, const std::string& type, const std::string& data) {
+    be32(out, static_cast<std::uint32_t>(data.size()));
+    const std::string body = type + data;
+    out += body;
+    be32(out, static_cast<std::uint32_t>(::crc32(0L, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()))));
+  };
+  std::string header;
+  be32(header, static_cast<std::uint32_t>(width));
+  be32(header, static_cast<std::uint32_t>(height));
+  header += static_cast<char>(bit_depth);
+  header += static_cast<char>(color_type);
+  header += std::string(3, '\0');
+  const std::size_t row_bytes = samples.size() / static_cast<std::size_t>(height);
+  std::string raw;
+  for (int y = 0; y < height; ++y) {
+    raw += '\0';  // filter: none
+    raw.append(reinterpret_cast<const char*>(samples.data()) + static_cast<std::size_t>(y) * row_bytes, row_bytes);
+  }
+  std::vector<Bytef> packed(::compressBound(static_cast<uLong>(raw.size())));
+  uLongf packed_size = static_cast<uLongf>(packed.size());
+  ASSERT_EQ(::compress(packed.data(), &packed_size, reinterpret_cast<const Bytef*>(raw.data()), static_cast<uLong>(raw.size())), Z_OK);
+  std::string file = "\x89PNG\r\n\x1a\n";
+  chunk(file, "IHDR", header);
+  chunk(file, "IDAT", std::string(reinterpret_cast<const char*>(packed.data()), packed_size));
+  chunk(file, "IEND", "");
+  std::ofstream(path, std::ios::binary) << file;
+}
+
+// 16-bit samples and transparency read as a viewer shows them: 16-bit values without gamma
+// information as sRGB (v * 257 reads as v), transparent pixels composited onto white in sRGB
+// values (black ink of opacity a reads as 255 - a), whatever libpng's linear-light defaults.
+TEST_F(Lenet5, PngSixteenBitAndTransparentFilesReadAsAViewerShowsThem) {
+  if (!lenet::png_supported()) GTEST_SKIP() << "built without libpng";
+  std::vector<unsigned char> gray16, gray_alpha, rgba;
+  for (int v = 0; v < 256; ++v) {
+    gray16.push_back(static_cast<unsigned char>(v)), gray16.push_back(static_cast<unsigned char>(v));  // v * 257
+    gray_alpha.push_back(0), gray_alpha.push_back(static_cast<unsigned char>(v));                      // black, alpha v
+    for (unsigned char c : {255, 0, 60}) rgba.push_back(c);
+    rgba.push_back(static_cast<unsigned char>(v));
+  }
+  const std::string w = work.string();
+  write_raw_png(w + "/g16.png", 16, 16, 16, 0, gray16);
+  write_raw_png(w + "/ga.png", 16, 16, 8, 4, gray_alpha);
+  write_raw_png(w + "/rgba.png", 16, 16, 8, 6, rgba);
+  const hnn::Image a = lenet::read_image_file(w + "/g16.png");
+  const hnn::Image b = lenet::read_image_file(w + "/ga.png");
+  const hnn::Image c = lenet::read_image_file(w + "/rgba.png");
+  ASSERT_EQ(a.channels, 1);
+  ASSERT_EQ(b.channels, 1);
+  ASSERT_EQ(c.channels, 3);
+  for (int v = 0; v < 256; ++v) {
+    const int x = v % 16, y = v / 16;
+    EXPECT_EQ(a.at(x, y), v) << "16-bit gray";
+    EXPECT_EQ(b.at(x, y), 255 - v) << "black of opacity " << v << " on white";
+    const auto on_white = [&](int value) { return (value * v + 255 * (255 - v) + 127) / 255; };
+    EXPECT_EQ(c.at(x, y, 0), on_white(255)) << "opacity " << v;
+    EXPECT_EQ(c.at(x, y, 1), on_white(0)) << "opacity " << v;
+    EXPECT_EQ(c.at(x, y, 2), on_white(60)) << "opacity " << v;
+  }
 }
 
 TEST_F(Lenet5, PredictInvertsALightBackgroundAndScalesLargeImages) {

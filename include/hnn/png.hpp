@@ -13,6 +13,7 @@
 
 #include <png.h>
 
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -22,24 +23,42 @@
 
 namespace hnn {
 
-// Reads a PNG as 8-bit gray (gray files) or RGB (colour and palette files). 16-bit samples
-// are reduced to 8 bits; transparency is composited onto white, as a viewer shows it.
+// Reads a PNG as 8-bit gray (gray files) or RGB (colour and palette files), with the values
+// a viewer shows. 16-bit samples are reduced to 8 bits, taken as sRGB-encoded when the file
+// records no gamma (libpng would otherwise take them as linear and brighten them);
+// transparency is composited onto white in sRGB values, as browsers and viewers show it
+// (libpng's own compositing works in linear light and gives other grays).
 inline Image read_png(const std::string& path) {
   png_image png;
   std::memset(&png, 0, sizeof png);
   png.version = PNG_IMAGE_VERSION;
   if (!png_image_begin_read_from_file(&png, path.c_str()))
     throw ImageError(path, std::string("cannot read the PNG: ") + png.message);
+  png.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
   const bool color = (png.format & PNG_FORMAT_FLAG_COLOR) != 0;
-  png.format = color ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+  const bool alpha = (png.format & PNG_FORMAT_FLAG_ALPHA) != 0;
+  png.format = color ? (alpha ? PNG_FORMAT_RGBA : PNG_FORMAT_RGB) : (alpha ? PNG_FORMAT_GA : PNG_FORMAT_GRAY);
   if (png.width == 0 || png.height == 0 || png.width > (1u << 15) || png.height > (1u << 15)) {
     png_image_free(&png);
     throw ImageError(path, "unsupported PNG size " + std::to_string(png.width) + "x" + std::to_string(png.height));
   }
   Image image(static_cast<int>(png.width), static_cast<int>(png.height), color ? 3 : 1);
-  png_color white{255, 255, 255};
-  if (!png_image_finish_read(&png, &white, image.pixels.data(), 0, nullptr))
+  if (!alpha) {
+    if (!png_image_finish_read(&png, nullptr, image.pixels.data(), 0, nullptr))
+      throw ImageError(path, std::string("cannot decode the PNG: ") + png.message);
+    return image;
+  }
+  // 8-bit output with alpha: sRGB values, not premultiplied, then the alpha channel.
+  const std::size_t channels = static_cast<std::size_t>(image.channels);
+  std::vector<std::uint8_t> with_alpha(image.pixels.size() / channels * (channels + 1));
+  if (!png_image_finish_read(&png, nullptr, with_alpha.data(), 0, nullptr))
     throw ImageError(path, std::string("cannot decode the PNG: ") + png.message);
+  for (std::size_t p = 0; p < image.pixels.size() / channels; ++p) {
+    const std::uint32_t a = with_alpha[p * (channels + 1) + channels];
+    for (std::size_t c = 0; c < channels; ++c)
+      image.pixels[p * channels + c] =
+          static_cast<std::uint8_t>((with_alpha[p * (channels + 1) + c] * a + 255 * (255 - a) + 127) / 255);
+  }
   return image;
 }
 
