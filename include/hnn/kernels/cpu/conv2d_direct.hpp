@@ -319,24 +319,12 @@ void backward_with(const Conv2dGeometry& g, const T* input, const T* weight, Fil
       }
     }
 
-    // Each thread sums the lanes of its own partial gradients (no barrier needed), in place:
-    // entry i is written after the lanes of entries <= i have been read.
-    for (std::int64_t i = 0; i < wcount; ++i) dw[i] = Eigen::internal::predux(Eigen::internal::ploadu<Packet<T>>(dw + i * S));
-    for (std::int64_t o = 0; o < g.out_channels; ++o)
-      db[o] = Eigen::internal::predux(Eigen::internal::ploadu<Packet<T>>(db + o * S));
+    // Each thread sums the lanes of its own partial gradients (no barrier needed); the bias
+    // partials follow the weight's (db_at = dw_at + wcount * S).
+    sum_lanes_in_place(dw, wcount + g.out_channels);
   }
-
-  // Sum the per-thread partial gradients, in thread order (the same result on every run).
-  for (std::int64_t i = 0; i < wcount; ++i) {
-    T sum = 0;
-    for (int t = 0; t < threads; ++t) sum += workspace[t * plan.per_thread + plan.dw_at + i];
-    grad_weight[i] = sum;
-  }
-  for (std::int64_t o = 0; o < g.out_channels; ++o) {
-    T sum = 0;
-    for (int t = 0; t < threads; ++t) sum += workspace[t * plan.per_thread + plan.db_at + o];
-    grad_bias[o] = sum;
-  }
+  sum_thread_partials(workspace, plan.per_thread, plan.dw_at, threads, wcount, grad_weight);
+  sum_thread_partials(workspace, plan.per_thread, plan.dw_at + wcount, threads, g.out_channels, grad_bias);
 }
 
 template <class T>

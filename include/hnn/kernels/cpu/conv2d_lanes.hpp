@@ -452,21 +452,10 @@ void backward(const Conv2dGeometry& g, FusedActivation act, FusedPooling pool, c
         scatter_input_gradient(g, plan, dx, b, ws + plan.flat_at, grad_input);
       }
     }
-    // Each thread sums its lanes in place (entry i is written after the lanes of entries <= i are read).
-    for (std::int64_t i = 0; i < wcount; ++i) dw[i] = predux(ploadu<Packet<T>>(dw + i * S));
-    for (std::int64_t o = 0; o < g.out_channels; ++o) db[o] = predux(ploadu<Packet<T>>(db + o * S));
+    sum_lanes_in_place(dw, wcount + g.out_channels);  // db follows dw (Plan)
   }
-  // Then the threads' sums, in thread order (the same result on every run).
-  for (std::int64_t i = 0; i < wcount; ++i) {
-    T sum = 0;
-    for (int t = 0; t < threads; ++t) sum += workspace[t * plan.per_thread + plan.dw_at + i];
-    grad_weight[i] = sum;
-  }
-  for (std::int64_t o = 0; o < g.out_channels; ++o) {
-    T sum = 0;
-    for (int t = 0; t < threads; ++t) sum += workspace[t * plan.per_thread + plan.db_at + o];
-    grad_bias[o] = sum;
-  }
+  sum_thread_partials(workspace, plan.per_thread, plan.dw_at, threads, wcount, grad_weight);
+  sum_thread_partials(workspace, plan.per_thread, plan.dw_at + wcount, threads, g.out_channels, grad_bias);
 }
 
 }  // namespace lanes

@@ -126,6 +126,27 @@ void logistic(const T* in, T* out, std::int64_t n) {
   }
 }
 
+// Per-thread partial sums kept as packets of lanes (a kernel's weight and bias gradients):
+// partial[i] = the sum of the lanes of partial[i * S .. i * S + S) for i < count. In place,
+// in order: entry i is written after the lanes of entries <= i have been read.
+template <class T>
+void sum_lanes_in_place(T* partial, std::int64_t count) {
+  using namespace Eigen::internal;
+  for (std::int64_t i = 0; i < count; ++i) partial[i] = predux(ploadu<Packet<T>>(partial + i * packet_size<T>));
+}
+
+// out[i] = the sum over threads t of workspace[t * per_thread + at + i], in thread order (the
+// same result on every run).
+template <class T>
+void sum_thread_partials(const T* workspace, std::int64_t per_thread, std::int64_t at, int threads,
+                         std::int64_t count, T* out) {
+  for (std::int64_t i = 0; i < count; ++i) {
+    T sum = 0;
+    for (int t = 0; t < threads; ++t) sum += workspace[t * per_thread + at + i];
+    out[i] = sum;
+  }
+}
+
 // The number of threads in the current parallel region (1 outside one).
 inline int team_size() {
 #if defined(_OPENMP)
