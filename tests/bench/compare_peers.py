@@ -63,6 +63,10 @@ def main():
     p.add_argument("extra", nargs="*", help="extra lenet5_bench flags (after --)")
     args = p.parse_args()
 
+    probe = subprocess.run([args.python, "-c", "import torch"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if probe.returncode != 0:
+        sys.exit(f"compare_peers: {args.python} cannot import torch; on Debian: "
+                 "apt-get install python3-torch libopenblas0-pthread (or pass PYTHON=/path/to/python with torch)")
     threads = [int(t) for t in args.threads.split(",") if t]
     variants = ["sigmoid", "relu"] if args.variant == "both" else [args.variant]
     start_load = load_average()
