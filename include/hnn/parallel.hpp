@@ -39,4 +39,13 @@ inline int thread_index() {
 #endif
 }
 
+// The number of threads in the current parallel region (1 outside one).
+inline int team_size() {
+#if defined(_OPENMP)
+  return omp_get_num_threads();
+#else
+  return 1;
+#endif
+}
+
 }  // namespace hnn

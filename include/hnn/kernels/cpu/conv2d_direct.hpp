@@ -36,8 +36,7 @@ namespace hnn {
 namespace detail {
 namespace direct {
 
-// Register blocking: accumulators + loaded vectors must fit the register file.
-constexpr int registers = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS;
+// Register blocking (see detail::registers).
 // Forward / input gradient: out_block x vec_block accumulators.
 constexpr int out_block = registers >= 32 ? 6 : 3;
 constexpr int vec_block = registers >= 32 ? 4 : 3;
@@ -46,18 +45,6 @@ constexpr int wgrad_out_block = registers >= 32 ? 4 : 2;
 constexpr int wgrad_tap_block = 5;
 // The tap offsets live on the stack.
 constexpr std::int64_t max_taps = 256;
-
-// Calls f(std::integral_constant<int, n>{}) for a run-time n in [1, Max].
-template <int Max, class F>
-void with_constant(int n, F&& f) {
-  if constexpr (Max >= 1) {
-    if (n == Max) {
-      f(std::integral_constant<int, Max>{});
-      return;
-    }
-    with_constant<Max - 1>(n, std::forward<F>(f));
-  }
-}
 
 // Sizes of one sample on the wide grid, and of every per-thread scratch buffer (in elements).
 template <class T>
@@ -205,12 +192,12 @@ void fill_padded(const T* image, std::int64_t channels, std::int64_t height, std
     }
 }
 
-// Convolves every sample and hands its output, on the grid (out_channels planes of plan.q,
-// row pitch plan.wp, no bias, in the thread's scratch), to store(n, planes), which adds the
-// bias and copies it out while it is in cache.
-template <class T, class Store>
-void forward_with(const Conv2dGeometry& g, const T* input, const T* weight, T* workspace, Store&& store) {
+// Y = conv(X) + bias: each sample is convolved onto the grid in the thread's scratch, then
+// the bias is added while it is copied out (in cache).
+template <class T>
+void forward(const Conv2dGeometry& g, const T* input, const T* weight, const T* bias, T* output, T* workspace) {
   const Plan<T> plan(g);
+  const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), out_pixels = g.out_pixels();
   std::int64_t off[max_taps];
   plan.offsets(g, off);
 #if defined(_OPENMP)
@@ -229,38 +216,29 @@ void forward_with(const Conv2dGeometry& g, const T* input, const T* weight, T* w
                   plan.wp, plan.in_plane, x);
       correlate<false>(x, plan.in_plane, g.in_channels, off, plan.taps, weight, g.in_channels * plan.taps, plan.taps,
                        g.out_channels, y, plan.q, plan.q);
-      store(n, y);
+      T* out = output + n * g.out_channels * out_pixels;
+      for (std::int64_t o = 0; o < g.out_channels; ++o)
+        for (std::int64_t h = 0; h < oh_n; ++h) {
+          const T* src = y + o * plan.q + h * plan.wp;
+          T* dst = out + o * out_pixels + h * ow_n;
+          for (std::int64_t w = 0; w < ow_n; ++w) dst[w] = src[w] + bias[o];
+        }
     }
   }
 }
 
+// The gradients of the weight, bias and (when grad_input is not null) input. Each sample's
+// dLoss/dOutput is copied onto the grid (plane o's pixel (oh, ow) at o * plan.dy_plane +
+// oh * plan.wp + ow); the positions around it are zeroed once per call and never written.
 template <class T>
-void forward(const Conv2dGeometry& g, const T* input, const T* weight, const T* bias, T* output, T* workspace) {
-  const Plan<T> plan(g);
-  const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), out_pixels = g.out_pixels();
-  forward_with(g, input, weight, workspace, [&](std::int64_t n, const T* y) {
-    T* out = output + n * g.out_channels * out_pixels;
-    for (std::int64_t o = 0; o < g.out_channels; ++o)
-      for (std::int64_t h = 0; h < oh_n; ++h) {
-        const T* src = y + o * plan.q + h * plan.wp;
-        T* dst = out + o * out_pixels + h * ow_n;
-        for (std::int64_t w = 0; w < ow_n; ++w) dst[w] = src[w] + bias[o];
-      }
-  });
-}
-
-// The gradients of the weight, bias and (when grad_input is not null) input. fill(n, planes)
-// writes dLoss/dOutput of sample n onto the grid: out_channels planes of plan.dy_plane,
-// the pixel (oh, ow) of plane o at planes[o * plan.dy_plane + oh * plan.wp + ow], and zero at
-// every other position of [0, plan.q) (which stays zero if never written). (backward() copies grad_output there.)
-template <class T, class Fill>
-void backward_with(const Conv2dGeometry& g, const T* input, const T* weight, Fill&& fill, T* grad_input,
-                   T* grad_weight, T* grad_bias, T* workspace) {
+void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T* grad_output, T* grad_input,
+              T* grad_weight, T* grad_bias, T* workspace) {
   const Plan<T> plan(g);
   constexpr std::int64_t S = packet_size<T>;
   std::int64_t off[max_taps];
   plan.offsets(g, off);
   const std::int64_t wcount = g.weight_count(), vectors = plan.q / S;
+  const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), out_pixels = g.out_pixels();
   const int threads = num_threads();
 #if defined(_OPENMP)
 #pragma omp parallel num_threads(threads)
@@ -283,7 +261,10 @@ void backward_with(const Conv2dGeometry& g, const T* input, const T* weight, Fil
     for (std::int64_t n = 0; n < g.batch; ++n) {
       fill_padded(input + n * g.in_channels * g.in_pixels(), g.in_channels, g.in_height, g.in_width, g.padding,
                   plan.wp, plan.in_plane, x);
-      fill(n, dy + plan.lead);
+      const T* gy = grad_output + n * g.out_channels * out_pixels;
+      for (std::int64_t o = 0; o < g.out_channels; ++o)
+        for (std::int64_t h = 0; h < oh_n; ++h)
+          std::copy_n(gy + o * out_pixels + h * ow_n, ow_n, dy + plan.lead + o * plan.dy_plane + h * plan.wp);
 
       // Weight gradient: blocks of output channels x taps, one input channel at a time.
       for (std::int64_t o0 = 0; o0 < g.out_channels; o0 += wgrad_out_block) {
@@ -325,22 +306,6 @@ void backward_with(const Conv2dGeometry& g, const T* input, const T* weight, Fil
   }
   sum_thread_partials(workspace, plan.per_thread, plan.dw_at, threads, wcount, grad_weight);
   sum_thread_partials(workspace, plan.per_thread, plan.dw_at + wcount, threads, g.out_channels, grad_bias);
-}
-
-template <class T>
-void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T* grad_output, T* grad_input,
-              T* grad_weight, T* grad_bias, T* workspace) {
-  const Plan<T> plan(g);
-  const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), out_pixels = g.out_pixels();
-  backward_with(
-      g, input, weight,
-      [&](std::int64_t n, T* planes) {
-        const T* gy = grad_output + n * g.out_channels * out_pixels;
-        for (std::int64_t o = 0; o < g.out_channels; ++o)
-          for (std::int64_t h = 0; h < oh_n; ++h)
-            std::copy_n(gy + o * out_pixels + h * ow_n, ow_n, planes + o * plan.dy_plane + h * plan.wp);
-      },
-      grad_input, grad_weight, grad_bias, workspace);
 }
 
 }  // namespace direct

@@ -23,7 +23,6 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "hnn/kernels/cpu/conv2d_direct.hpp"  // with_constant, the register blocking
 #include "hnn/kernels/cpu/vectorize.hpp"
 #include "hnn/kernels/geometry.hpp"
 #include "hnn/parallel.hpp"
@@ -36,8 +35,7 @@ enum class FusedPooling { average, max };
 namespace detail {
 namespace lanes {
 
-// Register blocking (accumulators + loaded packets must fit the register file).
-constexpr int registers = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS;
+// Register blocking (see detail::registers).
 constexpr int fwd_out_block = registers >= 32 ? 6 : 3;  // forward: out channels x columns
 constexpr int fwd_col_block = registers >= 32 ? 4 : 3;
 constexpr int wgrad_out_block = registers >= 32 ? 4 : 2;  // weight gradient: out channels x kernel columns
@@ -240,12 +238,12 @@ void forward_one_block(const Conv2dGeometry& g, const Plan<T>& plan, FusedActiva
   const std::int64_t w_o = g.in_channels * g.kernel * g.kernel;
   for (std::int64_t o0 = 0; o0 < g.out_channels; o0 += fwd_out_block) {
     const int ob = static_cast<int>(std::min<std::int64_t>(fwd_out_block, g.out_channels - o0));
-    direct::with_constant<fwd_out_block>(ob, [&](auto ob_c) {
+    with_constant<fwd_out_block>(ob, [&](auto ob_c) {
       constexpr int OB = decltype(ob_c)::value;
       for (std::int64_t row = 0; row < plan.oh; ++row)
         for (std::int64_t col = 0; col < plan.ow; col += fwd_col_block) {
           const int nv = static_cast<int>(std::min<std::int64_t>(fwd_col_block, plan.ow - col));
-          direct::with_constant<fwd_col_block>(nv, [&](auto nv_c) {
+          with_constant<fwd_col_block>(nv, [&](auto nv_c) {
             constexpr int NV = decltype(nv_c)::value;
             Packet<T> acc[OB][NV];
             forward_block<OB, NV>(g, plan, x, weight + o0 * w_o, row, col, acc);
@@ -321,13 +319,13 @@ void add_parameter_gradients(const Conv2dGeometry& g, const Plan<T>& plan, const
   }
   for (std::int64_t o0 = 0; o0 < g.out_channels; o0 += wgrad_out_block) {
     const int ob = static_cast<int>(std::min<std::int64_t>(wgrad_out_block, g.out_channels - o0));
-    direct::with_constant<wgrad_out_block>(ob, [&](auto ob_c) {
+    with_constant<wgrad_out_block>(ob, [&](auto ob_c) {
       constexpr int OB = decltype(ob_c)::value;
       for (std::int64_t c = 0; c < g.in_channels; ++c)
         for (std::int64_t kh = 0; kh < k; ++kh)
           for (std::int64_t kw0 = 0; kw0 < k; kw0 += tap_block) {
             const int tb = static_cast<int>(std::min<std::int64_t>(tap_block, k - kw0));
-            direct::with_constant<tap_block>(tb, [&](auto tb_c) {
+            with_constant<tap_block>(tb, [&](auto tb_c) {
               constexpr int TB = decltype(tb_c)::value;
               const auto at = [&](int o, int t) { return dw + ((((o0 + o) * g.in_channels + c) * k + kh) * k + kw0 + t) * S; };
               P acc[OB][TB];
@@ -366,13 +364,13 @@ void input_gradient(const Conv2dGeometry& g, const Plan<T>& plan, const T* weigh
     for (std::int64_t kh = 0; kh < k; ++kh)
       for (std::int64_t kw0 = 0; kw0 < k; kw0 += tap_block) {
         const int tb = static_cast<int>(std::min<std::int64_t>(tap_block, k - kw0));
-        direct::with_constant<tap_block>(tb, [&](auto tb_c) {
+        with_constant<tap_block>(tb, [&](auto tb_c) {
           constexpr int TB = decltype(tb_c)::value;
           const T* wk = weight + (c * k + kh) * k + kw0;
           for (std::int64_t row = 0; row < plan.oh; ++row)
             for (std::int64_t col = 0; col < plan.ow; col += dx_col_block) {
               const int nv = static_cast<int>(std::min<std::int64_t>(dx_col_block, plan.ow - col));
-              direct::with_constant<dx_col_block>(nv, [&](auto nv_c) {
+              with_constant<dx_col_block>(nv, [&](auto nv_c) {
                 constexpr int NV = decltype(nv_c)::value;
                 P acc[TB][NV];
                 for (int t = 0; t < TB; ++t)

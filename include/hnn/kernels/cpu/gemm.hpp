@@ -24,21 +24,9 @@ namespace hnn {
 namespace detail {
 namespace gemm {
 
-constexpr int registers = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS;
 // rows_block x vecs_block accumulators + vecs_block loads + 1 broadcast fit the registers.
 constexpr int rows_block = registers >= 32 ? 6 : 3;
 constexpr int vecs_block = registers >= 32 ? 4 : 3;
-
-template <int Max, class F>
-void with_constant(int n, F&& f) {
-  if constexpr (Max >= 1) {
-    if (n == Max) {
-      f(std::integral_constant<int, Max>{});
-      return;
-    }
-    with_constant<Max - 1>(n, std::forward<F>(f));
-  }
-}
 
 // C[m][0, valid) = bias + sum_k A(m, k) * B[k][0, valid) for m < MR, over NV packets of columns.
 template <int MR, int NV, class T>

@@ -39,7 +39,7 @@ void linear_forward(cpu, std::int64_t batch, std::int64_t in_features, std::int6
 #pragma omp parallel if (batch * in_features * out_features >= detail::linear_parallel_work)
 #endif
   {
-    const int t = thread_index(), threads = detail::team_size();
+    const int t = thread_index(), threads = team_size();
     const auto [n0, n1] = detail::thread_range(batch, t, threads, detail::gemm::rows_block);
     detail::gemm::multiply(n0, n1, out_features, in_features, input, in_features, std::int64_t{1}, wt, pitch, output,
                            out_features, bias);
@@ -62,7 +62,7 @@ void linear_backward(cpu, std::int64_t batch, std::int64_t in_features, std::int
 #pragma omp parallel if (batch * in_features * out_features >= detail::linear_parallel_work)
 #endif
   {
-    const int t = thread_index(), threads = detail::team_size();
+    const int t = thread_index(), threads = team_size();
     if (pad) {
       const auto pack = [&](const T* src, std::int64_t rows, T* dst) {
         const auto [r0, r1] = detail::thread_range(rows, t, threads, 1);

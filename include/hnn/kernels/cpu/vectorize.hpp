@@ -24,6 +24,23 @@ constexpr std::int64_t packet_size = Eigen::internal::unpacket_traits<Packet<T>>
 
 inline std::int64_t round_up(std::int64_t n, std::int64_t m) { return (n + m - 1) / m * m; }
 
+// The SIMD registers the target has: register-blocked kernels size their blocks of
+// accumulators from it (accumulators + loaded packets must fit).
+constexpr int registers = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS;
+
+// Calls f(std::integral_constant<int, n>{}) for a run-time n in [1, Max], so that a kernel's
+// block size is a compile-time constant (its accumulators stay in registers).
+template <int Max, class F>
+void with_constant(int n, F&& f) {
+  if constexpr (Max >= 1) {
+    if (n == Max) {
+      f(std::integral_constant<int, Max>{});
+      return;
+    }
+    with_constant<Max - 1>(n, std::forward<F>(f));
+  }
+}
+
 // [begin, end) of [0, n) for the calling thread of a parallel region of `threads` threads;
 // the boundaries fall on multiples of `grain` so that no two threads share a cache line.
 inline std::pair<std::int64_t, std::int64_t> thread_range(std::int64_t n, int thread, int threads,
@@ -145,15 +162,6 @@ void sum_thread_partials(const T* workspace, std::int64_t per_thread, std::int64
     for (int t = 0; t < threads; ++t) sum += workspace[t * per_thread + at + i];
     out[i] = sum;
   }
-}
-
-// The number of threads in the current parallel region (1 outside one).
-inline int team_size() {
-#if defined(_OPENMP)
-  return omp_get_num_threads();
-#else
-  return 1;
-#endif
 }
 
 }  // namespace detail
