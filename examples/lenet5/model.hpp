@@ -20,13 +20,13 @@ hnn::Sequential<T, Device> lenet5(Variant variant = Variant::sigmoid, std::uint6
   using namespace hnn;
   if (variant == Variant::sigmoid) {
     return Sequential<T, Device>(
-        {Conv2d(1, 6, /*kernel=*/5, /*padding=*/2), Sigmoid(), AvgPool2d(2, /*stride=*/2),
+        {Conv2d(1, 6, 5).padding(2), Sigmoid(), AvgPool2d(2, /*stride=*/2),
          Conv2d(6, 16, 5), Sigmoid(), AvgPool2d(2, 2), Flatten(),
          Linear(16 * 5 * 5, 120), Sigmoid(), Linear(120, 84), Sigmoid(), Linear(84, 10)},
         seed);
   }
   return Sequential<T, Device>(
-      {Conv2d(1, 6, 5, 2), ReLU(), MaxPool2d(2, 2),
+      {Conv2d(1, 6, 5).padding(2), ReLU(), MaxPool2d(2, 2),
        Conv2d(6, 16, 5), ReLU(), MaxPool2d(2, 2), Flatten(),
        Linear(16 * 5 * 5, 120), ReLU(), Linear(120, 84), ReLU(), Linear(84, 10)},
       seed);

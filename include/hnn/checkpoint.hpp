@@ -14,12 +14,12 @@
 //   8       4     u32 format version (1)
 //   12      8     u64 size of the whole file in bytes, trailer included
 //   20            architecture: u32 layer count, then per layer
-//                   string kind            "Conv2d", "Linear", "AvgPool2d", "MaxPool2d", "Sigmoid", "ReLU", "Flatten"
-//                   u32 count, i64 x count its sizes: Conv2d (in, out, kernel, padding, stride),
+//                   string kind            the description's kind: "Conv2d", "Linear", "Sigmoid", ...
+//                   u32 count, i64 x count its sizes(): Conv2d (in, out, kernel, padding, stride),
 //                                          Linear (in, out), pools (kernel, stride), others none
-//                   string description     describe(spec): "Conv2d(1, 6, kernel=5, padding=2, stride=1)"
-//                 parameters: u32 count, then per parameter, in Sequential::parameters() order
-//                   string name            "<layer index>.weight" or "<layer index>.bias"
+//                   string description     its str(): "Conv2d(1, 6, kernel=5, padding=2, stride=1)"
+//                 tensors: u32 count, then per parameter and buffer, in Sequential::state_dict() order
+//                   string name            "<layer index>.weight", "<layer index>.running_mean", ...
 //                   u32 rank, i64 x rank   its shape
 //                   f32 x (product of the shape)  its values, row-major
 //                 metadata: u32 count, then (string key, string value) pairs, keys sorted
@@ -68,6 +68,7 @@
 #include <unistd.h>
 #endif
 
+#include "hnn/registry.hpp"
 #include "hnn/sequential.hpp"
 #include "hnn/tensor.hpp"
 #include "hnn/train.hpp"
@@ -244,63 +245,18 @@ class Reader {
 };
 
 inline CheckpointLayer encode_layer(const LayerSpec& spec) {
-  return std::visit(
-      [](const auto& s) {
-        using S = std::decay_t<decltype(s)>;
-        CheckpointLayer l;
-        l.description = s.str();
-        if constexpr (std::is_same_v<S, Conv2d>) {
-          l.kind = "Conv2d";
-          l.sizes = {s.in_channels, s.out_channels, s.kernel, s.padding, s.stride};
-        } else if constexpr (std::is_same_v<S, Linear>) {
-          l.kind = "Linear";
-          l.sizes = {s.in_features, s.out_features};
-        } else if constexpr (std::is_same_v<S, AvgPool2d> || std::is_same_v<S, MaxPool2d>) {
-          l.kind = std::is_same_v<S, AvgPool2d> ? "AvgPool2d" : "MaxPool2d";
-          l.sizes = {s.kernel, s.stride};
-        } else {
-          // Layers without sizes (activations, Flatten), and any layer this file does not
-          // know yet: the kind is the description's name; load_model() refuses unknown kinds.
-          l.kind = l.description.substr(0, l.description.find('('));
-        }
-        return l;
-      },
-      spec);
+  return CheckpointLayer{spec.kind(), spec.sizes(), spec.str()};
 }
 
-inline LayerSpec decode_layer(const std::string& path, const CheckpointLayer& l) {
-  const auto need = [&](std::size_t n) {
-    if (l.sizes.size() != n)
-      throw CheckpointError(path, "layer " + l.description + " records " + std::to_string(l.sizes.size()) +
-                                      " sizes, " + l.kind + " has " + std::to_string(n));
-  };
+// The description a checkpoint's layer record names, through the layer registry
+// (hnn/registry.hpp), checked against the recorded description.
+template <class Device>
+LayerSpec decode_layer(const std::string& path, const CheckpointLayer& l) {
   try {
-    LayerSpec spec = [&]() -> LayerSpec {
-      const std::vector<std::int64_t>& n = l.sizes;
-      if (l.kind == "Conv2d") {
-        need(5);
-        return Conv2d(n[0], n[1], n[2], n[3], n[4]);
-      }
-      if (l.kind == "Linear") {
-        need(2);
-        return Linear(n[0], n[1]);
-      }
-      if (l.kind == "AvgPool2d" || l.kind == "MaxPool2d") {
-        need(2);
-        if (l.kind == "AvgPool2d") return AvgPool2d(n[0], n[1]);
-        return MaxPool2d(n[0], n[1]);
-      }
-      if (l.kind == "Sigmoid" || l.kind == "ReLU" || l.kind == "Flatten") {
-        need(0);
-        if (l.kind == "Sigmoid") return Sigmoid();
-        if (l.kind == "ReLU") return ReLU();
-        return Flatten();
-      }
-      throw CheckpointError(path, "layer kind '" + l.kind + "' is unknown to this build of hnn");
-    }();
-    if (describe(spec) != l.description)
+    LayerSpec spec = hnn::decode_layer<Device>(l.kind, l.sizes);
+    if (spec.str() != l.description)
       throw CheckpointError(path, "layer " + l.kind + " is recorded as '" + l.description + "' but its sizes describe '" +
-                                      describe(spec) + "'");
+                                      spec.str() + "'");
     return spec;
   } catch (const CheckpointError&) {
     throw;
@@ -495,11 +451,11 @@ void save(const Sequential<T, Device>& model, const std::string& path, const Che
     for (std::int64_t v : l.sizes) w.i64(v);
     w.str(l.description);
   }
-  const auto& parameters = model.parameters();
-  w.count(parameters.size());
-  for (std::size_t i = 0; i < parameters.size(); ++i) {
-    w.str(model.parameter_names()[i]);
-    w.tensor(to_float_host(parameters[i].value->template to<cpu>()));
+  const auto& state = model.state_dict();
+  w.count(state.size());
+  for (const auto& tensor : state) {
+    w.str(tensor.name);
+    w.tensor(to_float_host(tensor.value->template to<cpu>()));
   }
   w.count(extras.metadata.size());
   for (const auto& [key, value] : extras.metadata) {
@@ -531,30 +487,30 @@ void require_fits(const std::string& path, const Checkpoint& c, const Sequential
   // One line each, as every hnn error: the first differing layer says enough.
   const auto& specs = model.specs();
   for (std::size_t i = 0; i < std::min(specs.size(), c.layers.size()); ++i)
-    if (describe(specs[i]) != c.layers[i].description)
+    if (specs[i].str() != c.layers[i].description)
       throw CheckpointError(path, "the checkpoint's architecture differs from the model's at layer " + std::to_string(i) +
                                       ": the file has " + c.layers[i].description + ", the model has " +
-                                      describe(specs[i]));
+                                      specs[i].str());
   if (specs.size() != c.layers.size())
     throw CheckpointError(path, "the checkpoint has " + std::to_string(c.layers.size()) + " layers (" + c.describe_all() +
                                     "), the model has " + std::to_string(specs.size()) + " (" + model.describe_all() + ")");
-  const auto& parameters = model.parameters();
-  if (parameters.size() != c.parameters.size())
+  const auto& state = model.state_dict();
+  if (state.size() != c.parameters.size())
     throw CheckpointError(path, "the checkpoint holds " + std::to_string(c.parameters.size()) +
-                                    " parameter tensors, the model has " + std::to_string(parameters.size()));
-  for (std::size_t i = 0; i < parameters.size(); ++i) {
-    if (c.parameter_names[i] != model.parameter_names()[i])
-      throw CheckpointError(path, "parameter " + std::to_string(i) + " is named " + c.parameter_names[i] +
-                                      " in the file, " + model.parameter_names()[i] + " in the model");
-    if (c.parameters[i].shape() != parameters[i].value->shape())
-      throw CheckpointError(path, "parameter " + c.parameter_names[i] + " has shape " + c.parameters[i].shape().str() +
-                                      " in the file, " + parameters[i].value->shape().str() + " in the model");
+                                    " tensors, the model has " + std::to_string(state.size()));
+  for (std::size_t i = 0; i < state.size(); ++i) {
+    if (c.parameter_names[i] != state[i].name)
+      throw CheckpointError(path, "tensor " + std::to_string(i) + " is named " + c.parameter_names[i] +
+                                      " in the file, " + state[i].name + " in the model");
+    if (c.parameters[i].shape() != state[i].value->shape())
+      throw CheckpointError(path, "tensor " + c.parameter_names[i] + " has shape " + c.parameters[i].shape().str() +
+                                      " in the file, " + state[i].value->shape().str() + " in the model");
   }
 }
 
 template <class T, class Device>
 void copy_parameters(const Checkpoint& c, Sequential<T, Device>& model) {
-  const auto& parameters = model.parameters();
+  const auto& state = model.state_dict();
   // Convert everything first, then write: nothing below can fail halfway on the host.
   std::vector<Tensor<T, cpu>> values;
   for (const Tensor<float, cpu>& f : c.parameters) {
@@ -562,7 +518,7 @@ void copy_parameters(const Checkpoint& c, Sequential<T, Device>& model) {
     for (std::int64_t i = 0; i < f.numel(); ++i) v[i] = static_cast<T>(f[i]);
     values.push_back(std::move(v));
   }
-  for (std::size_t i = 0; i < parameters.size(); ++i) parameters[i].value->copy_from(values[i]);
+  for (std::size_t i = 0; i < state.size(); ++i) state[i].value->copy_from(values[i]);
 }
 
 }  // namespace detail::checkpoint
@@ -583,7 +539,7 @@ template <class T, class Device = cpu>
 Sequential<T, Device> load_model(const std::string& path, CheckpointExtras* extras = nullptr) {
   Checkpoint c = read_checkpoint(path);
   std::vector<LayerSpec> specs;
-  for (const CheckpointLayer& l : c.layers) specs.push_back(detail::checkpoint::decode_layer(path, l));
+  for (const CheckpointLayer& l : c.layers) specs.push_back(detail::checkpoint::decode_layer<Device>(path, l));
   if (specs.empty()) throw CheckpointError(path, "the checkpoint records no layers");
   Sequential<T, Device> model(std::move(specs));
   detail::checkpoint::require_fits(path, c, model);

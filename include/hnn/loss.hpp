@@ -9,11 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "hnn/kernels/cpu/loss.hpp"
+#include "hnn/kernels/loss.hpp"
 #include "hnn/tensor.hpp"
-#if defined(__CUDACC__)
-#include "hnn/kernels/cuda/loss.cuh"
-#endif
 
 namespace hnn {
 
@@ -42,6 +39,17 @@ class SoftmaxCrossEntropy {
                           stats_.data(), batch_number, max_mean_loss);
     return grad_;
   }
+
+  // The batch's mean loss, its gradient left in gradient(): the loss call of a hand-written
+  // training step. It restarts the running totals, and on a GPU waits for the batch.
+  double operator()(const Tensor<T, Device>& logits, const Tensor<std::int32_t, Device>& labels) {
+    reset();
+    forward_backward(logits, labels);
+    return totals().loss_sum / static_cast<double>(logits.dim(0));
+  }
+
+  // dLoss/dLogits of the batch's mean loss, from the last operator() or forward_backward().
+  const Tensor<T, Device>& gradient() const { return grad_; }
 
   // Adds the batch to the running totals without computing a gradient (evaluation).
   void accumulate(const Tensor<T, Device>& logits, const Tensor<std::int32_t, Device>& labels) {

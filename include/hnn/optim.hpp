@@ -5,11 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "hnn/kernels/cpu/sgd.hpp"
+#include "hnn/kernels/sgd.hpp"
 #include "hnn/layers/layer.hpp"
-#if defined(__CUDACC__)
-#include "hnn/kernels/cuda/sgd.cuh"
-#endif
 
 namespace hnn {
 

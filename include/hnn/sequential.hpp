@@ -1,12 +1,15 @@
 // Sequential: a model built from a list of layer descriptions, as in PyTorch.
 //
-//   hnn::Sequential<float, hnn::cpu> net(hnn::Conv2d(1, 6, 5, 2), hnn::Sigmoid(), ...);
+//   hnn::Sequential<float, hnn::cpu> net(hnn::Conv2d(1, 6, 5).padding(2), hnn::Sigmoid(), ...);
 //
-// The descriptions (Conv2d, Linear, ...) are device-free; Sequential<T, Device> turns each
-// into a concrete layer owning its parameters on that device. The same list is what the
-// shape trace prints and what errors name.
+// The descriptions (Conv2d, Linear, or a type of your own: hnn/layers/layer.hpp) are
+// device-free; Sequential<T, Device> turns each into a concrete layer owning its parameters on
+// that device. It holds the model's structure only: descriptions, layers, parameters, trace and
+// summary. What forward() and backward() run is the model's plan (hnn/plan.hpp), compiled on
+// the first forward() and again when the input shape changes.
 #pragma once
 
+#include <cstdint>
 #include <iomanip>
 #include <memory>
 #include <sstream>
@@ -14,45 +17,24 @@
 #include <string>
 #include <type_traits>
 #include <utility>
-#include <variant>
 #include <vector>
 
-#include "hnn/fusion.hpp"
 #include "hnn/init.hpp"
 #include "hnn/layers/activation.hpp"
 #include "hnn/layers/conv2d.hpp"
 #include "hnn/layers/flatten.hpp"
+#include "hnn/layers/layer.hpp"
 #include "hnn/layers/linear.hpp"
 #include "hnn/layers/pool2d.hpp"
+#include "hnn/plan.hpp"
 
 namespace hnn {
 
-using LayerSpec = std::variant<Conv2d, AvgPool2d, MaxPool2d, Sigmoid, ReLU, Linear, Flatten>;
-
-inline std::string describe(const LayerSpec& spec) {
-  return std::visit([](const auto& s) { return s.str(); }, spec);
-}
-
+// A state tensor of a model under its PyTorch state_dict key ("3.weight", "1.running_mean").
 template <class T, class Device>
-std::unique_ptr<Layer<T, Device>> make_layer(const LayerSpec& spec) {
-  return std::visit(
-      [](const auto& s) -> std::unique_ptr<Layer<T, Device>> {
-        using S = std::decay_t<decltype(s)>;
-        if constexpr (std::is_same_v<S, Conv2d>) return std::make_unique<Conv2dLayer<T, Device>>(s);
-        else if constexpr (std::is_same_v<S, AvgPool2d>) return std::make_unique<AvgPool2dLayer<T, Device>>(s);
-        else if constexpr (std::is_same_v<S, MaxPool2d>) return std::make_unique<MaxPool2dLayer<T, Device>>(s);
-        else if constexpr (std::is_same_v<S, Sigmoid>) return std::make_unique<SigmoidLayer<T, Device>>(s);
-        else if constexpr (std::is_same_v<S, ReLU>) return std::make_unique<ReLULayer<T, Device>>(s);
-        else if constexpr (std::is_same_v<S, Linear>) return std::make_unique<LinearLayer<T, Device>>(s);
-        else return std::make_unique<FlattenLayer<T, Device>>(s);
-      },
-      spec);
-}
-
-// Thrown when an input or a layer does not fit the shape that reaches it.
-class ShapeError : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
+struct NamedTensor {
+  std::string name;
+  Tensor<T, Device>* value;
 };
 
 template <class T, class Device = cpu>
@@ -67,30 +49,47 @@ class Sequential {
 
   explicit Sequential(std::vector<LayerSpec> specs, std::uint64_t seed = 0) : specs_(std::move(specs)) {
     if (specs_.empty()) throw std::invalid_argument("hnn::Sequential needs at least one layer");
-    for (const LayerSpec& spec : specs_) layers_.push_back(make_layer<T, Device>(spec));
-    // Nothing upstream of the first layer needs a gradient: skip computing it.
-    layers_.front()->set_input_gradient(false);
-    for (std::size_t i = 0; i < layers_.size(); ++i)
+    for (const LayerSpec& spec : specs_) layers_.push_back(spec.template make_layer<T, Device>());
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      const std::string prefix = std::to_string(i) + ".";
       for (auto& p : layers_[i]->parameters()) {
         parameters_.push_back(p);
-        parameter_names_.push_back(std::to_string(i) + "." + p.name);
+        parameter_names_.push_back(prefix + p.name);
+        state_.push_back({prefix + p.name, p.value});
       }
+      for (auto& b : layers_[i]->buffers()) state_.push_back({prefix + b.name, b.value});
+    }
     init(seed);
-    find_fused_runs();
   }
 
-  // Whether forward() and backward() run each Conv2d -> Sigmoid|ReLU -> 2x2 pooling as one
-  // fused kernel where the device has one (hnn/fusion.hpp: the CPU). On by default; the
-  // results are those of the layers run one by one, which is what layer(i) always does.
+  // Whether forward() and backward() may run several layers as one fused kernel where the
+  // device has one (the planner decides: hnn/plan.hpp). On by default; the results are those
+  // of the layers run one by one.
   void set_fusion(bool enabled) { fusion_ = enabled; }
   bool fusion() const { return fusion_; }
 
+  // Whether backward() returns dLoss/dInput. Off by default: a model's first layer then skips
+  // computing a gradient nothing upstream needs.
+  void set_input_gradient(bool needed) { input_gradient_ = needed; }
+  bool input_gradient() const { return input_gradient_; }
+
+  // Training mode (the default) or evaluation mode, for every layer (batch norm, dropout).
+  void train(bool training = true) {
+    training_ = training;
+    for (auto& layer : layers_) layer->set_training(training);
+  }
+  void eval() { train(false); }
+  bool training() const { return training_; }
+
   std::size_t size() const { return layers_.size(); }
   Layer<T, Device>& layer(std::size_t i) { return *layers_.at(i); }
+  const LayerSpec& spec(std::size_t i) const { return specs_.at(i); }
   const std::vector<LayerSpec>& specs() const { return specs_; }
   const std::vector<Parameter<T, Device>>& parameters() const { return parameters_; }
   // "<layer index>.<weight|bias>" for each parameter, as PyTorch's state_dict names them.
   const std::vector<std::string>& parameter_names() const { return parameter_names_; }
+  // Every parameter and buffer, in PyTorch's state_dict order and names: what checkpoints hold.
+  const std::vector<NamedTensor<T, Device>>& state_dict() const { return state_; }
 
   std::int64_t parameter_count() const {
     std::int64_t n = 0;
@@ -98,41 +97,27 @@ class Sequential {
     return n;
   }
 
-  // Re-draws every weight with Xavier-uniform and every bias with PyTorch's default,
-  // from `seed`, in layer order. The same seed gives the same model on every device.
+  // Re-draws every layer's parameters from `seed`, in layer order (Xavier-uniform weights and
+  // PyTorch's default biases for the built-in layers). The same seed gives the same model on
+  // every device.
   void init(std::uint64_t seed) {
     Rng rng(seed);
-    for (std::size_t i = 0; i < parameters_.size(); ++i) {
-      Parameter<T, Device>& p = parameters_[i];
-      Tensor<T, cpu> host(p.value->shape());
-      if (p.name == "weight") {
-        xavier_uniform(host, rng);
-      } else {
-        default_bias_uniform(host, parameters_.at(i - 1).value->shape(), rng);  // a bias follows its weight
-      }
-      p.value->copy_from(host);
-    }
+    for (auto& layer : layers_) layer->reset_parameters(rng);
   }
 
-  // Copies every parameter from a model of the same architecture, on any device.
+  // Copies every parameter and buffer from a model of the same architecture, on any device.
   template <class OtherDevice>
   void copy_parameters_from(const Sequential<T, OtherDevice>& other) {
     if (describe_all() != other.describe_all())
       throw ShapeError("hnn::Sequential::copy_parameters_from: architectures differ:\n  " + describe_all() +
                        "\n  " + other.describe_all());
-    for (std::size_t i = 0; i < parameters_.size(); ++i) parameters_[i].value->copy_from(*other.parameters()[i].value);
+    for (std::size_t i = 0; i < state_.size(); ++i) state_[i].value->copy_from(*other.state_dict()[i].value);
   }
 
   // The output shape for an input shape; a ShapeError names the first layer that does not fit.
   Shape output_shape(const Shape& input) const {
     Shape s = input;
-    for (std::size_t i = 0; i < layers_.size(); ++i) {
-      try {
-        s = layers_[i]->output_shape(s);
-      } catch (const std::invalid_argument& e) {
-        throw ShapeError(where(i) + e.what());
-      }
-    }
+    for (std::size_t i = 0; i < specs_.size(); ++i) s = Plan<T, Device>::output_shape(specs_, i, s);
     return s;
   }
 
@@ -140,13 +125,9 @@ class Sequential {
   std::string trace(const Shape& input) const {
     std::ostringstream out;
     Shape s = input;
-    for (std::size_t i = 0; i < layers_.size(); ++i) {
-      try {
-        s = layers_[i]->output_shape(s);
-      } catch (const std::invalid_argument& e) {
-        throw ShapeError(where(i) + e.what());
-      }
-      out << layers_[i]->kind() << " output shape: " << s.str() << "\n";
+    for (std::size_t i = 0; i < specs_.size(); ++i) {
+      s = Plan<T, Device>::output_shape(specs_, i, s);
+      out << specs_[i].kind() << " output shape: " << s.str() << "\n";
     }
     return out.str();
   }
@@ -157,90 +138,61 @@ class Sequential {
     out << std::left << std::setw(4) << "#" << std::setw(44) << "layer" << std::setw(20) << "output shape"
         << "params\n";
     Shape s = input;
-    for (std::size_t i = 0; i < layers_.size(); ++i) {
-      s = layers_[i]->output_shape(s);
+    for (std::size_t i = 0; i < specs_.size(); ++i) {
+      s = Plan<T, Device>::output_shape(specs_, i, s);
       std::int64_t params = 0;
       for (const auto& p : layers_[i]->parameters()) params += p.value->numel();
-      out << std::setw(4) << i << std::setw(44) << layers_[i]->describe() << std::setw(20) << s.str() << params
-          << "\n";
+      out << std::setw(4) << i << std::setw(44) << specs_[i].str() << std::setw(20) << s.str() << params << "\n";
     }
     out << "total parameters: " << parameter_count() << "\n";
     return out.str();
   }
 
-  // Runs every layer. The result is owned by the last layer and valid until the next forward.
+  // The plan for inputs of `input`'s shape: compiled now if the last one does not serve it.
+  const Plan<T, Device>& plan(const Shape& input) {
+    if (!plan_ || !plan_->serves(input, fusion_, input_gradient_))
+      plan_ = std::make_unique<Plan<T, Device>>(specs_, layers_, input, fusion_, input_gradient_);
+    return *plan_;
+  }
+
+  // Runs the plan's stages. The result is owned by the last stage and valid until the next forward.
   const Tensor<T, Device>& forward(const Tensor<T, Device>& input) {
     const Tensor<T, Device>* x = &input;
-    for (std::size_t i = 0; i < layers_.size(); ++i) {
+    for (const auto& step : plan(input.shape()).steps()) {
       try {
-        if constexpr (has_fused_conv_act_pool<Device>::value) {
-          if (fused_at_[i] >= 0) {
-            FusedConvActPool<T, Device>& run = *fused_[static_cast<std::size_t>(fused_at_[i])];
-            run.set_unused();
-            if (fusion_ && run.accepts(x->shape())) {
-              x = &run.forward(*x);
-              i += 2;
-              continue;
-            }
-          }
-        }
-        x = &layers_[i]->forward(*x);
+        x = &step.stage->forward(*x);
       } catch (const std::invalid_argument& e) {
-        throw ShapeError(where(i) + e.what());
+        throw ShapeError(detail::where(step.first, specs_.size()) + e.what());
       }
     }
     return *x;
   }
 
   // Back-propagates dLoss/dOutput of the last forward(), writing every parameter's gradient.
-  void backward(const Tensor<T, Device>& grad_output) {
+  // Returns dLoss/dInput when set_input_gradient(true), else an empty tensor.
+  const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) {
+    if (!plan_) throw std::logic_error("hnn::Sequential::backward: call forward() first");
     const Tensor<T, Device>* g = &grad_output;
-    for (std::size_t i = layers_.size(); i-- > 0;) {
-      if constexpr (has_fused_conv_act_pool<Device>::value) {
-        if (i >= 2 && fused_at_[i - 2] >= 0 && fused_[static_cast<std::size_t>(fused_at_[i - 2])]->used()) {
-          g = &fused_[static_cast<std::size_t>(fused_at_[i - 2])]->backward(*g);
-          i -= 2;
-          continue;
-        }
-      }
-      g = &layers_[i]->backward(*g);
-    }
+    const auto& steps = plan_->steps();
+    for (auto step = steps.rbegin(); step != steps.rend(); ++step) g = &step->stage->backward(*g);
+    return *g;
   }
 
   // "Conv2d(1, 6, ...) -> Sigmoid() -> ...": the architecture in one line.
   std::string describe_all() const {
     std::string s;
-    for (const LayerSpec& spec : specs_) s += (s.empty() ? "" : " -> ") + describe(spec);
+    for (const LayerSpec& spec : specs_) s += (s.empty() ? "" : " -> ") + spec.str();
     return s;
   }
 
  private:
-  std::string where(std::size_t i) const {
-    return "layer " + std::to_string(i) + " of " + std::to_string(layers_.size()) + ": ";
-  }
-
-  void find_fused_runs() {
-    fused_at_.assign(layers_.size(), -1);
-    if constexpr (has_fused_conv_act_pool<Device>::value) {
-      FusedRun run;
-      for (std::size_t i = 0; i < specs_.size(); ++i)
-        if (fusable_run(specs_, i, run)) {
-          fused_at_[i] = static_cast<int>(fused_.size());
-          fused_.push_back(std::make_unique<FusedConvActPool<T, Device>>(std::get<Conv2d>(specs_[i]), run, *layers_[i],
-                                                                          /*input_gradient=*/i != 0));
-          i += 2;
-        }
-    }
-  }
-
   std::vector<LayerSpec> specs_;
   std::vector<std::unique_ptr<Layer<T, Device>>> layers_;
   std::vector<Parameter<T, Device>> parameters_;
   std::vector<std::string> parameter_names_;
-  // Fused runs (hnn/fusion.hpp): fused_at_[i] indexes fused_ where a run starts at layer i, else -1.
-  bool fusion_ = true;
-  std::vector<int> fused_at_;
-  std::vector<std::unique_ptr<FusedConvActPool<T, Device>>> fused_;
+  std::vector<NamedTensor<T, Device>> state_;
+  bool fusion_ = true, input_gradient_ = false, training_ = true;
+  std::unique_ptr<Plan<T, Device>> plan_;
 };
 
 }  // namespace hnn

@@ -17,14 +17,13 @@
 
 #include "hnn/data/mnist.hpp"
 #include "hnn/init.hpp"
-#include "hnn/kernels/cpu/batch.hpp"
+#include "hnn/kernels/batch.hpp"
 #include "hnn/loss.hpp"
 #include "hnn/optim.hpp"
 #include "hnn/sequential.hpp"
 #include "hnn/step_launcher.hpp"
 #if defined(__CUDACC__)
 #include "hnn/cuda/graph.cuh"
-#include "hnn/kernels/cuda/batch.cuh"
 #endif
 
 namespace hnn {

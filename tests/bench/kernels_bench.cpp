@@ -12,13 +12,13 @@
 #include <vector>
 
 #include <hnn/init.hpp>
-#include <hnn/kernels/cpu/activation.hpp>
-#include <hnn/kernels/cpu/conv2d.hpp>
-#include <hnn/kernels/cpu/conv2d_fused.hpp>
-#include <hnn/kernels/cpu/linear.hpp>
-#include <hnn/kernels/cpu/loss.hpp>
-#include <hnn/kernels/cpu/pool2d.hpp>
-#include <hnn/kernels/cpu/sgd.hpp>
+#include <hnn/kernels/activation.hpp>
+#include <hnn/kernels/conv2d.hpp>
+#include <hnn/kernels/conv2d_act_pool.hpp>
+#include <hnn/kernels/linear.hpp>
+#include <hnn/kernels/loss.hpp>
+#include <hnn/kernels/pool2d.hpp>
+#include <hnn/kernels/sgd.hpp>
 #include <hnn/parallel.hpp>
 
 namespace {
@@ -94,7 +94,7 @@ void BM_Conv2dBackward(benchmark::State& state) {
 }
 
 // The fused Conv2d + sigmoid + 2x2 average pooling that LeNet-5's training step runs
-// (conv2d_lanes.hpp); the plain conv benchmarks above time the unfused direct kernels.
+// (cpu/conv2d/fused_act_pool.hpp); the plain conv benchmarks above time the unfused direct kernels.
 void BM_ConvSigmoidPoolForward(benchmark::State& state) {
   set_num_threads(static_cast<int>(state.range(1)));
   const Conv2dGeometry g = conv_geometry(static_cast<int>(state.range(0)));

@@ -32,7 +32,6 @@
 #endif
 
 #include <hnn/data/mnist.hpp>
-#include <hnn/fusion.hpp>
 #include <hnn/train.hpp>
 
 #include "../../examples/lenet5/model.hpp"
@@ -185,16 +184,16 @@ Work count_work(const std::vector<hnn::LayerSpec>& specs, Shape shape) {
   bool first_with_input = true;  // Sequential skips the input gradient of its first layer
   for (const hnn::LayerSpec& spec : specs) {
     double macs = 0;
-    if (const auto* c = std::get_if<hnn::Conv2d>(&spec)) {
+    if (const auto* c = spec.get_if<hnn::Conv2d>()) {
       const hnn::Conv2dGeometry g = c->geometry(shape);
       macs = static_cast<double>(g.out_channels * g.out_pixels() * g.patch_size());
-    } else if (const auto* l = std::get_if<hnn::Linear>(&spec)) {
+    } else if (const auto* l = spec.get_if<hnn::Linear>()) {
       macs = static_cast<double>(l->in_features * l->out_features);
     }
     w.forward += 2 * macs;
     w.backward += 2 * macs * (first_with_input ? 1 : 2);
     first_with_input = false;
-    shape = std::visit([&](const auto& s) { return s.output_shape(shape); }, spec);
+    shape = spec.output_shape(shape);
   }
   return w;
 }
@@ -305,25 +304,18 @@ void profile(const Options& o, lenet::Variant variant, int threads, const BatchP
   auto model = lenet::lenet5<float, hnn::cpu>(variant, 0);
   hnn::SGD<float, hnn::cpu> sgd(model.parameters(), hnn::SgdOptions{learning_rate(variant), momentum(variant), 0});
   hnn::SoftmaxCrossEntropy<float, hnn::cpu> loss;
+  model.set_fusion(o.fusion);
+  const hnn::Plan<float, hnn::cpu>& plan_of_model = model.plan(train.x(0).shape());
   struct Step {
-    std::size_t first, count;
-    std::unique_ptr<hnn::FusedConvActPool<float, hnn::cpu>> fused;
+    hnn::Stage<float, hnn::cpu>* stage;
     std::string name;
   };
   std::vector<Step> plan;
-  for (std::size_t i = 0; i < model.size();) {
-    hnn::FusedRun run;
-    if (o.fusion && hnn::fusable_run(model.specs(), i, run)) {
-      plan.push_back({i, 3,
-                      std::make_unique<hnn::FusedConvActPool<float, hnn::cpu>>(std::get<hnn::Conv2d>(model.specs()[i]),
-                                                                                run, model.layer(i), i != 0),
-                      model.layer(i).describe() + " + " + model.layer(i + 1).describe() + " + " +
-                          model.layer(i + 2).describe()});
-      i += 3;
-    } else {
-      plan.push_back({i, 1, nullptr, model.layer(i).describe()});
-      i += 1;
-    }
+  for (const auto& step : plan_of_model.steps()) {
+    std::string name;
+    for (std::size_t k = step.first; k < step.first + step.count; ++k)
+      name += (k == step.first ? "" : " + ") + model.spec(k).str();
+    plan.push_back({step.stage, name});
   }
   const std::size_t n = plan.size();
   // rows: forward of each step, backward of each step, loss, SGD
@@ -336,7 +328,7 @@ void profile(const Options& o, lenet::Variant variant, int threads, const BatchP
     const Tensor<float>* x = &input;
     for (std::size_t i = 0; i < n; ++i) {
       const auto t0 = Clock::now();
-      x = plan[i].fused ? &plan[i].fused->forward(*x) : &model.layer(plan[i].first).forward(*x);
+      x = &plan[i].stage->forward(*x);
       if (keep) t[i].push_back(seconds_since(t0));
     }
     auto t0 = Clock::now();
@@ -344,7 +336,7 @@ void profile(const Options& o, lenet::Variant variant, int threads, const BatchP
     if (keep) t[2 * n].push_back(seconds_since(t0));
     for (std::size_t i = n; i-- > 0;) {
       t0 = Clock::now();
-      g = plan[i].fused ? &plan[i].fused->backward(*g) : &model.layer(plan[i].first).backward(*g);
+      g = &plan[i].stage->backward(*g);
       if (keep) t[n + i].push_back(seconds_since(t0));
     }
     t0 = Clock::now();

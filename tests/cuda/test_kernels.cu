@@ -14,20 +14,13 @@
 #include <vector>
 
 #include "cuda_test_util.cuh"
-#include "hnn/kernels/cpu/activation.hpp"
-#include "hnn/kernels/cpu/batch.hpp"
-#include "hnn/kernels/cpu/conv2d.hpp"
-#include "hnn/kernels/cpu/linear.hpp"
-#include "hnn/kernels/cpu/loss.hpp"
-#include "hnn/kernels/cpu/pool2d.hpp"
-#include "hnn/kernels/cpu/sgd.hpp"
-#include "hnn/kernels/cuda/activation.cuh"
-#include "hnn/kernels/cuda/batch.cuh"
-#include "hnn/kernels/cuda/conv2d.cuh"
-#include "hnn/kernels/cuda/linear.cuh"
-#include "hnn/kernels/cuda/loss.cuh"
-#include "hnn/kernels/cuda/pool2d.cuh"
-#include "hnn/kernels/cuda/sgd.cuh"
+#include "hnn/kernels/activation.hpp"
+#include "hnn/kernels/batch.hpp"
+#include "hnn/kernels/conv2d.hpp"
+#include "hnn/kernels/linear.hpp"
+#include "hnn/kernels/loss.hpp"
+#include "hnn/kernels/pool2d.hpp"
+#include "hnn/kernels/sgd.hpp"
 
 using namespace hnn;
 using namespace hnn::testing;
@@ -75,22 +68,23 @@ TEST_P(CudaConv2d, ForwardAndBackwardMatchCpu) {
   const auto b = random_floats(g.out_channels, rng);
   const auto dy = random_floats(out_n, rng);
 
-  auto workspace = host_buffer(conv2d_workspace_size(cpu{}, g));
+  // The reference: the CPU's im2col algorithm, which runs every geometry.
+  const Conv2dAlgorithm reference = Conv2dAlgorithm::im2col;
+  auto workspace = host_buffer(conv2d_workspace_size(cpu{}, g, reference));
   auto y = host_buffer(out_n), dx = host_buffer(g.batch * g.in_channels * g.in_pixels());
   auto dw = host_buffer(g.weight_count()), db = host_buffer(g.out_channels);
-  conv2d_forward(cpu{}, g, x.data(), w.data(), b.data(), y.data(), workspace.data());
+  conv2d_forward(cpu{}, g, x.data(), w.data(), b.data(), y.data(), workspace.data(), reference);
   conv2d_backward(cpu{}, g, x.data(), w.data(), dy.data(), c.input_gradient ? dx.data() : nullptr, dw.data(),
-                  db.data(), workspace.data());
+                  db.data(), workspace.data(), reference);
 
   const auto x_d = to_device(x), w_d = to_device(w), b_d = to_device(b), dy_d = to_device(dy);
   auto workspace_d = poisoned<float>(conv2d_workspace_size(cuda{}, g));
-  // Two families of kernels: "staged" (shared memory, the default where it fits) and
-  // "direct" (any size, the fallback); both must match the CPU.
-  for (const char* kernels : {"staged", "direct"}) {
-    SCOPED_TRACE(std::string("HNN_CONV_KERNELS=") + kernels);
-    setenv("HNN_CONV_KERNELS", kernels, 1);
+  // Both CUDA algorithms: "staged" (shared memory, the default where it fits) and "direct"
+  // (any size); both must match the CPU.
+  for (const Conv2dAlgorithm algorithm : {Conv2dAlgorithm::staged, Conv2dAlgorithm::direct}) {
+    SCOPED_TRACE(std::string("algorithm ") + name(algorithm));
     auto y_d = poisoned<float>(out_n);
-    conv2d_forward(cuda{}, g, x_d.data(), w_d.data(), b_d.data(), y_d.data(), workspace_d.data());
+    conv2d_forward(cuda{}, g, x_d.data(), w_d.data(), b_d.data(), y_d.data(), workspace_d.data(), algorithm);
     EXPECT_TRUE(all_close(to_host(y_d), y)) << "forward output";
 
     // The backward pass gets its inputs as arguments; it must not depend on what the
@@ -99,12 +93,11 @@ TEST_P(CudaConv2d, ForwardAndBackwardMatchCpu) {
     auto dx_d = poisoned<float>(static_cast<std::int64_t>(dx.size()));
     auto dw_d = poisoned<float>(g.weight_count()), db_d = poisoned<float>(g.out_channels);
     conv2d_backward(cuda{}, g, x_d.data(), w_d.data(), dy_d.data(), c.input_gradient ? dx_d.data() : nullptr,
-                    dw_d.data(), db_d.data(), workspace_d.data());
+                    dw_d.data(), db_d.data(), workspace_d.data(), algorithm);
     EXPECT_TRUE(all_close(to_host(dw_d), dw)) << "weight gradient";
     EXPECT_TRUE(all_close(to_host(db_d), db)) << "bias gradient";
     if (c.input_gradient) EXPECT_TRUE(all_close(to_host(dx_d), dx)) << "input gradient";
   }
-  unsetenv("HNN_CONV_KERNELS");
 }
 
 INSTANTIATE_TEST_SUITE_P(

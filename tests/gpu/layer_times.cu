@@ -78,19 +78,29 @@ int main(int argc, char** argv) {
     const double f = median_us([&] { layer.forward(inputs[i]); });
     layer.forward(inputs[i]);
     const double b = median_us([&] { layer.backward(grads[i]); });
-    std::printf("%-46s %12.1f %12.1f\n", layer.describe().c_str(), f, b);
+    std::printf("%-46s %12.1f %12.1f\n", net.spec(i).str().c_str(), f, b);
     total += f + b;
-    if (layer.kind() == "Conv2d") {
+    if (const Conv2d* conv = net.spec(i).get_if<Conv2d>()) {
       // The backward pass without the input gradient: the weight gradient alone.
       layer.set_input_gradient(false);
       std::printf("%-46s %12s %12.1f\n", "  (backward, weight gradient only)", "",
                   median_us([&] { layer.backward(grads[i]); }));
       layer.set_input_gradient(i != 0);
-      setenv("HNN_CONV_KERNELS", "direct", 1);
-      std::printf("%-46s %12.1f %12.1f\n", "  (with HNN_CONV_KERNELS=direct)", median_us([&] { layer.forward(inputs[i]); }),
-                  median_us([&] { layer.backward(grads[i]); }));
-      unsetenv("HNN_CONV_KERNELS");
-      layer.forward(inputs[i]);
+      // The same convolution by the direct algorithm (the staged one's fallback).
+      const Conv2dGeometry geo = conv->geometry(inputs[i].shape());
+      const auto params = layer.parameters();
+      Tensor<float, cuda> out(Shape{geo.batch, geo.out_channels, geo.out_height(), geo.out_width()});
+      Tensor<float, cuda> dx(inputs[i].shape()), dw(params[0].value->shape()), db(params[1].value->shape());
+      Tensor<float, cuda> ws(Shape{conv2d_workspace_size(cuda{}, geo)});
+      const auto direct = Conv2dAlgorithm::direct;
+      std::printf("%-46s %12.1f %12.1f\n", "  (direct algorithm)", median_us([&] {
+                    conv2d_forward(cuda{}, geo, inputs[i].data(), params[0].value->data(), params[1].value->data(),
+                                   out.data(), ws.data(), direct);
+                  }),
+                  median_us([&] {
+                    conv2d_backward(cuda{}, geo, inputs[i].data(), params[0].value->data(), grads[i].data(),
+                                    i != 0 ? dx.data() : nullptr, dw.data(), db.data(), ws.data(), direct);
+                  }));
     }
   }
   std::printf("%-46s %25.1f\n", "sum of layers", total);

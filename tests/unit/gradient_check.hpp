@@ -1,4 +1,5 @@
-// Central finite differences in double precision, for checking any layer's backward().
+// Central finite differences in double precision, for checking the backward() of any layer,
+// fused stage or whole model.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -8,7 +9,7 @@
 #include <string>
 
 #include "hnn/init.hpp"
-#include "hnn/layers/layer.hpp"
+#include "hnn/tensor.hpp"
 
 namespace hnn::testing {
 
@@ -21,13 +22,15 @@ inline Tensor<double> random_tensor(const Shape& shape, Rng& rng, double low = -
 // Relative error that stays meaningful when both values are tiny.
 inline double relative_error(double a, double b) { return std::abs(a - b) / std::max(1.0, std::abs(a) + std::abs(b)); }
 
-// Checks backward() of `layer` at `input`: the scalar probed is L = sum(forward(x) * weights)
-// for random weights, so dL/dOutput = weights. Compares dL/dInput and every parameter
-// gradient with (L(v + h) - L(v - h)) / 2h, element by element.
-inline void expect_gradients_match(Layer<double, cpu>& layer, Tensor<double> input, std::uint64_t seed,
-                                   double tolerance = 1e-7) {
+// Checks backward() of `layer` (a Layer<double, cpu>, or a Sequential<double, cpu> with
+// set_input_gradient(true)) at `input`: the scalar probed is L = sum(forward(x) * weights) for
+// random weights, so dL/dOutput = weights. Compares dL/dInput and every parameter gradient
+// with (L(v + h) - L(v - h)) / 2h, element by element. `what` names it in failures.
+template <class Model>
+void expect_gradients_match(Model& layer, Tensor<double> input, std::uint64_t seed, double tolerance = 1e-7,
+                            const std::string& what = "layer") {
   Rng rng(seed);
-  const Shape out_shape = layer.output_shape(input.shape());
+  const Shape out_shape = layer.forward(input).shape();
   const Tensor<double> probe = random_tensor(out_shape, rng);
   auto loss = [&] {
     const Tensor<double>& y = layer.forward(input);
@@ -52,17 +55,18 @@ inline void expect_gradients_match(Layer<double, cpu>& layer, Tensor<double> inp
   };
   for (std::int64_t i = 0; i < input.numel(); ++i)
     ASSERT_LT(relative_error(numeric(input[i]), grad_input[i]), tolerance)
-        << layer.describe() << ": d/dinput[" << i << "] numeric " << numeric(input[i]) << " vs analytic "
+        << what << ": d/dinput[" << i << "] numeric " << numeric(input[i]) << " vs analytic "
         << grad_input[i];
   auto params = layer.parameters();
   for (std::size_t p = 0; p < params.size(); ++p)
     for (std::int64_t i = 0; i < params[p].value->numel(); ++i)
       ASSERT_LT(relative_error(numeric((*params[p].value)[i]), grads[p][i]), tolerance)
-          << layer.describe() << ": d/d" << params[p].name << "[" << i << "]";
+          << what << ": d/d" << params[p].name << "[" << i << "]";
 }
 
 // Gives every parameter of the layer random values (so no gradient check runs on zeros).
-inline void randomize_parameters(Layer<double, cpu>& layer, Rng& rng) {
+template <class Model>
+void randomize_parameters(Model& layer, Rng& rng) {
   for (auto& p : layer.parameters())
     for (std::int64_t i = 0; i < p.value->numel(); ++i) (*p.value)[i] = rng.uniform(-1, 1);
 }

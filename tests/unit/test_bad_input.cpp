@@ -33,7 +33,7 @@ void expect_rejected(Fn&& fn, const std::vector<std::string>& words) {
 }  // namespace
 
 TEST(BadShapes, EveryLayerKindChecksItsInputOnForward) {
-  Conv2dLayer<float, cpu> conv(Conv2d(1, 6, 5, 2));
+  Conv2dLayer<float, cpu> conv(Conv2d(1, 6, 5).padding(2));
   expect_rejected([&] { conv.forward(Tensor<float>(Shape{2, 28, 28})); }, {"Conv2d(1, 6", "(N, C, H, W)", "(2, 28, 28)"});
   expect_rejected([&] { conv.forward(Tensor<float>(Shape{2, 3, 28, 28})); }, {"Conv2d(1, 6", "1 input channels", "(2, 3, 28, 28)"});
   Conv2dLayer<float, cpu> unpadded(Conv2d(1, 6, 5));
@@ -50,7 +50,7 @@ TEST(BadShapes, EveryLayerKindChecksItsInputOnForward) {
 }
 
 TEST(BadShapes, TheNetworkNamesTheFirstLayerThatDoesNotFit) {
-  Sequential<float, cpu> net(Conv2d(1, 6, 5, 2), Sigmoid(), AvgPool2d(2, 2), Flatten(), Linear(6 * 14 * 14, 10));
+  Sequential<float, cpu> net(Conv2d(1, 6, 5).padding(2), Sigmoid(), AvgPool2d(2, 2), Flatten(), Linear(6 * 14 * 14, 10));
   // Three channels into a one-channel network: the very first layer.
   expect_rejected([&] { net.forward(Tensor<float>::zeros(Shape{2, 3, 28, 28})); }, {"layer 0 of 5", "Conv2d(1, 6"});
   expect_rejected([&] { net.output_shape(Shape{2, 3, 28, 28}); }, {"layer 0 of 5", "Conv2d(1, 6"});
@@ -97,7 +97,7 @@ data::Dataset tiny_dataset(const std::vector<std::int32_t>& labels, std::int64_t
 
 // Ten classes from 28x28 images.
 Sequential<float, cpu> small_net() {
-  return Sequential<float, cpu>(Conv2d(1, 2, 5, 2), Sigmoid(), AvgPool2d(2, 2), Flatten(), Linear(2 * 14 * 14, 10));
+  return Sequential<float, cpu>(Conv2d(1, 2, 5).padding(2), Sigmoid(), AvgPool2d(2, 2), Flatten(), Linear(2 * 14 * 14, 10));
 }
 
 TrainOptions one_epoch(std::int64_t batch_size = 2) {

@@ -290,3 +290,38 @@ TEST_F(CheckpointTest, TrainingStateAndMetadataRoundTrip) {
   EXPECT_EQ(c.parameter_names.front(), "0.weight");
   EXPECT_EQ(c.parameter_names.back(), "11.bias");
 }
+
+// A file written by the release before the layer registry (commit 69385f8; how:
+// tests/fixtures/make_checkpoint_v1.cpp) still loads, with its architecture, parameters,
+// training state and metadata, and the model computes what it computed then.
+TEST(CheckpointCompatibility, AFileOfThePreviousReleaseLoads) {
+  const std::string path = std::string(HNN_SOURCE_DIR) + "/tests/fixtures/checkpoint_v1_small.hnn";
+  CheckpointExtras extras;
+  auto net = load_model<float, cpu>(path, &extras);
+  EXPECT_EQ(net.describe_all(),
+            "Conv2d(1, 2, kernel=3, padding=1, stride=1) -> ReLU() -> MaxPool2d(kernel=2, stride=2) -> "
+            "Conv2d(2, 3, kernel=3, padding=0, stride=2) -> Sigmoid() -> AvgPool2d(kernel=2, stride=1) -> Flatten() -> "
+            "Linear(3, 4)");
+  EXPECT_EQ(extras.metadata.at("program"), "make_v1");
+  ASSERT_TRUE(extras.training.has_value());
+  EXPECT_EQ(extras.training->epoch, 2);
+  EXPECT_EQ(extras.training->shuffle_state, 12345u);
+  EXPECT_EQ(extras.training->order, (std::vector<std::int32_t>{3, 1, 0, 2}));
+  ASSERT_EQ(extras.training->momentum.size(), net.parameters().size());
+  EXPECT_FLOAT_EQ(extras.training->momentum[0][3], 0.03f);
+
+  Tensor<float, cpu> x(Shape{2, 1, 12, 12});
+  for (std::int64_t i = 0; i < x.numel(); ++i) x[i] = static_cast<float>((i * 37) % 101) / 101.0f;
+  const float then[] = {-0.147878736f, 0.75088948f,  -1.53216565f, 0.225281581f,
+                        -0.138270512f, 0.749774098f, -1.54749739f, 0.22474055f};
+  const Tensor<float, cpu>& y = net.forward(x);
+  ASSERT_EQ(y.numel(), 8);
+  for (std::int64_t i = 0; i < 8; ++i) EXPECT_NEAR(y[i], then[i], 1e-5) << "logit " << i;
+
+  // The same file loads into a model the caller describes with today's API.
+  Sequential<float, cpu> described(Conv2d(1, 2, 3).padding(1), ReLU(), MaxPool2d(2), Conv2d(2, 3, 3).stride(2),
+                                   Sigmoid(), AvgPool2d(2, 1), Flatten(), Linear(3, 4));
+  load(described, path);
+  const Tensor<float, cpu>& y2 = described.forward(x);
+  for (std::int64_t i = 0; i < 8; ++i) EXPECT_EQ(y2[i], y[i]) << "logit " << i;
+}

@@ -1,5 +1,6 @@
-// The fused Conv2d -> activation -> pooling path (hnn/fusion.hpp) gives the results of the
-// three layers run one by one, and the gradients through it match finite differences.
+// The fused Conv2d -> activation -> pooling stage (hnn/stages/conv2d_act_pool.hpp) gives the
+// results of the three layers run one by one, the planner puts it where it belongs, and the
+// gradients through it match finite differences.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,11 +10,12 @@
 
 #include "../../examples/lenet5/model.hpp"
 #include "gradient_check.hpp"
-#include "hnn/fusion.hpp"
 #include "hnn/parallel.hpp"
 #include "hnn/sequential.hpp"
+#include "hnn/stages/conv2d_act_pool.hpp"
 
 using namespace hnn;
+using hnn::testing::expect_gradients_match;
 using hnn::testing::random_tensor;
 using hnn::testing::randomize_parameters;
 using hnn::testing::relative_error;
@@ -42,16 +44,16 @@ class Fusion : public ::testing::TestWithParam<FusionCase> {
   void TearDown() override { set_num_threads(1); }
 };
 
-// One run with its input gradient: FusedConvActPool against the three layers' own kernels.
+// One run with its input gradient: the fused stage against the three layers' own kernels.
 TEST_P(Fusion, RunMatchesTheThreeLayers) {
   const FusionCase& c = GetParam();
   set_num_threads(c.threads);
   const std::vector<LayerSpec> specs{c.conv, c.activation, c.pooling};
-  FusedRun run;
-  ASSERT_TRUE(fusable_run(specs, 0, run));
-  auto conv = make_layer<double, cpu>(specs[0]);
-  auto act = make_layer<double, cpu>(specs[1]);
-  auto pool = make_layer<double, cpu>(specs[2]);
+  ActPool run;
+  ASSERT_TRUE(conv2d_act_pool_run(specs, 0, run));
+  auto conv = specs[0].make_layer<double, cpu>();
+  auto act = specs[1].make_layer<double, cpu>();
+  auto pool = specs[2].make_layer<double, cpu>();
   Rng rng(21);
   randomize_parameters(*conv, rng);
   const Tensor<double> x = random_tensor(c.input, rng, -2, 2);
@@ -61,8 +63,8 @@ TEST_P(Fusion, RunMatchesTheThreeLayers) {
   const Tensor<double> dx = conv->backward(act->backward(pool->backward(dy))).clone();
   const Tensor<double> dw = conv->parameters()[0].grad->clone(), db = conv->parameters()[1].grad->clone();
 
-  FusedConvActPool<double, cpu> fused(c.conv, run, *conv, /*input_gradient=*/true);
-  ASSERT_TRUE(fused.accepts(x.shape()));
+  ASSERT_TRUE((Conv2dActPoolStage<double, cpu>::accepts(c.conv, run, x.shape())));
+  Conv2dActPoolStage<double, cpu> fused(c.conv, run, *conv);
   expect_close(fused.forward(x), y, 1e-12, "output");
   expect_close(fused.backward(dy), dx, 1e-12, "input gradient");
   expect_close(*conv->parameters()[0].grad, dw, 1e-12, "weight gradient");
@@ -72,24 +74,24 @@ TEST_P(Fusion, RunMatchesTheThreeLayers) {
 INSTANTIATE_TEST_SUITE_P(
     Shapes, Fusion,
     ::testing::Values(
-        FusionCase{"LeNetConv1SigmoidAvg", Conv2d(1, 6, 5, 2), Sigmoid(), AvgPool2d(2), Shape{3, 1, 28, 28}, 1},
+        FusionCase{"LeNetConv1SigmoidAvg", Conv2d(1, 6, 5).padding(2), Sigmoid(), AvgPool2d(2), Shape{3, 1, 28, 28}, 1},
         FusionCase{"LeNetConv2SigmoidAvg", Conv2d(6, 16, 5), Sigmoid(), AvgPool2d(2), Shape{3, 6, 14, 14}, 1},
-        FusionCase{"LeNetConv1ReluMax", Conv2d(1, 6, 5, 2), ReLU(), MaxPool2d(2), Shape{3, 1, 28, 28}, 1},
+        FusionCase{"LeNetConv1ReluMax", Conv2d(1, 6, 5).padding(2), ReLU(), MaxPool2d(2), Shape{3, 1, 28, 28}, 1},
         FusionCase{"LeNetConv2ReluMaxTwoThreads", Conv2d(6, 16, 5), ReLU(), MaxPool2d(2), Shape{5, 6, 14, 14}, 2},
-        FusionCase{"OddOutputSigmoidMax", Conv2d(2, 3, 3, 1), Sigmoid(), MaxPool2d(2), Shape{2, 2, 7, 9}, 1},
-        FusionCase{"OddOutputReluAvgTwoThreads", Conv2d(2, 3, 3, 1), ReLU(), AvgPool2d(2), Shape{3, 2, 9, 7}, 2},
+        FusionCase{"OddOutputSigmoidMax", Conv2d(2, 3, 3).padding(1), Sigmoid(), MaxPool2d(2), Shape{2, 2, 7, 9}, 1},
+        FusionCase{"OddOutputReluAvgTwoThreads", Conv2d(2, 3, 3).padding(1), ReLU(), AvgPool2d(2), Shape{3, 2, 9, 7}, 2},
         FusionCase{"OneByOneKernel", Conv2d(4, 5, 1), Sigmoid(), AvgPool2d(2, 2), Shape{2, 4, 6, 6}, 1},
-        FusionCase{"ManyOutputChannels", Conv2d(3, 13, 3, 2), ReLU(), AvgPool2d(2), Shape{2, 3, 8, 8}, 2}),
+        FusionCase{"ManyOutputChannels", Conv2d(3, 13, 3).padding(2), ReLU(), AvgPool2d(2), Shape{2, 3, 8, 8}, 2}),
     [](const ::testing::TestParamInfo<FusionCase>& info) { return info.param.name; });
 
 TEST(Fusion, OnlyStrideOneConvolutionsAndTwoByTwoWindowsFuse) {
-  FusedRun run;
-  EXPECT_FALSE(fusable_run(std::vector<LayerSpec>{Conv2d(1, 2, 3, 1, 2), Sigmoid(), AvgPool2d(2)}, 0, run));
-  EXPECT_FALSE(fusable_run(std::vector<LayerSpec>{Conv2d(1, 2, 3), Sigmoid(), AvgPool2d(3)}, 0, run));
-  EXPECT_FALSE(fusable_run(std::vector<LayerSpec>{Conv2d(1, 2, 3), Sigmoid(), AvgPool2d(2, 1)}, 0, run));
-  EXPECT_FALSE(fusable_run(std::vector<LayerSpec>{Conv2d(1, 2, 3), Sigmoid(), Flatten()}, 0, run));
-  EXPECT_FALSE(fusable_run(std::vector<LayerSpec>{Conv2d(1, 2, 3), Sigmoid()}, 0, run));
-  EXPECT_TRUE(fusable_run(std::vector<LayerSpec>{Conv2d(1, 2, 3), ReLU(), MaxPool2d(2)}, 0, run));
+  ActPool run;
+  EXPECT_FALSE(conv2d_act_pool_run(std::vector<LayerSpec>{Conv2d(1, 2, 3).padding(1).stride(2), Sigmoid(), AvgPool2d(2)}, 0, run));
+  EXPECT_FALSE(conv2d_act_pool_run(std::vector<LayerSpec>{Conv2d(1, 2, 3), Sigmoid(), AvgPool2d(3)}, 0, run));
+  EXPECT_FALSE(conv2d_act_pool_run(std::vector<LayerSpec>{Conv2d(1, 2, 3), Sigmoid(), AvgPool2d(2, 1)}, 0, run));
+  EXPECT_FALSE(conv2d_act_pool_run(std::vector<LayerSpec>{Conv2d(1, 2, 3), Sigmoid(), Flatten()}, 0, run));
+  EXPECT_FALSE(conv2d_act_pool_run(std::vector<LayerSpec>{Conv2d(1, 2, 3), Sigmoid()}, 0, run));
+  EXPECT_TRUE(conv2d_act_pool_run(std::vector<LayerSpec>{Conv2d(1, 2, 3), ReLU(), MaxPool2d(2)}, 0, run));
   EXPECT_EQ(run.activation, FusedActivation::relu);
   EXPECT_EQ(run.pooling, FusedPooling::max);
 }
@@ -125,11 +127,55 @@ TEST(Fusion, LeNet5FusedMatchesLayerByLayer) {
   expect_fused_model_matches<float>(lenet::Variant::relu, 2, 1e-5);
 }
 
+// The planner fuses both of LeNet-5's Conv2d -> activation -> pooling runs on the CPU, and
+// nothing when fusion is off or the shape does not fit the fused kernel.
+TEST(Fusion, PlannerFusesLeNetsTwoRuns) {
+  for (const auto variant : {lenet::Variant::sigmoid, lenet::Variant::relu}) {
+    auto model = lenet::lenet5<float, cpu>(variant);
+    const auto& plan = model.plan(Shape{256, 1, 28, 28});
+    ASSERT_EQ(plan.steps().size(), 8u) << plan.describe(model.specs());
+    for (const std::size_t fused_step : {std::size_t{0}, std::size_t{1}}) {
+      EXPECT_EQ(plan.steps()[fused_step].count, 3u) << plan.describe(model.specs());
+      const bool is_fused_stage = dynamic_cast<Conv2dActPoolStage<float, cpu>*>(plan.steps()[fused_step].stage) != nullptr;
+      EXPECT_TRUE(is_fused_stage);
+    }
+    EXPECT_EQ(plan.steps()[0].first, 0u);
+    EXPECT_EQ(plan.steps()[1].first, 3u);
+    EXPECT_NE(plan.describe(model.specs()).find("Conv2d(6, 16, kernel=5, padding=0, stride=1) + "), std::string::npos);
+    // forward() runs that plan.
+    model.forward(Tensor<float>::zeros(Shape{4, 1, 28, 28}));
+    EXPECT_EQ(&model.plan(Shape{4, 1, 28, 28}), &plan);
+
+    model.set_fusion(false);
+    const auto& plain = model.plan(Shape{256, 1, 28, 28});
+    EXPECT_EQ(plain.steps().size(), model.size());
+    EXPECT_EQ(plain.describe(model.specs()).find("[fused]"), std::string::npos);
+  }
+  // A 1x1 output cannot be pooled 2x2: the three layers run, and report the error themselves.
+  Sequential<float, cpu> tiny(Conv2d(1, 2, 3), Sigmoid(), AvgPool2d(2), Flatten(), Linear(8, 2));
+  EXPECT_THROW(tiny.forward(Tensor<float>::zeros(Shape{1, 1, 3, 3})), ShapeError);
+  EXPECT_EQ(tiny.plan(Shape{1, 1, 6, 6}).steps().size(), 3u);
+}
+
+// backward() returns dLoss/dInput when asked, through a fused first stage too.
+TEST(Fusion, ModelInputGradientThroughFusedStageMatchesFiniteDifferences) {
+  Sequential<double, cpu> model(Conv2d(2, 3, 3).padding(1), Sigmoid(), AvgPool2d(2), Flatten(), Linear(3 * 3 * 2, 4));
+  Rng rng(5);
+  randomize_parameters(model, rng);
+  model.set_input_gradient(true);
+  const Tensor<double> x = random_tensor(Shape{3, 2, 6, 4}, rng);
+  EXPECT_NE(model.plan(x.shape()).describe(model.specs()).find("[fused]"), std::string::npos);
+  expect_gradients_match(model, x, 6, 1e-7, "fused model");
+  model.set_input_gradient(false);
+  model.forward(x);
+  EXPECT_EQ(model.backward(Tensor<double>::zeros(Shape{3, 4})).numel(), 0);
+}
+
 // Central finite differences of L = sum(model(x) * probe) for every parameter, through two
 // fused runs (the second one's input gradient reaches the first one's weights).
 TEST(Fusion, GradientsThroughFusedRunsMatchFiniteDifferences) {
   for (const bool relu_max : {false, true}) {
-    std::vector<LayerSpec> specs{Conv2d(1, 2, 3, 1), Sigmoid(), AvgPool2d(2), Conv2d(2, 3, 3, 1)};
+    std::vector<LayerSpec> specs{Conv2d(1, 2, 3).padding(1), Sigmoid(), AvgPool2d(2), Conv2d(2, 3, 3).padding(1)};
     if (relu_max) specs.insert(specs.end(), {ReLU(), MaxPool2d(2)});
     else specs.insert(specs.end(), {Sigmoid(), AvgPool2d(2)});
     specs.insert(specs.end(), {Flatten(), Linear(3 * 3 * 2, 4)});

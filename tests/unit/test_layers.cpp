@@ -54,7 +54,7 @@ TEST(Conv2d, D2lCrossCorrelationExample) {
 }
 
 TEST(Conv2d, ZeroPaddingStrideAndBias) {
-  Conv2dLayer<double, cpu> conv(Conv2d(1, 1, 3, /*padding=*/1));
+  Conv2dLayer<double, cpu> conv(Conv2d(1, 1, 3).padding(1));
   auto params = conv.parameters();
   *params[0].value = Tensor<double>::full(Shape{1, 1, 3, 3}, 1.0);
   params[1].value->at(0) = 0.5;
@@ -62,7 +62,7 @@ TEST(Conv2d, ZeroPaddingStrideAndBias) {
   EXPECT_EQ(values(conv.forward(Tensor<double>::full(Shape{1, 1, 3, 3}, 1.0))),
             (std::vector<double>{4.5, 6.5, 4.5, 6.5, 9.5, 6.5, 4.5, 6.5, 4.5}));
 
-  Conv2dLayer<double, cpu> strided(Conv2d(1, 1, 3, /*padding=*/1, /*stride=*/2));
+  Conv2dLayer<double, cpu> strided(Conv2d(1, 1, 3).padding(1).stride(2));
   auto sp = strided.parameters();
   *sp[0].value = Tensor<double>::full(Shape{1, 1, 3, 3}, 1.0);
   sp[1].value->at(0) = 0;
@@ -116,14 +116,14 @@ TEST(Flatten, KeepsTheBatchAndJoinsTheRest) {
 
 TEST(Gradients, Conv2dPaddedStrided) {
   Rng rng(1);
-  Conv2dLayer<double, cpu> conv(Conv2d(2, 3, 3, /*padding=*/1, /*stride=*/2));
+  Conv2dLayer<double, cpu> conv(Conv2d(2, 3, 3).padding(1).stride(2));
   randomize_parameters(conv, rng);
   expect_gradients_match(conv, random_tensor(Shape{2, 2, 5, 5}, rng), 11);
 }
 
 TEST(Gradients, Conv2dLeNetFirstLayerShape) {
   Rng rng(2);
-  Conv2dLayer<double, cpu> conv(Conv2d(1, 2, 5, /*padding=*/2));
+  Conv2dLayer<double, cpu> conv(Conv2d(1, 2, 5).padding(2));
   randomize_parameters(conv, rng);
   expect_gradients_match(conv, random_tensor(Shape{3, 1, 7, 6}, rng), 12);
 }
@@ -187,7 +187,7 @@ TEST(Gradients, FirstLayerSkipsTheInputGradientButKeepsParameterGradients) {
 }
 
 TEST(Layers, RejectWrongInputShapesNamingTheLayer) {
-  Conv2dLayer<float, cpu> conv(Conv2d(1, 6, 5, 2));
+  Conv2dLayer<float, cpu> conv(Conv2d(1, 6, 5).padding(2));
   try {
     conv.forward(Tensor<float>(Shape{2, 3, 28, 28}));
     FAIL() << "expected a shape error";
@@ -212,7 +212,7 @@ TEST(Threads, ConvAndPoolGiveTheSameResultsOnOneAndTwoThreads) {
   std::vector<std::vector<double>> results;
   for (const int threads : {1, 2}) {
     set_num_threads(threads);
-    Conv2dLayer<double, cpu> conv(Conv2d(3, 4, 3, 1));
+    Conv2dLayer<double, cpu> conv(Conv2d(3, 4, 3).padding(1));
     Rng init(5);
     randomize_parameters(conv, init);
     results.push_back(values(conv.forward(x)));

@@ -5,7 +5,7 @@
 // What the counter sees: every operator new (std::string, std::vector, std::function, the
 // shared_ptr control block that each hnn::Tensor allocation comes with, the kernels' scratch
 // buffers). It does not see plain malloc, which Eigen's matrix products use internally; the
-// CPU step calls no Eigen product (kernels/cpu/gemm.hpp and conv2d_direct.hpp do the work).
+// CPU step calls no Eigen product (kernels/cpu/gemm.hpp and the conv2d algorithms do the work).
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -26,7 +26,7 @@ template <class Device>
 hnn::Sequential<float, Device> lenet5() {
   using namespace hnn;
   return Sequential<float, Device>(
-      Conv2d(1, 6, /*kernel=*/5, /*padding=*/2), ReLU(), MaxPool2d(2, /*stride=*/2),
+      Conv2d(1, 6, 5).padding(2), ReLU(), MaxPool2d(2, /*stride=*/2),
       Conv2d(6, 16, 5), ReLU(), MaxPool2d(2, 2), Flatten(),
       Linear(16 * 5 * 5, 120), ReLU(), Linear(120, 84), ReLU(), Linear(84, 10));
 }
@@ -116,4 +116,91 @@ TEST(ReadmeSnippets, TrainSaveLoadPredict) {
   // [/readme]
   std::remove(path.c_str());
   std::remove(image_path.c_str());
+}
+
+TEST(ReadmeSnippets, HandWrittenTrainingStep) {
+  const auto set = hnn::data::load_fashion_mnist(data_dir, hnn::data::Split::test, 64);
+  // [readme:training-step]
+  auto net = lenet5<hnn::cpu>();
+  const auto images = hnn::Tensor<float, hnn::cpu>::from_vector(hnn::Shape{64, 1, 28, 28}, set.images);
+  const auto labels = hnn::Tensor<std::int32_t, hnn::cpu>::from_vector(hnn::Shape{64}, set.labels);
+  hnn::SoftmaxCrossEntropy<float, hnn::cpu> loss;
+  hnn::SGD<float, hnn::cpu> sgd(net.parameters(), {/*lr=*/0.05});
+  std::vector<double> losses;
+  for (int step = 0; step < 30; ++step) {
+    const auto& logits = net.forward(images);          // (64, 10)
+    losses.push_back(loss(logits, labels));            // the batch's mean loss
+    net.backward(loss.gradient());                     // every parameter's gradient
+    sgd.step();
+  }
+  // [/readme]
+  EXPECT_NEAR(losses.front(), std::log(10.0), 0.3);  // a fresh network guesses
+  EXPECT_LT(losses.back(), losses.front() - 0.3);    // 30 steps on one batch: it learns that batch (2.29 -> 1.70)
+}
+
+// [readme:custom-layer]
+// y = x * weight[c] for each channel c: a learnable per-channel scale.
+template <class T, class Device>
+class ScaleLayer;
+
+struct Scale {
+  static constexpr const char* kind = "Scale";  // what checkpoints record
+  template <class T, class Device>
+  using layer = ScaleLayer<T, Device>;
+
+  std::int64_t channels;
+  std::string str() const { return "Scale(" + std::to_string(channels) + ")"; }
+  hnn::Shape output_shape(const hnn::Shape& input) const { return input; }
+  std::vector<std::int64_t> sizes() const { return {channels}; }
+  static Scale from_sizes(const std::vector<std::int64_t>& s) { return Scale{s.at(0)}; }
+};
+
+template <class T, class Device>
+class ScaleLayer final : public hnn::Layer<T, Device> {  // a CPU-only layer: plain loops
+ public:
+  explicit ScaleLayer(const Scale& s) : c_(s.channels), weight_(hnn::Shape{c_}), grad_(hnn::Shape{c_}) {}
+
+  const hnn::Tensor<T, Device>& forward(const hnn::Tensor<T, Device>& x) override {
+    x_ = x;
+    y_.resize(x.shape());
+    const std::int64_t plane = x.numel() / (x.dim(0) * c_);
+    for (std::int64_t i = 0; i < x.numel(); ++i) y_[i] = x[i] * weight_[i / plane % c_];
+    return y_;
+  }
+  const hnn::Tensor<T, Device>& backward(const hnn::Tensor<T, Device>& dy) override {
+    const std::int64_t plane = x_.numel() / (x_.dim(0) * c_);
+    dx_.resize(x_.shape());
+    for (std::int64_t c = 0; c < c_; ++c) grad_[c] = 0;
+    for (std::int64_t i = 0; i < x_.numel(); ++i) {
+      grad_[i / plane % c_] += dy[i] * x_[i];
+      dx_[i] = dy[i] * weight_[i / plane % c_];
+    }
+    return dx_;
+  }
+  std::vector<hnn::Parameter<T, Device>> parameters() override { return {{"weight", &weight_, &grad_}}; }
+  void reset_parameters(hnn::Rng&) override {
+    for (std::int64_t c = 0; c < c_; ++c) weight_[c] = 1;
+  }
+
+ private:
+  std::int64_t c_;
+  hnn::Tensor<T, Device> weight_, grad_, x_, y_, dx_;
+};
+// [/readme]
+
+TEST(ReadmeSnippets, CustomLayer) {
+  // [readme:custom-layer-use]
+  hnn::Sequential<float, hnn::cpu> net(hnn::Conv2d(1, 4, 3), Scale{4}, hnn::ReLU(), hnn::Flatten(),
+                                       hnn::Linear(4 * 26 * 26, 10));
+  // Trace, summary, parameter names ("1.weight"), checkpoints and training take it as they are.
+  hnn::register_layer<Scale>();  // only for load_model(), which rebuilds it from a file
+  // [/readme]
+  EXPECT_EQ(net.parameter_names()[2], "1.weight");
+  const hnn::Shape out = net.forward(hnn::Tensor<float, hnn::cpu>::zeros(hnn::Shape{2, 1, 28, 28})).shape();
+  EXPECT_EQ(out, (hnn::Shape{2, 10}));
+  const std::string path = temp_file("scale.hnn");
+  hnn::save(net, path);
+  const std::string rebuilt = hnn::load_model<float, hnn::cpu>(path).describe_all();
+  EXPECT_EQ(rebuilt, net.describe_all());
+  std::remove(path.c_str());
 }

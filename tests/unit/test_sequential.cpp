@@ -81,7 +81,7 @@ TEST(Sequential, XavierBoundsHold) {
 
 TEST(Sequential, WholeNetworkGradientMatchesFiniteDifferences) {
   // A small network through every layer type, checked end to end in double precision.
-  Sequential<double, cpu> net(Conv2d(1, 2, 3, 1), Sigmoid(), AvgPool2d(2), Conv2d(2, 3, 2), ReLU(), MaxPool2d(2),
+  Sequential<double, cpu> net(Conv2d(1, 2, 3).padding(1), Sigmoid(), AvgPool2d(2), Conv2d(2, 3, 2), ReLU(), MaxPool2d(2),
                               Flatten(), Linear(3, 4));
   net.init(5);
   Rng rng(6);

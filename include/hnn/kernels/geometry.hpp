@@ -19,6 +19,21 @@ struct Conv2dGeometry {
   std::int64_t weight_count() const { return out_channels * patch_size(); }
 };
 
+// The algorithms of Conv2d; kernels/conv2d.hpp says which runs where.
+enum class Conv2dAlgorithm {
+  im2col,  // CPU
+  direct,  // CPU: stride 1 only; CUDA: any geometry
+  staged,  // CUDA: shared-memory kernels for every pass whose tiles fit, direct for the rest
+};
+inline const char* name(Conv2dAlgorithm a) {
+  switch (a) {
+    case Conv2dAlgorithm::im2col: return "im2col";
+    case Conv2dAlgorithm::direct: return "direct";
+    case Conv2dAlgorithm::staged: return "staged";
+  }
+  return "?";
+}
+
 // A 2-D pooling window over a batch in NCHW layout (no padding).
 struct Pool2dGeometry {
   std::int64_t batch = 0, channels = 0, in_height = 0, in_width = 0;

@@ -1,23 +1,32 @@
 // Sigmoid and ReLU: elementwise, any input shape.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
-#include "hnn/kernels/cpu/activation.hpp"
+#include "hnn/kernels/activation.hpp"
 #include "hnn/layers/layer.hpp"
-#if defined(__CUDACC__)
-#include "hnn/kernels/cuda/activation.cuh"
-#endif
+#include "hnn/registry.hpp"
 
 namespace hnn {
 
-struct Sigmoid {
-  std::string str() const { return "Sigmoid()"; }
+template <class T, class Device>
+class SigmoidLayer;
+template <class T, class Device>
+class ReLULayer;
+
+struct Sigmoid : detail::SizelessSpec<Sigmoid> {
+  static constexpr const char* kind = "Sigmoid";
+  template <class T, class Device>
+  using layer = SigmoidLayer<T, Device>;
   Shape output_shape(const Shape& input) const { return input; }
 };
 
-struct ReLU {
-  std::string str() const { return "ReLU()"; }
+struct ReLU : detail::SizelessSpec<ReLU> {
+  static constexpr const char* kind = "ReLU";
+  template <class T, class Device>
+  using layer = ReLULayer<T, Device>;
   Shape output_shape(const Shape& input) const { return input; }
 };
 
@@ -25,9 +34,6 @@ template <class T, class Device>
 class SigmoidLayer final : public Layer<T, Device> {
  public:
   explicit SigmoidLayer(const Sigmoid&) {}
-  std::string describe() const override { return Sigmoid{}.str(); }
-  std::string kind() const override { return "Sigmoid"; }
-  Shape output_shape(const Shape& input) const override { return input; }
 
   const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
     output_.resize(input.shape());
@@ -48,9 +54,6 @@ template <class T, class Device>
 class ReLULayer final : public Layer<T, Device> {
  public:
   explicit ReLULayer(const ReLU&) {}
-  std::string describe() const override { return ReLU{}.str(); }
-  std::string kind() const override { return "ReLU"; }
-  Shape output_shape(const Shape& input) const override { return input; }
 
   const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
     input_ = input;
@@ -67,5 +70,10 @@ class ReLULayer final : public Layer<T, Device> {
  private:
   Tensor<T, Device> input_, output_, grad_input_;
 };
+
+namespace detail {
+[[maybe_unused]] static const bool sigmoid_registered = register_layer<Sigmoid>();
+[[maybe_unused]] static const bool relu_registered = register_layer<ReLU>();
+}  // namespace detail
 
 }  // namespace hnn

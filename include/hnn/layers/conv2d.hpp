@@ -1,56 +1,84 @@
-// Conv2d: a 2-D convolution with bias, weights (out, in, k, k), NCHW input.
+// Conv2d: a 2-D convolution, weights (out, in, k, k), NCHW input, as PyTorch's nn.Conv2d.
+//
+//   Conv2d(1, 6, 5).padding(2)          in, out and kernel size; the rest by name
+//   Conv2d(16, 32, 3).stride(2).padding(1)
+//
+// Stride and padding are named, never positional, so they cannot be swapped by accident.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
-#include "hnn/kernels/cpu/conv2d.hpp"
+#include "hnn/kernels/conv2d.hpp"
 #include "hnn/layers/layer.hpp"
-#if defined(__CUDACC__)
-#include "hnn/kernels/cuda/conv2d.cuh"
-#endif
+#include "hnn/registry.hpp"
 
 namespace hnn {
 
-// The description of a convolution: device-free, cheap to copy, what a model is built from.
-// Argument order follows hnn's LeNet listing: Conv2d(in, out, kernel, padding, stride).
-struct Conv2d {
-  std::int64_t in_channels, out_channels, kernel, padding, stride;
+template <class T, class Device>
+class Conv2dLayer;
 
-  Conv2d(std::int64_t in_channels_, std::int64_t out_channels_, std::int64_t kernel_, std::int64_t padding_ = 0,
-         std::int64_t stride_ = 1)
-      : in_channels(in_channels_), out_channels(out_channels_), kernel(kernel_), padding(padding_), stride(stride_) {
-    detail::require_positive("Conv2d", "in_channels", in_channels);
-    detail::require_positive("Conv2d", "out_channels", out_channels);
-    detail::require_positive("Conv2d", "kernel", kernel);
-    detail::require_positive("Conv2d", "stride", stride);
-    detail::require_non_negative("Conv2d", "padding", padding);
+// The description of a convolution: device-free, cheap to copy, what a model is built from.
+class Conv2d {
+ public:
+  static constexpr const char* kind = "Conv2d";
+  template <class T, class Device>
+  using layer = Conv2dLayer<T, Device>;
+
+  Conv2d(std::int64_t in_channels, std::int64_t out_channels, std::int64_t kernel_size)
+      : in_(in_channels), out_(out_channels), kernel_(kernel_size) {
+    detail::require_positive("Conv2d", "in_channels", in_);
+    detail::require_positive("Conv2d", "out_channels", out_);
+    detail::require_positive("Conv2d", "kernel", kernel_);
   }
 
+  Conv2d& stride(std::int64_t s) {
+    detail::require_positive("Conv2d", "stride", s);
+    stride_ = s;
+    return *this;
+  }
+  Conv2d& padding(std::int64_t p) {
+    detail::require_non_negative("Conv2d", "padding", p);
+    padding_ = p;
+    return *this;
+  }
+
+  std::int64_t in_channels() const { return in_; }
+  std::int64_t out_channels() const { return out_; }
+  std::int64_t kernel() const { return kernel_; }
+  std::int64_t stride() const { return stride_; }
+  std::int64_t padding() const { return padding_; }
+
   std::string str() const {
-    return "Conv2d(" + std::to_string(in_channels) + ", " + std::to_string(out_channels) +
-           ", kernel=" + std::to_string(kernel) + ", padding=" + std::to_string(padding) +
-           ", stride=" + std::to_string(stride) + ")";
+    return "Conv2d(" + std::to_string(in_) + ", " + std::to_string(out_) + ", kernel=" + std::to_string(kernel_) +
+           ", padding=" + std::to_string(padding_) + ", stride=" + std::to_string(stride_) + ")";
+  }
+
+  // Checkpoints record (in, out, kernel, padding, stride), as format version 1 always has.
+  std::vector<std::int64_t> sizes() const { return {in_, out_, kernel_, padding_, stride_}; }
+  static Conv2d from_sizes(const std::vector<std::int64_t>& s) {
+    detail::require_sizes(kind, s, 5);
+    return Conv2d(s[0], s[1], s[2]).padding(s[3]).stride(s[4]);
   }
 
   Conv2dGeometry geometry(const Shape& input) const {
     // str() only on the error paths: geometry() runs every step, which must not allocate.
     if (input.rank() != 4) detail::require_images(str(), input);
-    if (input[1] != in_channels)
-      detail::bad_input(str() + " expects " + std::to_string(in_channels) + " input channels, got input " +
-                        input.str());
-    if (input[2] + 2 * padding < kernel || input[3] + 2 * padding < kernel)
-      detail::bad_input(str() + ": input " + input.str() + " is smaller than the " + std::to_string(kernel) + "x" +
-                        std::to_string(kernel) + " kernel");
+    if (input[1] != in_)
+      detail::bad_input(str() + " expects " + std::to_string(in_) + " input channels, got input " + input.str());
+    if (input[2] + 2 * padding_ < kernel_ || input[3] + 2 * padding_ < kernel_)
+      detail::bad_input(str() + ": input " + input.str() + " is smaller than the " + std::to_string(kernel_) + "x" +
+                        std::to_string(kernel_) + " kernel");
     Conv2dGeometry g;
     g.batch = input[0];
-    g.in_channels = in_channels;
+    g.in_channels = in_;
     g.in_height = input[2];
     g.in_width = input[3];
-    g.out_channels = out_channels;
-    g.kernel = kernel;
-    g.stride = stride;
-    g.padding = padding;
+    g.out_channels = out_;
+    g.kernel = kernel_;
+    g.stride = stride_;
+    g.padding = padding_;
     return g;
   }
 
@@ -58,6 +86,9 @@ struct Conv2d {
     const Conv2dGeometry g = geometry(input);
     return Shape{g.batch, g.out_channels, g.out_height(), g.out_width()};
   }
+
+ private:
+  std::int64_t in_, out_, kernel_, stride_ = 1, padding_ = 0;
 };
 
 template <class T, class Device>
@@ -65,21 +96,19 @@ class Conv2dLayer final : public Layer<T, Device> {
  public:
   explicit Conv2dLayer(const Conv2d& spec)
       : spec_(spec),
-        weight_(Shape{spec.out_channels, spec.in_channels, spec.kernel, spec.kernel}),
-        bias_(Shape{spec.out_channels}),
+        weight_(Shape{spec.out_channels(), spec.in_channels(), spec.kernel(), spec.kernel()}),
+        bias_(Shape{spec.out_channels()}),
         grad_weight_(weight_.shape()),
         grad_bias_(bias_.shape()) {}
 
-  std::string describe() const override { return spec_.str(); }
-  std::string kind() const override { return "Conv2d"; }
-  Shape output_shape(const Shape& input) const override { return spec_.output_shape(input); }
-
   const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
     const Conv2dGeometry g = spec_.geometry(input.shape());
+    algorithm_ = choose(Device{}, g);
     input_ = input;
     output_.resize(Shape{g.batch, g.out_channels, g.out_height(), g.out_width()});
-    workspace_.resize(Shape{conv2d_workspace_size(Device{}, g)});
-    conv2d_forward(Device{}, g, input.data(), weight_.data(), bias_.data(), output_.data(), workspace_.data());
+    workspace_.resize(Shape{conv2d_workspace_size(Device{}, g, algorithm_)});
+    conv2d_forward(Device{}, g, input.data(), weight_.data(), bias_.data(), output_.data(), workspace_.data(),
+                   algorithm_);
     return output_;
   }
 
@@ -90,9 +119,9 @@ class Conv2dLayer final : public Layer<T, Device> {
       grad_input_.resize(input_.shape());
       grad_input = grad_input_.data();
     }
-    workspace_.resize(Shape{conv2d_workspace_size(Device{}, g)});
+    workspace_.resize(Shape{conv2d_workspace_size(Device{}, g, algorithm_)});
     conv2d_backward(Device{}, g, input_.data(), weight_.data(), grad_output.data(), grad_input, grad_weight_.data(),
-                    grad_bias_.data(), workspace_.data());
+                    grad_bias_.data(), workspace_.data(), algorithm_);
     return grad_input_;
   }
 
@@ -102,8 +131,13 @@ class Conv2dLayer final : public Layer<T, Device> {
 
  private:
   Conv2d spec_;
+  Conv2dAlgorithm algorithm_ = Conv2dAlgorithm::im2col;
   Tensor<T, Device> weight_, bias_, grad_weight_, grad_bias_;
   Tensor<T, Device> input_, output_, grad_input_, workspace_;
 };
+
+namespace detail {
+[[maybe_unused]] static const bool conv2d_registered = register_layer<Conv2d>();
+}  // namespace detail
 
 }  // namespace hnn

@@ -4,11 +4,17 @@
 #include <string>
 
 #include "hnn/layers/layer.hpp"
+#include "hnn/registry.hpp"
 
 namespace hnn {
 
-struct Flatten {
-  std::string str() const { return "Flatten()"; }
+template <class T, class Device>
+class FlattenLayer;
+
+struct Flatten : detail::SizelessSpec<Flatten> {
+  static constexpr const char* kind = "Flatten";
+  template <class T, class Device>
+  using layer = FlattenLayer<T, Device>;
   Shape output_shape(const Shape& input) const {
     if (input.rank() < 1) detail::bad_input("Flatten expects at least a batch dimension, got " + input.str());
     return Shape{input[0], input.sample_size()};
@@ -19,13 +25,10 @@ template <class T, class Device>
 class FlattenLayer final : public Layer<T, Device> {
  public:
   explicit FlattenLayer(const Flatten&) {}
-  std::string describe() const override { return Flatten{}.str(); }
-  std::string kind() const override { return "Flatten"; }
-  Shape output_shape(const Shape& input) const override { return Flatten{}.output_shape(input); }
 
   const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
     input_shape_ = input.shape();
-    output_ = input.reshape(output_shape(input.shape()));
+    output_ = input.reshape(Flatten{}.output_shape(input.shape()));
     return output_;
   }
   const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
@@ -37,5 +40,9 @@ class FlattenLayer final : public Layer<T, Device> {
   Shape input_shape_;
   Tensor<T, Device> output_, grad_input_;
 };
+
+namespace detail {
+[[maybe_unused]] static const bool flatten_registered = register_layer<Flatten>();
+}  // namespace detail
 
 }  // namespace hnn

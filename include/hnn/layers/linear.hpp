@@ -4,15 +4,20 @@
 #include <string>
 #include <vector>
 
-#include "hnn/kernels/cpu/linear.hpp"
+#include "hnn/kernels/linear.hpp"
 #include "hnn/layers/layer.hpp"
-#if defined(__CUDACC__)
-#include "hnn/kernels/cuda/linear.cuh"
-#endif
+#include "hnn/registry.hpp"
 
 namespace hnn {
 
+template <class T, class Device>
+class LinearLayer;
+
 struct Linear {
+  static constexpr const char* kind = "Linear";
+  template <class T, class Device>
+  using layer = LinearLayer<T, Device>;
+
   std::int64_t in_features, out_features;
 
   Linear(std::int64_t in_features_, std::int64_t out_features_) : in_features(in_features_), out_features(out_features_) {
@@ -22,6 +27,12 @@ struct Linear {
 
   std::string str() const {
     return "Linear(" + std::to_string(in_features) + ", " + std::to_string(out_features) + ")";
+  }
+
+  std::vector<std::int64_t> sizes() const { return {in_features, out_features}; }
+  static Linear from_sizes(const std::vector<std::int64_t>& s) {
+    detail::require_sizes(kind, s, 2);
+    return Linear(s[0], s[1]);
   }
 
   Shape output_shape(const Shape& input) const {
@@ -44,10 +55,6 @@ class LinearLayer final : public Layer<T, Device> {
         bias_(Shape{spec.out_features}),
         grad_weight_(weight_.shape()),
         grad_bias_(bias_.shape()) {}
-
-  std::string describe() const override { return spec_.str(); }
-  std::string kind() const override { return "Linear"; }
-  Shape output_shape(const Shape& input) const override { return spec_.output_shape(input); }
 
   const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
     output_.resize(spec_.output_shape(input.shape()));
@@ -77,5 +84,9 @@ class LinearLayer final : public Layer<T, Device> {
   Tensor<T, Device> weight_, bias_, grad_weight_, grad_bias_;
   Tensor<T, Device> input_, output_, grad_input_;
 };
+
+namespace detail {
+[[maybe_unused]] static const bool linear_registered = register_layer<Linear>();
+}  // namespace detail
 
 }  // namespace hnn

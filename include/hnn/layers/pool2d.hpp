@@ -4,13 +4,18 @@
 #include <cstdint>
 #include <string>
 
-#include "hnn/kernels/cpu/pool2d.hpp"
+#include <vector>
+
+#include "hnn/kernels/pool2d.hpp"
 #include "hnn/layers/layer.hpp"
-#if defined(__CUDACC__)
-#include "hnn/kernels/cuda/pool2d.cuh"
-#endif
+#include "hnn/registry.hpp"
 
 namespace hnn {
+
+template <class T, class Device>
+class AvgPool2dLayer;
+template <class T, class Device>
+class MaxPool2dLayer;
 
 namespace detail {
 
@@ -22,6 +27,8 @@ struct Pool2dSpec {
     require_positive(name, "kernel", kernel);
     require_positive(name, "stride", stride);
   }
+
+  std::vector<std::int64_t> sizes() const { return {kernel, stride}; }
 
   std::string str(const char* name) const {
     return std::string(name) + "(kernel=" + std::to_string(kernel) + ", stride=" + std::to_string(stride) + ")";
@@ -53,6 +60,13 @@ inline Shape pool_output_shape(const Pool2dGeometry& g) {
 
 // AvgPool2d(kernel, stride): stride defaults to the kernel size, as in PyTorch.
 struct AvgPool2d : detail::Pool2dSpec {
+  static constexpr const char* kind = "AvgPool2d";
+  template <class T, class Device>
+  using layer = AvgPool2dLayer<T, Device>;
+  static AvgPool2d from_sizes(const std::vector<std::int64_t>& s) {
+    detail::require_sizes(kind, s, 2);
+    return AvgPool2d(s[0], s[1]);
+  }
   explicit AvgPool2d(std::int64_t kernel_, std::int64_t stride_ = 0)
       : Pool2dSpec("AvgPool2d", kernel_, stride_ == 0 ? kernel_ : stride_) {}
   std::string str() const { return Pool2dSpec::str("AvgPool2d"); }
@@ -60,7 +74,15 @@ struct AvgPool2d : detail::Pool2dSpec {
   Shape output_shape(const Shape& input) const { return detail::pool_output_shape(geometry(input)); }
 };
 
+// MaxPool2d(kernel, stride): stride defaults to the kernel size, as in PyTorch.
 struct MaxPool2d : detail::Pool2dSpec {
+  static constexpr const char* kind = "MaxPool2d";
+  template <class T, class Device>
+  using layer = MaxPool2dLayer<T, Device>;
+  static MaxPool2d from_sizes(const std::vector<std::int64_t>& s) {
+    detail::require_sizes(kind, s, 2);
+    return MaxPool2d(s[0], s[1]);
+  }
   explicit MaxPool2d(std::int64_t kernel_, std::int64_t stride_ = 0)
       : Pool2dSpec("MaxPool2d", kernel_, stride_ == 0 ? kernel_ : stride_) {}
   std::string str() const { return Pool2dSpec::str("MaxPool2d"); }
@@ -72,10 +94,6 @@ template <class T, class Device>
 class AvgPool2dLayer final : public Layer<T, Device> {
  public:
   explicit AvgPool2dLayer(const AvgPool2d& spec) : spec_(spec) {}
-
-  std::string describe() const override { return spec_.str(); }
-  std::string kind() const override { return "AvgPool2d"; }
-  Shape output_shape(const Shape& input) const override { return spec_.output_shape(input); }
 
   const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
     const Pool2dGeometry g = spec_.geometry(input.shape());
@@ -102,10 +120,6 @@ class MaxPool2dLayer final : public Layer<T, Device> {
  public:
   explicit MaxPool2dLayer(const MaxPool2d& spec) : spec_(spec) {}
 
-  std::string describe() const override { return spec_.str(); }
-  std::string kind() const override { return "MaxPool2d"; }
-  Shape output_shape(const Shape& input) const override { return spec_.output_shape(input); }
-
   const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
     const Pool2dGeometry g = spec_.geometry(input.shape());
     input_shape_ = input.shape();
@@ -128,5 +142,10 @@ class MaxPool2dLayer final : public Layer<T, Device> {
   Tensor<T, Device> output_, grad_input_;
   Tensor<std::int32_t, Device> argmax_;
 };
+
+namespace detail {
+[[maybe_unused]] static const bool avg_pool2d_registered = register_layer<AvgPool2d>();
+[[maybe_unused]] static const bool max_pool2d_registered = register_layer<MaxPool2d>();
+}  // namespace detail
 
 }  // namespace hnn

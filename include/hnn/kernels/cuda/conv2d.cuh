@@ -1,4 +1,4 @@
-// Conv2d on the GPU: direct kernels, the twins of kernels/cpu/conv2d.hpp.
+// Conv2d on the GPU: the twins of the CPU algorithms under kernels/cpu/conv2d/ (kernels/conv2d.hpp chooses).
 //
 // LeNet's convolutions are tiny (at most 16 channels, 5x5 kernels), so a thread per output
 // (forward) or per input pixel (input gradient) with the weights read through the cache
@@ -318,16 +318,10 @@ __global__ void conv2d_backward_input_staged_kernel(ConvSizes s, const T* __rest
   }
 }
 
-// Which kernels run. Each "staged" kernel keeps one sample's planes (and the weights) in
-// shared memory and is the default whenever they fit in 48 KB; the "direct" kernels work
-// for any size and are the fallback. HNN_CONV_KERNELS=direct forces the direct kernels
-// (the tests run both kinds against the CPU).
+// Each "staged" kernel keeps one sample's planes (and the weights) in shared memory and runs
+// (under Conv2dAlgorithm::staged) for each pass whose tiles fit in 48 KB; the "direct"
+// kernels work for any size and run otherwise, or for every pass under ::direct.
 constexpr std::size_t staged_shared_limit = 48 * 1024;
-
-inline bool conv_direct_forced() {
-  const char* forced = std::getenv("HNN_CONV_KERNELS");
-  return forced != nullptr && std::string(forced) == "direct";
-}
 
 inline int conv_staged_pitch(const Conv2dGeometry& g) {
   const std::int64_t width = g.in_width + 2 * g.padding;
@@ -353,16 +347,16 @@ inline std::size_t conv_backward_input_shared_bytes(const Conv2dGeometry& g, std
 }
 
 inline bool conv_forward_staged(const Conv2dGeometry& g, std::size_t element) {
-  return !conv_direct_forced() && conv_forward_shared_bytes(g, element) <= staged_shared_limit;
+  return conv_forward_shared_bytes(g, element) <= staged_shared_limit;
 }
 
 inline bool conv_backward_input_staged(const Conv2dGeometry& g, std::size_t element) {
-  return !conv_direct_forced() && g.stride == 1 && conv_backward_input_margin(g) >= 0 &&
+  return g.stride == 1 && conv_backward_input_margin(g) >= 0 &&
          conv_backward_input_shared_bytes(g, element) <= staged_shared_limit;
 }
 
 inline bool conv_weight_grad_staged(const Conv2dGeometry& g, std::size_t element) {
-  return !conv_direct_forced() && g.kernel * g.kernel + 1 <= threads_per_block &&
+  return g.kernel * g.kernel + 1 <= threads_per_block &&
          conv_staged_shared_bytes(g, element) <= staged_shared_limit;
 }
 
@@ -398,13 +392,16 @@ inline std::int64_t conv2d_workspace_size(cuda, const Conv2dGeometry& g) {
       std::max(cuda_detail::conv_weight_grad_slices(g), cuda_detail::conv_staged_slices(g));
   return slices * (g.weight_count() + g.out_channels);
 }
+inline std::int64_t conv2d_workspace_size(cuda, const Conv2dGeometry& g, Conv2dAlgorithm) {
+  return conv2d_workspace_size(cuda{}, g);
+}
 
 template <class T>
 void conv2d_forward(cuda, const Conv2dGeometry& g, const T* input, const T* weight, const T* bias, T* output,
-                    T* /*workspace*/) {
+                    T* /*workspace*/, Conv2dAlgorithm algorithm) {
   using namespace cuda_detail;
   const ConvSizes s = conv_sizes(g);
-  if (conv_forward_staged(g, sizeof(T))) {
+  if (algorithm == Conv2dAlgorithm::staged && conv_forward_staged(g, sizeof(T))) {
     const dim3 grid(static_cast<unsigned>(s.batch), static_cast<unsigned>(conv_parts_per_sample(g)));
     HNN_CONV_LAUNCH_BY_KERNEL(conv2d_forward_staged_kernel, T, s.kernel, grid, conv_forward_shared_bytes(g, sizeof(T)),
                               s, input, weight, bias, output);
@@ -421,10 +418,11 @@ void conv2d_forward(cuda, const Conv2dGeometry& g, const T* input, const T* weig
 
 template <class T>
 void conv2d_backward(cuda, const Conv2dGeometry& g, const T* input, const T* weight, const T* grad_output,
-                     T* grad_input, T* grad_weight, T* grad_bias, T* workspace) {
+                     T* grad_input, T* grad_weight, T* grad_bias, T* workspace, Conv2dAlgorithm algorithm) {
   using namespace cuda_detail;
   const ConvSizes s = conv_sizes(g);
-  if (grad_input != nullptr && conv_backward_input_staged(g, sizeof(T))) {
+  const bool staged = algorithm == Conv2dAlgorithm::staged;
+  if (grad_input != nullptr && staged && conv_backward_input_staged(g, sizeof(T))) {
     const dim3 grid(static_cast<unsigned>(s.batch), static_cast<unsigned>(conv_parts_per_sample(g)));
     HNN_CONV_LAUNCH_BY_KERNEL(conv2d_backward_input_staged_kernel, T, s.kernel, grid,
                               conv_backward_input_shared_bytes(g, sizeof(T)), s, weight, grad_output, grad_input);
@@ -442,7 +440,7 @@ void conv2d_backward(cuda, const Conv2dGeometry& g, const T* input, const T* wei
   const int weight_count = checked_int(g.weight_count(), "conv weights");
   const int sums = weight_count + s.out_channels;
   int slices = 0;
-  if (conv_weight_grad_staged(g, sizeof(T))) {
+  if (staged && conv_weight_grad_staged(g, sizeof(T))) {
     slices = conv_staged_slices(g);
     const dim3 grid(static_cast<unsigned>(s.out_channels * s.in_channels), static_cast<unsigned>(slices));
     conv2d_weight_grad_staged_kernel<<<grid, threads_per_block, conv_staged_shared_bytes(g, sizeof(T)),

@@ -1,12 +1,13 @@
-// Conv2d + bias + activation + 2x2 pooling as one CPU kernel, forward and backward.
+// Conv2d + bias + activation + 2x2 pooling as one op, the face of the fused kernels. Only the
+// CPU has one (cpu/conv2d/fused_act_pool.hpp, the batch in the SIMD lanes); on other devices
+// the planner (hnn/plan.hpp) runs the three layers instead: has_conv2d_act_pool<Device>.
 //
 // LeNet-5 follows each convolution with an activation (sigmoid or ReLU) and a 2x2, stride-2
 // pooling (average or max). Run as three layers, the 256-sample batch of conv1's output
 // (4.8 MB) is written and read again five times per step, and each op is a parallel region
 // of its own. Fused, each block of samples is convolved, activated and pooled while it is in
 // the thread's cache, and the backward pass turns the pooled gradient into the convolution's
-// output gradient in place. The kernels themselves are in conv2d_lanes.hpp (the batch in the
-// SIMD lanes).
+// output gradient in place.
 //
 // The results are those of the three CPU kernels run one after the other up to the order of
 // the convolution's sums, so the CUDA twins of those kernels remain the reference.
@@ -14,14 +15,20 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "hnn/device.hpp"
-#include "hnn/kernels/cpu/conv2d.hpp"
-#include "hnn/kernels/cpu/conv2d_lanes.hpp"
+#include "hnn/kernels/cpu/conv2d/fused_act_pool.hpp"
 #include "hnn/kernels/geometry.hpp"
 #include "hnn/parallel.hpp"
 
 namespace hnn {
+
+// Devices with a fused Conv2d + activation + pooling kernel.
+template <class Device>
+struct has_conv2d_act_pool : std::false_type {};
+template <>
+struct has_conv2d_act_pool<cpu> : std::true_type {};
 
 // Whether conv2d_act_pool_* handle this convolution followed by this pooling.
 inline bool conv2d_act_pool_fusable(cpu, const Conv2dGeometry& g, const Pool2dGeometry& p) {

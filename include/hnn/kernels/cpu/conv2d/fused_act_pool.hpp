@@ -1,6 +1,6 @@
 // Conv2d + bias + activation + 2x2 pooling on the CPU with the batch in the SIMD lanes.
 //
-// The direct kernels (conv2d_direct.hpp) vectorise along a sample's rows, so every packet
+// The direct kernels (direct.hpp beside this file) vectorise along a sample's rows, so every packet
 // also covers the columns past the output's edge: for LeNet-5's conv2 (14x14 -> 10x10) 30%
 // of the forward and weight-gradient multiply-adds, and half of the input gradient's, are
 // thrown away. Here a packet holds the same pixel of S consecutive samples (S = the packet

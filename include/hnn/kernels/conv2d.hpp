@@ -1,0 +1,103 @@
+// Conv2d, the op's one face: which algorithm runs for a geometry, on either device, and the
+// forward/backward entry points that run it. The algorithms are the files beneath:
+//
+//   cpu/conv2d/direct.hpp   stride-1 convolutions vectorised along a sample's rows (the default
+//                           for stride 1 and kernels up to 16x16)
+//   cpu/conv2d/im2col.hpp   im2col + one Eigen GEMM per sample (any stride, padding, kernel)
+//   cuda/conv2d.cuh         "staged": a sample's planes and the weights in shared memory, per
+//                           pass where they fit in 48 KB; "direct": one thread per output,
+//                           for any size (compiled only by nvcc)
+//
+// The fused Conv2d + activation + pooling op is its own face: kernels/conv2d_act_pool.hpp.
+// Callers pass the algorithm (tests select each one explicitly); choose() is the default.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "hnn/device.hpp"
+#include "hnn/kernels/cpu/conv2d/direct.hpp"
+#include "hnn/kernels/cpu/conv2d/im2col.hpp"
+#include "hnn/kernels/geometry.hpp"
+#include "hnn/parallel.hpp"
+#if defined(__CUDACC__)
+#include "hnn/kernels/cuda/conv2d.cuh"
+#endif
+
+namespace hnn {
+
+// Whether `algorithm` can run this geometry on the device.
+inline bool supports(cpu, Conv2dAlgorithm algorithm, const Conv2dGeometry& g) {
+  switch (algorithm) {
+    case Conv2dAlgorithm::im2col: return true;
+    case Conv2dAlgorithm::direct: return detail::direct::applicable(g);
+    case Conv2dAlgorithm::staged: return false;
+  }
+  return false;
+}
+inline bool supports(cuda, Conv2dAlgorithm algorithm, const Conv2dGeometry&) {
+  return algorithm != Conv2dAlgorithm::im2col;
+}
+
+// The one place that says which algorithm runs by default.
+inline Conv2dAlgorithm choose(cpu, const Conv2dGeometry& g) {
+  return detail::direct::applicable(g) ? Conv2dAlgorithm::direct : Conv2dAlgorithm::im2col;
+}
+inline Conv2dAlgorithm choose(cuda, const Conv2dGeometry&) { return Conv2dAlgorithm::staged; }
+
+namespace detail {
+template <class Device>
+void require_supported(Device, Conv2dAlgorithm algorithm, const Conv2dGeometry& g) {
+  if (!supports(Device{}, algorithm, g))
+    throw std::invalid_argument(std::string("hnn: the ") + name(algorithm) + " Conv2d algorithm does not run on " +
+                                Device::name + " for this geometry (stride " + std::to_string(g.stride) + ", kernel " +
+                                std::to_string(g.kernel) + ", padding " + std::to_string(g.padding) + ")");
+}
+}  // namespace detail
+
+// Elements of workspace the CPU kernels need for this geometry, algorithm and thread count.
+inline std::int64_t conv2d_workspace_size(cpu, const Conv2dGeometry& g, Conv2dAlgorithm algorithm,
+                                          int threads = num_threads()) {
+  if (algorithm == Conv2dAlgorithm::direct)
+    return std::max(detail::direct::Plan<float>(g).per_thread, detail::direct::Plan<double>(g).per_thread) * threads;
+  return detail::im2col::workspace_per_thread(g) * threads;
+}
+inline std::int64_t conv2d_workspace_size(cpu, const Conv2dGeometry& g) {
+  return conv2d_workspace_size(cpu{}, g, choose(cpu{}, g));
+}
+
+// output (N, out, oh, ow) = conv(input) + bias; bias may be null (no bias).
+template <class T>
+void conv2d_forward(cpu, const Conv2dGeometry& g, const T* input, const T* weight, const T* bias, T* output,
+                    T* workspace, Conv2dAlgorithm algorithm) {
+  detail::require_supported(cpu{}, algorithm, g);
+  if (algorithm == Conv2dAlgorithm::direct) return detail::direct::forward(g, input, weight, bias, output, workspace);
+  detail::im2col::forward(g, input, weight, bias, output, workspace);
+}
+
+// Writes (not accumulates) the gradients of the input, weight and bias. grad_input may be null
+// when the input needs no gradient (a model's first layer).
+template <class T>
+void conv2d_backward(cpu, const Conv2dGeometry& g, const T* input, const T* weight, const T* grad_output,
+                     T* grad_input, T* grad_weight, T* grad_bias, T* workspace, Conv2dAlgorithm algorithm) {
+  detail::require_supported(cpu{}, algorithm, g);
+  if (algorithm == Conv2dAlgorithm::direct)
+    return detail::direct::backward(g, input, weight, grad_output, grad_input, grad_weight, grad_bias, workspace);
+  detail::im2col::backward(g, input, weight, grad_output, grad_input, grad_weight, grad_bias, workspace);
+}
+
+// The same with the default algorithm, on either device.
+template <class Device, class T>
+void conv2d_forward(Device, const Conv2dGeometry& g, const T* input, const T* weight, const T* bias, T* output,
+                    T* workspace) {
+  conv2d_forward(Device{}, g, input, weight, bias, output, workspace, choose(Device{}, g));
+}
+template <class Device, class T>
+void conv2d_backward(Device, const Conv2dGeometry& g, const T* input, const T* weight, const T* grad_output,
+                     T* grad_input, T* grad_weight, T* grad_bias, T* workspace) {
+  conv2d_backward(Device{}, g, input, weight, grad_output, grad_input, grad_weight, grad_bias, workspace,
+                  choose(Device{}, g));
+}
+
+}  // namespace hnn

@@ -1,0 +1,84 @@
+// The layer kinds a checkpoint can name, so that load_model() can rebuild a model from a file.
+//
+// Every built-in layer registers itself in its own header. A user's layer type registers with
+//   hnn::register_layer<Scale>();
+// once, before load_model() reads a file that holds one (loading into a model the caller built,
+// hnn::load(model, path), needs no registration).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <typeindex>
+#include <vector>
+
+#include "hnn/layers/layer.hpp"
+
+namespace hnn {
+
+namespace detail {
+
+using DecodeLayer = LayerSpec (*)(const std::vector<std::int64_t>&);
+
+struct RegisteredLayer {
+  std::type_index type = typeid(void);
+  DecodeLayer host = nullptr;       // registered where nvcc did not compile: CPU layers only
+  DecodeLayer with_cuda = nullptr;  // registered where nvcc compiled: every device
+};
+
+struct LayerRegistry {
+  std::mutex mutex;
+  std::map<std::string, RegisteredLayer> kinds;
+};
+
+inline LayerRegistry& layer_registry() {
+  static LayerRegistry registry;
+  return registry;
+}
+
+template <class D, bool Cuda>
+LayerSpec decode_layer_as(const std::vector<std::int64_t>& sizes) {
+  return LayerSpec(D::from_sizes(sizes), std::bool_constant<Cuda>{});
+}
+
+}  // namespace detail
+
+// Makes D::kind known to load_model(). Registering another type under a kind already taken
+// throws std::logic_error. Returns true, so that a header can register at start-up.
+template <class D, bool Cuda = detail::compiling_cuda>
+bool register_layer() {
+  detail::LayerRegistry& r = detail::layer_registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  detail::RegisteredLayer& entry = r.kinds[D::kind];
+  if (entry.type != typeid(void) && entry.type != typeid(D))
+    throw std::logic_error(std::string("hnn::register_layer: two layer types are both named '") + D::kind + "'");
+  entry.type = typeid(D);
+  (Cuda ? entry.with_cuda : entry.host) = &detail::decode_layer_as<D, Cuda>;
+  return true;
+}
+
+// The description of a layer of kind `kind` with `sizes`, able to make layers on Device.
+// Throws std::invalid_argument for an unknown kind or sizes its type rejects.
+template <class Device>
+LayerSpec decode_layer(const std::string& kind, const std::vector<std::int64_t>& sizes) {
+  detail::DecodeLayer decode = nullptr;
+  {
+    detail::LayerRegistry& r = detail::layer_registry();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    const auto it = r.kinds.find(kind);
+    if (it == r.kinds.end())
+      throw std::invalid_argument("layer kind '" + kind +
+                                  "' is unknown to this program (a layer type of your own? call "
+                                  "hnn::register_layer<" + kind + ">() first)");
+    decode = it->second.with_cuda;
+    if (decode == nullptr && !std::is_same_v<Device, cuda>) decode = it->second.host;
+    if (decode == nullptr)
+      throw std::invalid_argument("layer kind '" + kind + "' was registered only in code that nvcc did not compile");
+  }
+  return decode(sizes);
+}
+
+}  // namespace hnn
