@@ -70,7 +70,7 @@
 
 #include "hnn/sequential.hpp"
 #include "hnn/tensor.hpp"
-#include "hnn/train.hpp"
+#include "hnn/training_state.hpp"
 
 namespace hnn {
 
