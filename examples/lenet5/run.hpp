@@ -15,9 +15,10 @@
 #include <hnn/checkpoint.hpp>
 #include <hnn/data/mnist.hpp>
 #include <hnn/predict.hpp>
-#include <hnn/report.hpp>
+#include <hnn/extras/report.hpp>
 #include <hnn/train.hpp>
 
+#include "data_dir.hpp"
 #include "image_io.hpp"
 #include "model.hpp"
 #include "progress.hpp"
@@ -33,7 +34,7 @@ struct Options {
   std::int64_t batch_size = 256;
   bool batch_size_given = false;
   std::uint64_t seed = 0;
-  std::string data_dir;  // resolved by hnn::data::find_data_dir
+  std::string data_dir;  // resolved by find_data_dir (data_dir.hpp)
   Variant variant = Variant::sigmoid;
   bool variant_given = false;
   int threads = 0;  // 0: the library's default
@@ -134,7 +135,7 @@ int run_training(Options o) {
                                " epochs; pass --epochs above that to train further");
   }
 
-  const std::string dir = hnn::data::find_data_dir(o.data_dir);
+  const std::string dir = find_data_dir(o.data_dir);
   const hnn::data::Dataset train_set = hnn::data::load_fashion_mnist(dir, hnn::data::Split::train);
   const hnn::data::Dataset test_set = hnn::data::load_fashion_mnist(dir, hnn::data::Split::test);
   hnn::data::require_image_shape(train_set, 28, 28);

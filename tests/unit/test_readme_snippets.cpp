@@ -12,6 +12,7 @@
 
 #include <unistd.h>
 
+#include "hnn/extras/image.hpp"
 #include "hnn/hnn.hpp"
 
 namespace {
@@ -107,7 +108,7 @@ TEST(ReadmeSnippets, TrainSaveLoadPredict) {
   }
   auto net = hnn::load_model<float, hnn::cpu>(path);
   // [readme:predicting]
-  const hnn::Image image = hnn::read_pnm(image_path);      // or hnn::read_image() from <hnn/png.hpp>
+  const hnn::Image image = hnn::read_pnm(image_path);      // <hnn/extras/image.hpp>; PNG: <hnn/extras/png.hpp>
   const hnn::ModelInput in = hnn::fashion_mnist_input(image);  // gray, 28x28, light object on black
   const auto batch = hnn::Tensor<float, hnn::cpu>::from_vector(hnn::Shape{1, 1, 28, 28}, in.pixels);
   const auto probabilities = hnn::predict_probabilities(net, batch);
