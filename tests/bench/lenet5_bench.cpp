@@ -36,7 +36,7 @@
 #include <hnn/train.hpp>
 
 #include "../support/data_dir.hpp"
-#include "../../examples/lenet5/model.hpp"
+#include "../support/lenet5.hpp"
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "../../examples/lenet5/model.hpp"
+#include "../support/lenet5.hpp"
 #include "gradient_check.hpp"
 #include "hnn/fusion.hpp"
 #include "hnn/parallel.hpp"
