@@ -5,7 +5,7 @@
 #include <string>
 
 #if defined(HNN_LENET5_PNG)
-#include <hnn/png.hpp>
+#include <hnn/extras/png.hpp>
 #endif
 
 namespace lenet {

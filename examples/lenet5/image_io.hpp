@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include <hnn/image.hpp>
+#include <hnn/extras/image.hpp>
 
 namespace lenet {
 

@@ -10,7 +10,7 @@
 
 #include <hnn/checkpoint.hpp>
 #include <hnn/data/mnist.hpp>
-#include <hnn/image.hpp>
+#include <hnn/extras/image.hpp>
 #include <hnn/predict.hpp>
 
 #include "image_io.hpp"

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -15,9 +16,10 @@
 #include <hnn/checkpoint.hpp>
 #include <hnn/data/mnist.hpp>
 #include <hnn/predict.hpp>
-#include <hnn/report.hpp>
+#include <hnn/extras/report.hpp>
 #include <hnn/train.hpp>
 
+#include "data_dir.hpp"
 #include "image_io.hpp"
 #include "model.hpp"
 #include "progress.hpp"
@@ -33,7 +35,7 @@ struct Options {
   std::int64_t batch_size = 256;
   bool batch_size_given = false;
   std::uint64_t seed = 0;
-  std::string data_dir;  // resolved by hnn::data::find_data_dir
+  std::string data_dir;  // resolved by find_data_dir (data_dir.hpp)
   Variant variant = Variant::sigmoid;
   bool variant_given = false;
   int threads = 0;  // 0: the library's default
@@ -134,7 +136,7 @@ int run_training(Options o) {
                                " epochs; pass --epochs above that to train further");
   }
 
-  const std::string dir = hnn::data::find_data_dir(o.data_dir);
+  const std::string dir = find_data_dir(o.data_dir);
   const hnn::data::Dataset train_set = hnn::data::load_fashion_mnist(dir, hnn::data::Split::train);
   const hnn::data::Dataset test_set = hnn::data::load_fashion_mnist(dir, hnn::data::Split::test);
   hnn::data::require_image_shape(train_set, 28, 28);
@@ -161,51 +163,60 @@ int run_training(Options o) {
               static_cast<long long>(options.batch_size), options.epochs);
 
   const hnn::DeviceDataset<float, Device> train_data(train_set), test_data(test_set);
-  hnn::Trainer<float, Device> trainer(model, train_data, options, &test_data);  // checks both sets first
-  if (!o.resume_path.empty()) {
-    trainer.restore(*resume.extras.training);
-    std::printf("resuming from %s after epoch %d\n", o.resume_path.c_str(), trainer.epochs_done());
-  }
+  if (!o.resume_path.empty())
+    std::printf("resuming from %s after epoch %d\n", o.resume_path.c_str(), resume.extras.training->epoch);
   std::fflush(stdout);
 
-  const auto checkpoint = [&] {
+  const auto save_checkpoint = [&](const hnn::TrainingState& state, const std::vector<hnn::EpochStats>& rows) {
     hnn::CheckpointExtras extras;
-    extras.training = trainer.state();
+    extras.training = state;
     extras.metadata = recipe_metadata(o, options, train_set);
-    extras.metadata["history"] = hnn::history_csv(history);
+    extras.metadata["history"] = hnn::history_csv(rows);
     hnn::save(model, o.save_path, extras);
   };
 
   ProgressBar progress(o.progress == "on" || (o.progress == "auto" && stdout_is_terminal()), o.epochs);
-  const hnn::BatchCallback on_batch = [&](const hnn::BatchProgress& p) { progress.update(p); };
-  hnn::SoftmaxCrossEntropy<float, Device> eval_loss;
   double train_seconds = 0;
   int epochs_run = 0;
-  const auto start = std::chrono::steady_clock::now();
-  for (int epoch = trainer.epochs_done() + 1; epoch <= o.epochs; ++epoch) {
-    hnn::EpochStats s = trainer.train_epoch(epoch, progress.enabled() ? on_batch : hnn::BatchCallback{});
-    s.test_acc = hnn::evaluate(model, test_data, options.eval_batch_size, eval_loss);
+  std::vector<hnn::EpochStats> so_far = history;  // for the files written after every epoch
+  std::optional<hnn::TrainingState> final_state;  // saved after the summary below
+  hnn::TrainHooks hooks;
+  if (progress.enabled()) hooks.on_batch = [&](const hnn::BatchProgress& p) { progress.update(p); };
+  hooks.on_epoch = [&](const hnn::EpochStats& s) {
     progress.clear();
-    history.push_back(s);
+    so_far.push_back(s);
     train_seconds += s.seconds;
     ++epochs_run;
     std::printf("epoch %2d: loss %.3f, train acc %.3f, test acc %.3f, %.1f examples/sec, %.2f s\n", s.epoch,
                 s.train_loss, s.train_acc, s.test_acc, s.examples_per_sec, s.seconds);
     std::fflush(stdout);
-    write_history_files(o, history, Device::name);
-    if (!o.save_path.empty() && o.checkpoint_every > 0 && epoch % o.checkpoint_every == 0 && epoch < o.epochs) {
-      checkpoint();
-      std::printf("checkpoint after epoch %d written to %s\n", epoch, o.save_path.c_str());
-    }
+    write_history_files(o, so_far, Device::name);
+  };
+  if (!o.save_path.empty()) {
+    hooks.checkpoint_every = o.checkpoint_every;
+    hooks.on_checkpoint = [&](const hnn::TrainingState& state, const std::vector<hnn::EpochStats>& rows) {
+      if (state.epoch == o.epochs) {
+        final_state = state;
+        return;
+      }
+      save_checkpoint(state, rows);
+      std::printf("checkpoint after epoch %d written to %s\n", state.epoch, o.save_path.c_str());
+    };
   }
+  if (!o.resume_path.empty()) {
+    hooks.resume = resume.extras.training;
+    hooks.resume_history = history;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  history = hnn::train(model, train_data, test_data, options, hooks);  // checks both sets first
   const double total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const hnn::EpochStats& last = history.back();
   std::printf("loss %.3f, train acc %.3f, test acc %.3f\n", last.train_loss, last.train_acc, last.test_acc);
   std::printf("%.1f examples/sec on %s\n",
               static_cast<double>(train_set.size) * static_cast<double>(epochs_run) / train_seconds, Device::name);
   std::printf("%.2f s for the whole run (training and evaluation, data already loaded)\n", total_seconds);
-  if (!o.save_path.empty()) {
-    checkpoint();
+  if (final_state) {
+    save_checkpoint(*final_state, history);
     std::printf("model and training state after epoch %d written to %s\n", last.epoch, o.save_path.c_str());
   }
 

@@ -24,8 +24,9 @@
 #include <hnn/checkpoint.hpp>
 #include <hnn/data/mnist.hpp>
 #include <hnn/predict.hpp>
-#include <hnn/report.hpp>
+#include <hnn/extras/report.hpp>
 
+#include "data_dir.hpp"
 #include "image_io.hpp"
 
 namespace fs = std::filesystem;
@@ -428,4 +429,46 @@ TEST_F(Lenet5, ClearErrors) {
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find(w + "/h.csv: not a"), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+// Restores the working directory and $HNN_DATA however the test ends.
+class FindDataDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    old_cwd_ = fs::current_path();
+    if (const char* env = std::getenv("HNN_DATA")) {
+      old_env_ = env;
+      had_env_ = true;
+    }
+    unsetenv("HNN_DATA");
+    tmp_ = fs::temp_directory_path() / ("hnn-find-data-dir-" + std::to_string(::getpid()));
+    fs::remove_all(tmp_);
+    fs::create_directories(tmp_);
+  }
+  void TearDown() override {
+    fs::current_path(old_cwd_);
+    if (had_env_) setenv("HNN_DATA", old_env_.c_str(), 1);
+    else unsetenv("HNN_DATA");
+    fs::remove_all(tmp_);
+  }
+  fs::path old_cwd_, tmp_;
+  std::string old_env_;
+  bool had_env_ = false;
+};
+
+TEST_F(FindDataDirTest, FollowsTheDocumentedOrder) {
+  using lenet::find_data_dir;
+  fs::current_path(tmp_);
+  EXPECT_EQ(find_data_dir(""), "/usr/share/datasets/fashion-mnist");
+
+  // A local folder counts only once it holds the training files.
+  fs::create_directories("data/fashion-mnist");
+  std::ofstream("data/fashion-mnist/train-images-idx3-ubyte.gz").put('x');
+  EXPECT_EQ(find_data_dir(""), "/usr/share/datasets/fashion-mnist");
+  std::ofstream("data/fashion-mnist/train-labels-idx1-ubyte").put('x');
+  EXPECT_EQ(find_data_dir(""), "data/fashion-mnist");
+
+  setenv("HNN_DATA", "/from/env", 1);
+  EXPECT_EQ(find_data_dir(""), "/from/env");
+  EXPECT_EQ(find_data_dir("/from/flag"), "/from/flag");
 }

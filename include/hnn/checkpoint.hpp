@@ -71,7 +71,7 @@
 #include "hnn/registry.hpp"
 #include "hnn/sequential.hpp"
 #include "hnn/tensor.hpp"
-#include "hnn/train.hpp"
+#include "hnn/training_state.hpp"
 
 namespace hnn {
 

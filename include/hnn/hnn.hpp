@@ -1,19 +1,22 @@
-// The whole of hnn: include this one header. (hnn/png.hpp is apart: it needs libpng.)
+// The whole of the hnn library: include this one header. What a program adds on top of it
+// is opt-in and apart, under hnn/extras/: images and the Fashion-MNIST preprocessing of
+// photos (extras/image.hpp), PNG files through libpng (extras/png.hpp), SVG training curves
+// and a prediction gallery (extras/report.hpp).
 #pragma once
 
 #include "hnn/checkpoint.hpp"
 #include "hnn/data/idx.hpp"
 #include "hnn/data/mnist.hpp"
 #include "hnn/device.hpp"
-#include "hnn/image.hpp"
 #include "hnn/init.hpp"
 #include "hnn/loss.hpp"
+#include "hnn/metrics.hpp"
 #include "hnn/optim.hpp"
 #include "hnn/parallel.hpp"
 #include "hnn/plan.hpp"
 #include "hnn/predict.hpp"
 #include "hnn/registry.hpp"
-#include "hnn/report.hpp"
 #include "hnn/sequential.hpp"
 #include "hnn/tensor.hpp"
 #include "hnn/train.hpp"
+#include "hnn/training_state.hpp"

@@ -7,8 +7,8 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
-#include <limits>
 #include <numeric>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -22,6 +22,7 @@
 #include "hnn/optim.hpp"
 #include "hnn/sequential.hpp"
 #include "hnn/step_launcher.hpp"
+#include "hnn/training_state.hpp"
 #if defined(__CUDACC__)
 #include "hnn/cuda/graph.cuh"
 #endif
@@ -43,39 +44,6 @@ struct TrainOptions {
   // lr 100 and 1000 the sigmoid net passes 100x by its third batch. Infinity leaves only
   // the NaN/infinity check.
   double max_loss_factor = 100;
-};
-
-// One row of a training history, as d2l reports it.
-struct EpochStats {
-  int epoch = 0;                  // 1-based
-  double train_loss = 0;          // mean loss of the epoch's training batches
-  double train_acc = 0;           // accuracy of those same forward passes
-  double test_acc = 0;            // accuracy on the test set after the epoch
-  double examples_per_sec = 0;    // training steps only (forward, backward, update)
-  double seconds = 0;             // wall time of the epoch's training steps
-};
-
-// What a per-batch callback sees: enough for a progress bar. On a device whose memory the host
-// cannot read (a GPU) the callback runs as soon as the batch is queued, without waiting for
-// it, and the running loss is NaN: it is only known when the epoch ends.
-struct BatchProgress {
-  int epoch = 0;                 // 1-based
-  std::int64_t batch = 0;        // batches done (queued, on a GPU) in this epoch, 1-based
-  std::int64_t batches = 0;      // batches in the epoch, the last partial one included
-  std::int64_t examples = 0;     // examples in the batches done
-  std::int64_t total_examples = 0;
-  double seconds = 0;            // since the epoch began
-  double running_loss = std::numeric_limits<double>::quiet_NaN();  // mean loss so far, or NaN
-};
-using BatchCallback = std::function<void(const BatchProgress&)>;
-
-// Everything besides the parameters that the next epoch of a Trainer depends on, on the
-// host: what a checkpoint stores so that a resumed run matches an uninterrupted one.
-struct TrainingState {
-  int epoch = 0;                              // epochs completed
-  std::uint64_t shuffle_state = 0;            // the shuffle generator after those epochs
-  std::vector<std::int32_t> order;            // the example order the last shuffle left (the next permutes it)
-  std::vector<Tensor<float, cpu>> momentum;   // SGD momentum buffers, one per parameter; empty without momentum
 };
 
 // Thrown when a training batch's loss becomes NaN or infinite or explodes (max_loss_factor).
@@ -366,23 +334,63 @@ class Trainer {
   int epochs_done_ = 0;
 };
 
-// Trains for options.epochs, evaluating on `test` after each epoch; `on_epoch` sees each row,
-// `on_batch` (optional) each batch.
+// What train() does around the epochs, every part optional: callbacks, checkpoints, and where
+// a resumed run starts.
+struct TrainHooks {
+  std::function<void(const EpochStats&)> on_epoch;  // after each epoch, test accuracy included
+  BatchCallback on_batch;                           // after each training batch (see BatchProgress)
+  // on_checkpoint sees the trainer's state and the history so far after every epoch that is a
+  // multiple of checkpoint_every (0: none) and after the last one. To resume later, save the
+  // state beside the model: hnn::save(model, path, {state, metadata}).
+  int checkpoint_every = 0;
+  std::function<void(const TrainingState&, const std::vector<EpochStats>&)> on_checkpoint;
+  // To continue a run: a state on_checkpoint saw (the model holding the parameters saved with
+  // it) and the history up to it, which the returned history continues. Training goes on up
+  // to options.epochs in total and, on the CPU, equals the uninterrupted run bit for bit.
+  std::optional<TrainingState> resume;
+  std::vector<EpochStats> resume_history;
+};
+
+// Trains up to options.epochs, evaluating on `test_set` after each epoch; returns the history,
+// one row per epoch.
+template <class T, class Device>
+std::vector<EpochStats> train(Sequential<T, Device>& model, const DeviceDataset<T, Device>& train_set,
+                              const DeviceDataset<T, Device>& test_set, const TrainOptions& options,
+                              const TrainHooks& hooks) {
+  if (hooks.checkpoint_every < 0)
+    throw std::invalid_argument("hnn::train: checkpoint_every must be at least 0, got " +
+                                std::to_string(hooks.checkpoint_every));
+  if (!hooks.resume && !hooks.resume_history.empty())
+    throw std::invalid_argument("hnn::train: resume_history given without the state to resume");
+  if (hooks.resume && hooks.resume->epoch >= options.epochs)
+    throw std::invalid_argument("hnn::train: the run to resume has trained " + std::to_string(hooks.resume->epoch) +
+                                " epochs already; options.epochs (" + std::to_string(options.epochs) +
+                                ") counts them too and must be above that");
+  Trainer<T, Device> trainer(model, train_set, options, &test_set);
+  if (hooks.resume) trainer.restore(*hooks.resume);
+  SoftmaxCrossEntropy<T, Device> eval_loss;
+  std::vector<EpochStats> history = hooks.resume_history;
+  for (int epoch = trainer.epochs_done() + 1; epoch <= options.epochs; ++epoch) {
+    EpochStats stats = trainer.train_epoch(epoch, hooks.on_batch);
+    stats.test_acc = evaluate(model, test_set, options.eval_batch_size, eval_loss);
+    history.push_back(stats);
+    if (hooks.on_epoch) hooks.on_epoch(stats);
+    const bool due = epoch == options.epochs || (hooks.checkpoint_every > 0 && epoch % hooks.checkpoint_every == 0);
+    if (hooks.on_checkpoint && due) hooks.on_checkpoint(trainer.state(), history);
+  }
+  return history;
+}
+
+// The same with only the callbacks: `on_epoch` sees each row, `on_batch` each batch.
 template <class T, class Device>
 std::vector<EpochStats> train(Sequential<T, Device>& model, const DeviceDataset<T, Device>& train_set,
                               const DeviceDataset<T, Device>& test_set, const TrainOptions& options,
                               const std::function<void(const EpochStats&)>& on_epoch = {},
                               const BatchCallback& on_batch = {}) {
-  Trainer<T, Device> trainer(model, train_set, options, &test_set);
-  SoftmaxCrossEntropy<T, Device> eval_loss;
-  std::vector<EpochStats> history;
-  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
-    EpochStats stats = trainer.train_epoch(epoch, on_batch);
-    stats.test_acc = evaluate(model, test_set, options.eval_batch_size, eval_loss);
-    history.push_back(stats);
-    if (on_epoch) on_epoch(stats);
-  }
-  return history;
+  TrainHooks hooks;
+  hooks.on_epoch = on_epoch;
+  hooks.on_batch = on_batch;
+  return train(model, train_set, test_set, options, hooks);
 }
 
 }  // namespace hnn

@@ -34,7 +34,8 @@
 #include <hnn/data/mnist.hpp>
 #include <hnn/train.hpp>
 
-#include "../../examples/lenet5/model.hpp"
+#include "../support/data_dir.hpp"
+#include "../support/lenet5.hpp"
 
 namespace {
 
@@ -377,7 +378,7 @@ int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   try {
     const std::string load_start = load_average();
-    const std::string dir = hnn::data::find_data_dir(o.data_dir);
+    const std::string dir = lenet::find_data_dir(o.data_dir);
     const auto t_load = Clock::now();
     const hnn::data::Dataset train_set = hnn::data::load_fashion_mnist(dir, hnn::data::Split::train);
     const hnn::data::Dataset test_set = hnn::data::load_fashion_mnist(dir, hnn::data::Split::test);

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "../../examples/lenet5/model.hpp"
+#include "../support/lenet5.hpp"
 #include "cuda_test_util.cuh"
 #include "hnn/data/mnist.hpp"
 #include "hnn/loss.hpp"

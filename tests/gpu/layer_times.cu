@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "../../examples/lenet5/model.hpp"
+#include "../support/lenet5.hpp"
 #include "hnn/cuda/graph.cuh"
 #include "hnn/loss.hpp"
 #include "hnn/optim.hpp"

@@ -576,44 +576,6 @@ TEST(MnistLoader, RequireImageShapeNamesTheFileItWasReadFrom) {
   EXPECT_EQ(message, tmp.file("t10k-images-idx3-ubyte.gz") + ": images are 32x32 but the model expects 28x28");
 }
 
-// Restores the working directory and $HNN_DATA however the test ends.
-class FindDataDirTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    old_cwd_ = fs::current_path();
-    if (const char* env = std::getenv("HNN_DATA")) {
-      old_env_ = env;
-      had_env_ = true;
-    }
-    unsetenv("HNN_DATA");
-  }
-  void TearDown() override {
-    fs::current_path(old_cwd_);
-    if (had_env_) setenv("HNN_DATA", old_env_.c_str(), 1);
-    else unsetenv("HNN_DATA");
-  }
-  fs::path old_cwd_;
-  std::string old_env_;
-  bool had_env_ = false;
-};
-
-TEST_F(FindDataDirTest, FollowsTheDocumentedOrder) {
-  TempDir tmp;
-  fs::current_path(tmp.str());
-  EXPECT_EQ(find_data_dir(""), "/usr/share/datasets/fashion-mnist");
-
-  // A local folder counts only once it holds the training files.
-  fs::create_directories("data/fashion-mnist");
-  write_file("data/fashion-mnist/train-images-idx3-ubyte.gz", {});
-  EXPECT_EQ(find_data_dir(""), "/usr/share/datasets/fashion-mnist");
-  write_file("data/fashion-mnist/train-labels-idx1-ubyte", {});
-  EXPECT_EQ(find_data_dir(""), "data/fashion-mnist");
-
-  setenv("HNN_DATA", "/from/env", 1);
-  EXPECT_EQ(find_data_dir(""), "/from/env");
-  EXPECT_EQ(find_data_dir("/from/flag"), "/from/flag");
-}
-
 // --- garbage in must only ever give IdxError ------------------------------------
 
 // parse_idx must return or throw IdxError: anything else (a crash, a sanitizer

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "../../examples/lenet5/model.hpp"
+#include "../support/lenet5.hpp"
 #include "gradient_check.hpp"
 #include "hnn/parallel.hpp"
 #include "hnn/sequential.hpp"

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "hnn/data/mnist.hpp"
-#include "hnn/image.hpp"
+#include "hnn/extras/image.hpp"
 
 using namespace hnn;
 namespace fs = std::filesystem;

@@ -14,7 +14,7 @@
 #include <new>
 #include <string>
 
-#include "../../examples/lenet5/model.hpp"
+#include "../support/lenet5.hpp"
 #include "hnn/data/mnist.hpp"
 #include "hnn/parallel.hpp"
 #include "hnn/train.hpp"

@@ -12,6 +12,7 @@
 
 #include <unistd.h>
 
+#include "hnn/extras/image.hpp"
 #include "hnn/hnn.hpp"
 
 namespace {
@@ -95,7 +96,7 @@ TEST(ReadmeSnippets, TrainSaveLoadPredict) {
     auto same = lenet5<hnn::cpu>();
     hnn::load(same, path);                                  // throws, untouched, if anything differs
     auto built = hnn::load_model<float, hnn::cpu>(path);    // the architecture from the file
-    // To resume exactly: save(net, path, {trainer.state(), {}}) and trainer.restore(*extras.training)
+    // To resume a run exactly: train() with TrainHooks (below), or Trainer::state() and restore()
     // [/readme]
     EXPECT_EQ(built.describe_all(), net.describe_all());
     EXPECT_EQ(same.parameters()[0].value->to_vector(), net.parameters()[0].value->to_vector());
@@ -107,7 +108,7 @@ TEST(ReadmeSnippets, TrainSaveLoadPredict) {
   }
   auto net = hnn::load_model<float, hnn::cpu>(path);
   // [readme:predicting]
-  const hnn::Image image = hnn::read_pnm(image_path);      // or hnn::read_image() from <hnn/png.hpp>
+  const hnn::Image image = hnn::read_pnm(image_path);      // <hnn/extras/image.hpp>; PNG: <hnn/extras/png.hpp>
   const hnn::ModelInput in = hnn::fashion_mnist_input(image);  // gray, 28x28, light object on black
   const auto batch = hnn::Tensor<float, hnn::cpu>::from_vector(hnn::Shape{1, 1, 28, 28}, in.pixels);
   const auto probabilities = hnn::predict_probabilities(net, batch);
@@ -202,5 +203,35 @@ TEST(ReadmeSnippets, CustomLayer) {
   hnn::save(net, path);
   const std::string rebuilt = hnn::load_model<float, hnn::cpu>(path).describe_all();
   EXPECT_EQ(rebuilt, net.describe_all());
+TEST(ReadmeSnippets, Resuming) {
+  const std::string path = temp_file("resume.hnn");
+  const hnn::DeviceDataset<float, hnn::cpu> data(hnn::data::load_fashion_mnist(data_dir, hnn::data::Split::test, 300));
+  auto net = lenet5<hnn::cpu>();
+  hnn::TrainOptions options;
+  options.epochs = 2;
+  options.lr = 0.05;
+  options.momentum = 0.9;
+  {
+    // [readme:resuming]
+    hnn::TrainHooks hooks;
+    hooks.checkpoint_every = 1;  // after every epoch; the last one is always a checkpoint
+    hooks.on_checkpoint = [&](const hnn::TrainingState& state, const std::vector<hnn::EpochStats>& rows) {
+      hnn::save(net, path, {state, {{"history", hnn::history_csv(rows)}}});
+    };
+    hnn::train(net, data, data, options, hooks);
+
+    // Later, in another process perhaps: the same run, continued to 3 epochs in total.
+    auto again = lenet5<hnn::cpu>();
+    const hnn::CheckpointExtras saved = hnn::load(again, path);
+    hnn::TrainHooks continued;
+    continued.resume = saved.training;
+    continued.resume_history = hnn::parse_history_csv(saved.metadata.at("history"));
+    options.epochs = 3;
+    const auto rows = hnn::train(again, data, data, options, continued);  // epochs 1 to 3
+    // [/readme]
+    ASSERT_EQ(rows.size(), 3u);
+    EXPECT_EQ(rows[2].epoch, 3);
+    EXPECT_EQ(rows[1].epoch, 2);
+  }
   std::remove(path.c_str());
 }

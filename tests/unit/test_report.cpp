@@ -5,7 +5,8 @@
 #include <vector>
 
 #include "hnn/data/mnist.hpp"
-#include "hnn/report.hpp"
+#include "hnn/extras/report.hpp"
+#include "hnn/metrics.hpp"
 
 using namespace hnn;
 

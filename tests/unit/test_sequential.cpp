@@ -1,7 +1,8 @@
-// The LeNet-5 of examples/lenet5 as a whole: its shape trace, parameter count, shape errors.
+// LeNet-5 as a whole (tests/support/lenet5.hpp, the lenet5 program's model): its shape
+// trace, parameter count, shape errors.
 #include <gtest/gtest.h>
 
-#include "../../examples/lenet5/model.hpp"
+#include "../support/lenet5.hpp"
 #include "gradient_check.hpp"
 
 using namespace hnn;

@@ -9,7 +9,7 @@
 
 #include <unistd.h>
 
-#include "../../examples/lenet5/model.hpp"
+#include "../support/lenet5.hpp"
 #include "hnn/checkpoint.hpp"
 #include "hnn/data/mnist.hpp"
 #include "hnn/predict.hpp"
@@ -171,4 +171,114 @@ TEST(Predict, ArgmaxTakesTheFirstOfEqualScores) {
   const Tensor<float, cpu> p = softmax(s);
   EXPECT_NEAR(p[3], 1.0 / 3, 1e-7);
   EXPECT_EQ(top_k(s, 0, 10).size(), 3u);
+}
+
+// train() with hooks: on_checkpoint after every checkpoint_every-th epoch and after the last,
+// and a run resumed from one of those checkpoints equal to the uninterrupted run bit for bit,
+// its history continuing the one it was given.
+TEST(TrainHooks, CheckpointsEveryNEpochsAndResumeContinuesTheRunAndItsHistory) {
+  const DeviceDataset<float, cpu> set(data::load_fashion_mnist(slice_dir, data::Split::test, 300));
+  TrainOptions options;
+  options.epochs = 5;
+  options.batch_size = 64;
+  options.lr = 0.05;
+  options.momentum = 0.9;  // momentum buffers must travel too
+  options.seed = 7;
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("hnn-hooks-" + std::to_string(::getpid()) + ".hnn")).string();
+
+  auto straight = lenet::lenet5<float, cpu>(lenet::Variant::relu, 3);
+  TrainHooks hooks;
+  int epochs_seen = 0;
+  std::vector<int> checkpoint_epochs;
+  std::vector<EpochStats> history_at_2;
+  hooks.on_epoch = [&](const EpochStats& s) { EXPECT_EQ(s.epoch, ++epochs_seen); };
+  hooks.checkpoint_every = 2;
+  hooks.on_checkpoint = [&](const TrainingState& state, const std::vector<EpochStats>& history) {
+    checkpoint_epochs.push_back(state.epoch);
+    EXPECT_EQ(history.size(), static_cast<std::size_t>(state.epoch));
+    EXPECT_EQ(state.momentum.size(), straight.parameters().size());
+    if (state.epoch == 2) {
+      save(straight, path, {state, {}});
+      history_at_2 = history;
+    }
+  };
+  const std::vector<EpochStats> a = train(straight, set, set, options, hooks);
+  ASSERT_EQ(a.size(), 5u);
+  EXPECT_EQ(epochs_seen, 5);
+  EXPECT_EQ(checkpoint_epochs, (std::vector<int>{2, 4, 5}));
+
+  auto resumed = lenet::lenet5<float, cpu>(lenet::Variant::relu, 99);  // the checkpoint is what counts
+  const CheckpointExtras extras = load(resumed, path);
+  std::remove(path.c_str());
+  ASSERT_TRUE(extras.training.has_value());
+  TrainHooks resume;
+  resume.resume = extras.training;
+  resume.resume_history = history_at_2;
+  std::vector<int> epochs;
+  resume.on_epoch = [&](const EpochStats& s) { epochs.push_back(s.epoch); };
+  resume.checkpoint_every = 2;
+  resume.on_checkpoint = [&](const TrainingState& state, const std::vector<EpochStats>& history) {
+    checkpoint_epochs.push_back(state.epoch);
+    EXPECT_EQ(history.size(), static_cast<std::size_t>(state.epoch));
+  };
+  const std::vector<EpochStats> b = train(resumed, set, set, options, resume);
+  EXPECT_EQ(epochs, (std::vector<int>{3, 4, 5}));
+  EXPECT_EQ(checkpoint_epochs, (std::vector<int>{2, 4, 5, 4, 5}));
+  ASSERT_EQ(b.size(), 5u);
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    EXPECT_EQ(b[i].epoch, static_cast<int>(i) + 1);
+    EXPECT_EQ(b[i].train_loss, a[i].train_loss) << "epoch " << i + 1;
+    EXPECT_EQ(b[i].train_acc, a[i].train_acc) << "epoch " << i + 1;
+    EXPECT_EQ(b[i].test_acc, a[i].test_acc) << "epoch " << i + 1;
+  }
+  EXPECT_EQ(b[1].seconds, a[1].seconds);  // rows before the resume are the ones given, untouched
+  EXPECT_EQ(values_of(resumed), values_of(straight));
+}
+
+TEST(TrainHooks, WithoutCheckpointEveryTheLastEpochIsStillACheckpoint) {
+  const DeviceDataset<float, cpu> set(data::load_fashion_mnist(slice_dir, data::Split::test, 100));
+  auto model = lenet::lenet5<float, cpu>(lenet::Variant::relu, 1);
+  TrainOptions options;
+  options.epochs = 2;
+  options.batch_size = 50;
+  options.lr = 0.05;
+  TrainHooks hooks;
+  std::vector<int> checkpoint_epochs;
+  hooks.on_checkpoint = [&](const TrainingState& state, const std::vector<EpochStats>&) {
+    checkpoint_epochs.push_back(state.epoch);
+    EXPECT_TRUE(state.momentum.empty());  // no momentum, no buffers
+  };
+  std::int64_t batches = 0;
+  hooks.on_batch = [&](const BatchProgress&) { ++batches; };
+  EXPECT_EQ(train(model, set, set, options, hooks).size(), 2u);
+  EXPECT_EQ(checkpoint_epochs, (std::vector<int>{2}));
+  EXPECT_EQ(batches, 4);
+}
+
+TEST(TrainHooks, RefusesWhatCannotBeDone) {
+  const DeviceDataset<float, cpu> set(data::load_fashion_mnist(slice_dir, data::Split::test, 100));
+  auto model = lenet::lenet5<float, cpu>(lenet::Variant::relu, 1);
+  const std::vector<float> before = model.parameters()[0].value->to_vector();
+  TrainOptions options;
+  options.epochs = 2;
+  options.batch_size = 50;
+  options.lr = 0.05;
+  TrainingState done = Trainer<float, cpu>(model, set, options).state();
+  done.epoch = 2;
+  TrainHooks hooks;
+  hooks.resume = done;
+  try {
+    train(model, set, set, options, hooks);
+    FAIL() << "a run that has trained options.epochs already cannot be resumed";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("trained 2 epochs already"), std::string::npos) << e.what();
+  }
+  TrainHooks negative;
+  negative.checkpoint_every = -1;
+  EXPECT_THROW(train(model, set, set, options, negative), std::invalid_argument);
+  TrainHooks history_alone;
+  history_alone.resume_history.resize(1);
+  EXPECT_THROW(train(model, set, set, options, history_alone), std::invalid_argument);
+  EXPECT_EQ(model.parameters()[0].value->to_vector(), before);
 }

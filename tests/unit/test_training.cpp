@@ -4,7 +4,7 @@
 #include <limits>
 #include <string>
 
-#include "../../examples/lenet5/model.hpp"
+#include "../support/lenet5.hpp"
 #include "hnn/data/mnist.hpp"
 #include "hnn/train.hpp"
 

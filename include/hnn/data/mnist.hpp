@@ -10,7 +10,6 @@
 
 #include <array>
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -127,23 +126,6 @@ inline void require_image_shape(const Dataset& data, std::int64_t rows, std::int
     throw std::invalid_argument((data.source.empty() ? "" : data.source + ": ") + "images are " +
                                 std::to_string(data.rows) + "x" + std::to_string(data.cols) + " but the model expects " +
                                 std::to_string(rows) + "x" + std::to_string(cols));
-}
-
-// Where to look for the dataset: the flag if given, else $HNN_DATA, else the
-// repository's data/fashion-mnist when it holds the training files (the
-// committed slice holds only test files), else the Debian package's folder.
-// Whether the files are really there is left to the loader, which says so.
-inline std::string find_data_dir(const std::string& flag_value) {
-  if (!flag_value.empty()) return flag_value;
-  if (const char* env = std::getenv("HNN_DATA"); env && *env) return env;
-  const std::filesystem::path local = "data/fashion-mnist";
-  std::error_code ec;
-  const auto has = [&](const std::string& stem) {
-    return std::filesystem::is_regular_file(local / stem, ec) ||
-           std::filesystem::is_regular_file(local / (stem + ".gz"), ec);
-  };
-  if (has("train-images-idx3-ubyte") && has("train-labels-idx1-ubyte")) return local.string();
-  return "/usr/share/datasets/fashion-mnist";
 }
 
 }  // namespace hnn::data

@@ -1,6 +1,6 @@
 // Images for classifiers: an 8-bit image type, PGM/PPM files, grayscale, resizing, the
-// Fashion-MNIST preprocessing, and a tiny bitmap font to label pictures. No dependencies;
-// PNG files are in hnn/png.hpp (libpng).
+// Fashion-MNIST preprocessing, and a tiny bitmap font to label pictures. Opt-in (hnn/hnn.hpp
+// does not include it); no dependencies. PNG files are in hnn/extras/png.hpp (libpng).
 //
 //   hnn::Image photo = hnn::read_pnm("shirt.ppm");          // P2, P3, P5 or P6
 //   hnn::ModelInput in = hnn::fashion_mnist_input(photo);    // 28x28 floats in [0, 1]

@@ -7,7 +7,7 @@
 
 #if defined(__has_include)
 #if !__has_include(<png.h>)
-#error "hnn/png.hpp needs libpng's headers (Debian: apt-get install libpng-dev) and linking with libpng (CMake: find_package(PNG), PNG::PNG)"
+#error "hnn/extras/png.hpp needs libpng's headers (Debian: apt-get install libpng-dev) and linking with libpng (CMake: find_package(PNG), PNG::PNG)"
 #endif
 #endif
 
@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "hnn/image.hpp"
+#include "hnn/extras/image.hpp"
 
 namespace hnn {
 
