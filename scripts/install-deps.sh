@@ -11,7 +11,8 @@
 set -euo pipefail
 
 # libpng-dev: only for lenet5's PNG input and --gallery (hnn::hnn itself never needs it).
-packages=(cmake g++ make libeigen3-dev libgtest-dev zlib1g-dev libpng-dev dataset-fashion-mnist)
+# nlohmann-json3-dev: only for the opt-in <hnn/safetensors.hpp> (target hnn::safetensors).
+packages=(cmake g++ make libeigen3-dev libgtest-dev zlib1g-dev libpng-dev nlohmann-json3-dev dataset-fashion-mnist)
 
 if [[ "${HNN_SKIP_DEPS:-0}" == 1 ]]; then
   exit 0
@@ -19,7 +20,7 @@ fi
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "install-deps: not a Debian/Ubuntu system; install by hand: CMake >= 3.18, a C++17 compiler," \
-       "make, Eigen >= 3.4, GoogleTest, zlib, and Fashion-MNIST (gzip IDX files). Skipping." >&2
+       "make, Eigen >= 3.4, GoogleTest, zlib, nlohmann/json 3, and Fashion-MNIST (gzip IDX files). Skipping." >&2
   exit 0
 fi
 

@@ -5,6 +5,7 @@
 //          [--save PATH [--checkpoint-every N]] [--resume PATH]
 //          [--history FILE.csv] [--plot FILE.svg] [--gallery FILE.png] [--progress auto|on|off]
 //   lenet5 predict --model PATH [--device cpu|cuda] [--top K] IMAGE...
+//   lenet5 export --model M.hnn --out M.safetensors   (and predict on .safetensors: export.hpp)
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 
 #include <hnn/parallel.hpp>
 
+#include "export.hpp"
 #include "predict.hpp"
 #include "run.hpp"
 
@@ -54,10 +56,17 @@ const char* const usage =
     "already, it is cropped to its object, scaled to fit 28x28 keeping its aspect ratio, and\n"
     "padded with black.\n"
     "\n"
-    "  --model PATH            the checkpoint to use\n"
+    "  --model PATH            the checkpoint to use, or a .safetensors file (CPU only)\n"
+    "  --variant sigmoid|relu  for a .safetensors file PyTorch wrote: the network it holds\n"
+    "  --test-set DIR          instead of images: the accuracy on the Fashion-MNIST test split in DIR\n"
+    "  --logits FILE           with --test-set: write every logit (float32, N x 10) to FILE\n"
     "  --top K                 classes to print per image (default 3)\n"
     "  --device cpu|cuda       where to run the model (default cpu)\n"
-    "  --threads N             CPU threads (default: all cores)\n";
+    "  --threads N             CPU threads (default: all cores)\n"
+    "\n"
+    "usage: lenet5 export --model M.hnn --out M.safetensors\n"
+    "Writes a checkpoint's model as safetensors (F32, PyTorch's state_dict names), which\n"
+    "PyTorch loads with safetensors.torch.load_file and nn.Sequential.load_state_dict.\n";
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -190,6 +199,8 @@ int predict_main(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   try {
+    if (argc > 1 && std::string(argv[1]) == "export") return lenet::export_main(argc, argv);
+    if (lenet::is_safetensors_predict(argc, argv)) return lenet::predict_safetensors_main(argc, argv);
     if (argc > 1 && std::string(argv[1]) == "predict") return predict_main(argc, argv);
     const lenet::Options options = parse(argc, argv);
     if (options.threads > 0) hnn::set_num_threads(options.threads);

@@ -50,9 +50,8 @@ inline std::vector<std::string> class_names(const hnn::CheckpointExtras& extras,
 //     T-shirt/top    0.153
 //     Coat           0.021
 template <class Device>
-std::string predict_report(const PredictOptions& o) {
-  hnn::CheckpointExtras extras;
-  auto model = hnn::load_model<float, Device>(o.model_path, &extras);
+std::string predict_report(hnn::Sequential<float, Device>& model, const hnn::CheckpointExtras& extras,
+                           const PredictOptions& o) {
   const int size = 28;
 
   std::vector<hnn::ModelInput> inputs;
@@ -85,6 +84,13 @@ std::string predict_report(const PredictOptions& o) {
     }
   }
   return report.str();
+}
+
+template <class Device>
+std::string predict_report(const PredictOptions& o) {
+  hnn::CheckpointExtras extras;
+  auto model = hnn::load_model<float, Device>(o.model_path, &extras);
+  return predict_report(model, extras, o);
 }
 
 template <class Device>

@@ -247,6 +247,80 @@ else
   cat "$work/out.txt" "$work/err.txt"
 fi
 
+# -- safetensors: lenet5 export, and predict on .safetensors files ---------------------------
+# expect_exit STATUS NAME PATTERN... -- ARGS...: lenet5 ARGS (no --threads prepended: ARGS may
+# start with a subcommand) must exit with exactly STATUS and print one stderr line
+# "lenet5: ..." matching every PATTERN.
+expect_exit() {
+  local want=$1
+  case_name=$2
+  shift 2
+  label=FAIL
+  local patterns=()
+  while [[ $1 != -- ]]; do patterns+=("$1"); shift; done
+  shift
+  local err="$work/err.txt" status=0 before=$failed p
+  "$lenet5" "$@" >"$work/out.txt" 2>"$err" </dev/null || status=$?
+  [[ $status -eq $want ]] || fail "exit status $status, expected $want"
+  [[ $(wc -l <"$err") -eq 1 ]] && grep -q '^lenet5: ' "$err" || fail "expected one stderr line 'lenet5: ...'"
+  for p in "${patterns[@]}"; do grep -qiE -- "$p" "$err" || fail "stderr does not match /$p/"; done
+  if [[ $failed -eq $before ]]; then
+    passed=$((passed + 1))
+    echo "ok   $case_name (exit $status): $(head -c 300 "$err")"
+  else
+    echo "     command: $lenet5 $*"; sed 's/^/       /' "$err" | head -5
+  fi
+}
+# expect_ok NAME PATTERN -- ARGS...: exit 0, nothing on stderr, stdout matching PATTERN.
+expect_ok() {
+  case_name=$1
+  local pattern=$2 status=0
+  shift 3
+  "$lenet5" "$@" >"$work/out.txt" 2>"$work/err.txt" </dev/null || status=$?
+  if [[ $status -eq 0 ]] && [[ ! -s "$work/err.txt" ]] && grep -qE -- "$pattern" "$work/out.txt"; then
+    passed=$((passed + 1))
+    echo "ok   $case_name: $(grep -E -- "$pattern" "$work/out.txt" | head -1)"
+  else
+    fail "exit status $status, or stderr, or stdout without /$pattern/"
+    echo "     command: $lenet5 $*"; cat "$work/out.txt" "$work/err.txt" | head -10 | sed 's/^/       /'
+  fi
+}
+le64() { local i s=""; for ((i = 0; i < 8; i++)); do s+="\\x$(printf %02x $(($1 >> (8 * i) & 255)))"; done; printf "$s"; }
+pytorch_file="$here/../fixtures/lenet5_sigmoid_pytorch.safetensors"
+st="$work/st"
+mkdir -p "$st"
+printf 'abc' >"$st/short.safetensors"
+header='{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
+{ le64 ${#header}; printf '%s' "$header"; printf '\x00\x00\x80\x3f'; } >"$st/other.safetensors"
+{ le64 ${#header}; printf '%s' "$header"; printf '\x00\x00'; } >"$st/past-end.safetensors"
+
+expect_exit 2 export-without-out 'export needs --out' -- export --model "$st/m.hnn"
+expect_exit 2 export-unknown-flag 'unknown flag --bogus for export' -- export --bogus 1
+expect_exit 1 export-missing-model 'm\.hnn: cannot open the checkpoint' -- export --model "$st/m.hnn" --out "$st/m.safetensors"
+expect_exit 2 predict-st-bad-variant "--variant must be sigmoid or relu, got 'tanh'" -- \
+  predict --model "$pytorch_file" --variant tanh --test-set "$slice"
+expect_exit 2 predict-st-logits-without-test-set '--logits needs --test-set' -- \
+  predict --model "$pytorch_file" --variant sigmoid --logits "$st/l.f32" x.png
+expect_exit 2 predict-st-cuda 'CPU only' -- predict --model "$pytorch_file" --device cuda x.png
+expect_exit 1 predict-st-missing-file 'none\.safetensors: cannot open the file' -- \
+  predict --model "$st/none.safetensors" --test-set "$slice"
+expect_exit 1 predict-st-too-short 'short\.safetensors: not a safetensors file: only 3 bytes' -- \
+  predict --model "$st/short.safetensors" --variant relu --test-set "$slice"
+expect_exit 1 predict-st-past-end "past-end\.safetensors: tensor 'x': bytes \[0, 4\) run past the end of the data section \(2 bytes\)" -- \
+  predict --model "$st/past-end.safetensors" --variant relu --test-set "$slice"
+expect_exit 1 predict-st-wrong-tensors "other\.safetensors: tensor '0\.weight' is missing" -- \
+  predict --model "$st/other.safetensors" --variant sigmoid --test-set "$slice"
+expect_exit 1 predict-pytorch-file-without-variant 'no hnn\.architecture.*name the network with --variant sigmoid\|relu' -- \
+  predict --model "$pytorch_file" --test-set "$slice"
+# A file PyTorch wrote (tests/fixtures), on the 1000 test images of the slice.
+expect_ok predict-pytorch-file '^test acc 0\.[0-9]{4} \([0-9]+ of 1000 images\)$' -- \
+  predict --model "$pytorch_file" --variant sigmoid --test-set "$slice" --logits "$st/l.f32" --threads 1
+[[ $(wc -c <"$st/l.f32") -eq 40000 ]] || fail "predict-pytorch-file: --logits wrote $(wc -c <"$st/l.f32") bytes, not 1000 x 10 x 4"
+# hnn -> safetensors -> hnn: the exported model predicts what the checkpoint does.
+"$lenet5" --threads 1 --data "$good_dir" --epochs 1 --batch-size 100 --save "$st/m.hnn" >/dev/null 2>&1 || fail "training for export"
+expect_ok export-writes '^wrote .*m\.safetensors: 10 tensors, 61706 parameters' -- export --model "$st/m.hnn" --out "$st/m.safetensors"
+expect_ok predict-exported-file '^test acc 0\.[0-9]{4} \(' -- predict --model "$st/m.safetensors" --test-set "$slice" --threads 1
+
 echo
 echo "cli: $passed passed, $failed failed, $gaps known gap(s)"
 [[ $failed -eq 0 ]]
