@@ -2,7 +2,9 @@
 #
 #   make train [ARGS="--epochs 10"]   install deps, build and run the LeNet-5 trainer
 #   make test                         install deps, build everything, run all tests
-#   make bench                        build and run the LeNet-5 benchmark (tests/bench/)
+#   make bench                        build and run the LeNet-5 benchmark (tests/bench/), then
+#                                     the same training built as a user builds it (find_package
+#                                     + hnn::native, tests/consumer/bench.sh) and the ratio
 #   make bench-peers                  install the PyTorch peer (.venv-peer/), then hnn and the
 #                                     peer alternating over rounds, and the ratios
 #   make clean                        remove the build directory
@@ -52,6 +54,7 @@ test: build
 bench: configure
 	$(CMAKE) --build $(BUILD_DIR) --target lenet5_bench -j$(JOBS)
 	$(BUILD_DIR)/lenet5_bench $(ARGS)
+	bash tests/consumer/bench.sh $(BUILD_DIR)
 
 bench-peers: configure
 	$(CMAKE) --build $(BUILD_DIR) --target lenet5_bench -j$(JOBS)
