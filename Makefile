@@ -2,14 +2,18 @@
 #
 #   make train [ARGS="--epochs 10"]   install deps, build and run the LeNet-5 trainer
 #   make test                         install deps, build everything, run all tests
-#   make bench                        build and run the LeNet-5 benchmark (tests/bench/)
-#   make bench-peers                  the same, then the PyTorch peer, and the ratios
+#   make bench                        build and run the LeNet-5 benchmark (tests/bench/), then
+#                                     the same training built as a user builds it (find_package
+#                                     + hnn::native, tests/consumer/bench.sh) and the ratio
+#   make bench-peers                  install the PyTorch peer (.venv-peer/), then hnn and the
+#                                     peer alternating over rounds, and the ratios
 #   make clean                        remove the build directory
 #
 # Overridable: BUILD_DIR (build), BUILD_TYPE (Release), HNN_CUDA (AUTO), CMAKE_ARGS (extra
 # configure arguments, e.g. CMAKE_ARGS="-DHNN_WERROR=ON"), ARGS (program arguments),
 # JOBS (parallel build jobs, default nproc), CTEST_JOBS (2), CMAKE, CTEST, PYTHON (the
-# interpreter with torch for bench-peers, default Debian's /usr/bin/python3).
+# interpreter with torch >= 2 for bench-peers; default: .venv-peer/bin/python, which
+# scripts/install-peer.sh creates on first use), PEER_VENV (.venv-peer).
 
 BUILD_DIR  ?= build
 BUILD_TYPE ?= Release
@@ -20,7 +24,8 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_JOBS ?= 2
 CMAKE      ?= cmake
 CTEST      ?= ctest
-PYTHON     ?= /usr/bin/python3
+PYTHON     ?=
+PEER_VENV  ?= .venv-peer
 
 MAKEFLAGS += --no-print-directory
 
@@ -49,10 +54,16 @@ test: build
 bench: configure
 	$(CMAKE) --build $(BUILD_DIR) --target lenet5_bench -j$(JOBS)
 	$(BUILD_DIR)/lenet5_bench $(ARGS)
+	bash tests/consumer/bench.sh $(BUILD_DIR)
 
 bench-peers: configure
 	$(CMAKE) --build $(BUILD_DIR) --target lenet5_bench -j$(JOBS)
+ifeq ($(strip $(PYTHON)),)
+	bash scripts/install-peer.sh $(PEER_VENV)
+	$(PEER_VENV)/bin/python tests/bench/compare_peers.py --hnn $(BUILD_DIR)/lenet5_bench --python $(PEER_VENV)/bin/python $(ARGS)
+else
 	$(PYTHON) tests/bench/compare_peers.py --hnn $(BUILD_DIR)/lenet5_bench --python $(PYTHON) $(ARGS)
+endif
 
 clean:
 	rm -rf $(BUILD_DIR)

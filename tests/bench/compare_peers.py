@@ -1,31 +1,39 @@
 #!/usr/bin/env python3
-"""hnn vs PyTorch on LeNet-5 / Fashion-MNIST, one after the other, on this CPU.
+"""hnn vs PyTorch on LeNet-5 / Fashion-MNIST, alternating, on this CPU.
 
-Runs build/lenet5_bench --json, then tests/bench/peers/pytorch_lenet.py --mode bench --json
-for each variant and thread count, and prints every figure side by side with the ratio
-hnn / PyTorch. `make bench-peers` runs it; it needs only the Python standard library (and
-torch for the peer, in the interpreter given by --python, Debian's /usr/bin/python3 by
-default).
+For each of --rounds rounds and each thread count: build/lenet5_bench --json, then
+tests/bench/peers/pytorch_lenet.py --mode bench --json (eager, channels-last and
+torch.compile, one after the other in one process). Both processes get the same
+OMP_NUM_THREADS / MKL_NUM_THREADS / OPENBLAS_NUM_THREADS; hnn gets --threads N, the peer
+torch.set_num_threads(N) and torch.set_num_interop_threads(1). Every timing flag below goes
+to both. Each figure is the median over the rounds (each round's figure is itself the
+median of --reps chunks); the peer's column is its fastest mode per row. `make bench-peers`
+runs this with the interpreter of scripts/install-peer.sh (.venv-peer/).
 
-  compare_peers.py --hnn build/lenet5_bench [--threads 1,2] [--variant both]
-                   [--python /usr/bin/python3] [--json OUT.json] [-- extra lenet5_bench flags]
+  compare_peers.py --hnn build/lenet5_bench [--python .venv-peer/bin/python] [--threads 1,2]
+                   [--variant both] [--exec eager,channels-last,compile] [--rounds 3]
+                   [--steps 200] [--warmup 20] [--reps 5] [--infer-steps 50] [--infer-warmup 5]
+                   [--pool 32] [--json OUT.json] [--markdown OUT.md] [-- extra lenet5_bench flags]
 
-Both programs time the same thing: after warm-up steps, training steps (forward, loss,
-backward, SGD update) on pre-gathered random batches of 256, median of 5 chunks; then
-inference at batch 1000. The peer's relu recipe is lr 0.1 without momentum, hnn's is lr
-0.05 with momentum 0.9 (one more pass over the 61,706 parameters per step); the sigmoid
-recipes are identical.
+The recipes are hnn's on both sides: sigmoid lr 0.9, relu lr 0.05 with momentum 0.9.
 """
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
 PEER = os.path.join(HERE, "peers", "pytorch_lenet.py")
+DEFAULT_PYTHON = os.path.join(ROOT, ".venv-peer", "bin", "python")
+EXECS = ("eager", "channels-last", "compile")
+TIMING = (("steps", 200, 1), ("warmup", 20, 0), ("reps", 5, 1), ("infer-steps", 50, 1),
+          ("infer-warmup", 5, 0), ("pool", 32, 1))
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def last_json_line(text, what):
@@ -36,9 +44,16 @@ def last_json_line(text, what):
     sys.exit(f"compare_peers: {what} printed no JSON line; its output was:\n{text}")
 
 
-def run(cmd, what):
-    print("$ " + " ".join(cmd), flush=True)
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def echo(out):
+    """A program's output, without its (long) JSON line."""
+    lines = [line for line in out.splitlines() if not line.lstrip().startswith("{")]
+    print("\n".join(lines), flush=True)
+
+
+def run(cmd, what, env):
+    pinned = " ".join(f"{k}={env[k]}" for k in THREAD_VARS)
+    print(f"$ {pinned} " + " ".join(cmd), flush=True)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     if proc.returncode != 0:
         sys.exit(f"compare_peers: {what} failed (exit {proc.returncode}):\n{proc.stdout}")
     return proc.stdout
@@ -52,85 +67,237 @@ def load_average():
         return "unknown"
 
 
+def cpu_info():
+    """(model name, SIMD width) from /proc/cpuinfo."""
+    model, flags = "unknown CPU", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and model == "unknown CPU":
+                    model = value.strip()
+                elif key == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    if "avx512f" in flags:
+        simd = "AVX-512"
+    elif "avx2" in flags:
+        simd = "AVX2" + (" + FMA" if "fma" in flags else "")
+    elif "avx" in flags:
+        simd = "AVX"
+    elif flags:
+        simd = "SSE"
+    else:
+        simd = "unknown"
+    return model, simd
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def positive_int(minimum):
+    def parse(text):
+        v = int(text)
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"expects an integer >= {minimum}, got {text}")
+        return v
+    return parse
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--hnn", required=True, help="path to the lenet5_bench binary")
-    p.add_argument("--python", default="/usr/bin/python3", help="interpreter with torch (default %(default)s)")
+    p.add_argument("--python", default=DEFAULT_PYTHON,
+                   help="interpreter with torch >= 2 (default %(default)s, made by scripts/install-peer.sh)")
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default %(default)s)")
     p.add_argument("--variant", default="both", choices=("sigmoid", "relu", "both"))
+    p.add_argument("--exec", default=",".join(EXECS), help="the peer's modes (default %(default)s)")
+    p.add_argument("--rounds", type=positive_int(1), default=3,
+                   help="hnn, peer, hnn, peer, ... rounds; medians are reported (default %(default)s)")
+    for name, default, minimum in TIMING:
+        p.add_argument("--" + name, type=positive_int(minimum), default=default,
+                       help=f"passed to both programs (default {default})")
     p.add_argument("--data", default=None, help="Fashion-MNIST folder (default: $HNN_DATA, then the Debian path)")
     p.add_argument("--json", default=None, help="also write every figure to this file")
-    p.add_argument("extra", nargs="*", help="extra lenet5_bench flags (after --)")
+    p.add_argument("--markdown", default=None, help="also write the header and tables to this markdown file")
+    p.add_argument("extra", nargs="*", help="extra lenet5_bench flags (after --), not timing flags")
     args = p.parse_args()
 
-    probe = subprocess.run([args.python, "-c", "import torch"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    timing_names = {"--" + name for name, _, _ in TIMING}
+    for flag in args.extra:
+        if flag in timing_names or flag == "--threads":
+            sys.exit(f"compare_peers: pass {flag} to compare_peers itself (before --): it applies to both sides")
+    if not os.path.exists(args.python) and os.sep in args.python:
+        sys.exit(f"compare_peers: {args.python} does not exist; run scripts/install-peer.sh "
+                 "(or `make bench-peers`, which runs it) or pass --python / PYTHON=... with torch >= 2")
+    probe = subprocess.run([args.python, "-c", "import torch; print(torch.__version__)"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if probe.returncode != 0:
-        sys.exit(f"compare_peers: {args.python} cannot import torch; on Debian: "
-                 "apt-get install python3-torch libopenblas0-pthread (or pass PYTHON=/path/to/python with torch)")
+        sys.exit(f"compare_peers: {args.python} cannot import torch; run scripts/install-peer.sh (a venv with "
+                 "PyTorch 2.x from PyPI in .venv-peer/) or pass --python / PYTHON=... with torch >= 2:\n"
+                 + probe.stdout)
+    torch_version = probe.stdout.strip().splitlines()[-1]
     threads = [int(t) for t in args.threads.split(",") if t]
     variants = ["sigmoid", "relu"] if args.variant == "both" else [args.variant]
+    execs = [e for e in args.exec.split(",") if e]
+    for e in execs:
+        if e not in EXECS:
+            sys.exit(f"compare_peers: --exec: unknown mode {e} (choose from {', '.join(EXECS)})")
+    timing = []
+    for name, _, _ in TIMING:
+        timing += ["--" + name, str(getattr(args, name.replace("-", "_")))]
+    data = ["--data", args.data] if args.data else []
+
+    model, simd = cpu_info()
     start_load = load_average()
-
-    hnn_cmd = [args.hnn, "--json", "--threads", args.threads, "--variant", args.variant] + args.extra
-    if args.data:
-        hnn_cmd += ["--data", args.data]
-    hnn_out = run(hnn_cmd, "lenet5_bench")
-    print(hnn_out, end="" if hnn_out.endswith("\n") else "\n", flush=True)
-    hnn = last_json_line(hnn_out, "lenet5_bench")
-
-    torch_results = {}
-    for v in variants:
+    hnn_runs = {}    # (variant, threads) -> [result per round]
+    peer_runs = {}   # (variant, threads, exec) -> [result per round]
+    hnn_meta, peer_meta = {}, {}
+    for rnd in range(args.rounds):
         for t in threads:
-            cmd = [args.python, PEER, "--mode", "bench", "--device", "cpu", "--threads", str(t), "--variant", v,
-                   "--json", "--quiet"]
-            if args.data:
-                cmd += ["--data", args.data]
-            out = run(cmd, f"the PyTorch peer ({v}, {t} threads)")
-            torch_results[(v, t)] = last_json_line(out, "the PyTorch peer")
+            env = dict(os.environ)
+            for k in THREAD_VARS:
+                env[k] = str(t)
+            print(f"\n--- round {rnd + 1}/{args.rounds}, {t} thread{'s' if t != 1 else ''}", flush=True)
+            cmd = [args.hnn, "--json", "--threads", str(t), "--variant", args.variant] + timing + data + args.extra
+            if rnd > 0:
+                cmd.append("--no-ceiling")
+            out = run(cmd, "lenet5_bench", env)
+            echo(out)
+            h = last_json_line(out, "lenet5_bench")
+            if rnd == 0:
+                hnn_meta.setdefault("ceiling_gflops", {}).update(h.get("ceiling_gflops", {}))
+                hnn_meta["cpu"] = h.get("cpu")
+                hnn_meta.setdefault("peak_rss_mb", {})[t] = h.get("peak_rss_mb")
+            for r in h["results"]:
+                hnn_runs.setdefault((r["variant"], r["threads"]), []).append(r)
+
+            cmd = [args.python, PEER, "--mode", "bench", "--device", "cpu", "--threads", str(t),
+                   "--interop-threads", "1", "--variant", args.variant, "--exec", ",".join(execs),
+                   "--json", "--quiet"] + timing + data
+            out = run(cmd, f"the PyTorch peer ({t} threads)", env)
+            echo(out)
+            pt = last_json_line(out, "the PyTorch peer")
+            if pt.get("num_threads") != t or pt.get("num_interop_threads") != 1:
+                sys.exit(f"compare_peers: the peer runs {pt.get('num_threads')} intra-op / "
+                         f"{pt.get('num_interop_threads')} inter-op threads, asked for {t} / 1")
+            peer_meta = {k: pt.get(k) for k in ("torch", "python", "blas", "blas_libs_loaded")}
+            for r in pt["results"]:
+                peer_runs.setdefault((r["variant"], t, r["exec"]), []).append(r)
             time.sleep(1)
     end_load = load_average()
 
-    some_torch = next(iter(torch_results.values()))
-    print()
-    print(f"hnn vs PyTorch {some_torch.get('torch', '?')} (python {some_torch.get('python', '?')}), "
-          f"LeNet-5 on Fashion-MNIST, {hnn.get('cpu', '?')}")
-    print(f"load average: {start_load} before, {end_load} after")
-    header = (f"{'variant':8} {'threads':>7} | {'train ex/s hnn':>14} {'PyTorch':>9} {'ratio':>6} | "
-              f"{'infer img/s hnn':>15} {'PyTorch':>9} {'ratio':>6} | {'peak RSS MiB hnn':>16} {'PyTorch':>8}")
-    print(header)
-    print("-" * len(header))
+    def peer_median(v, t, e, key):
+        vals = [r[key] for r in peer_runs.get((v, t, e), []) if "error" not in r]
+        return median(vals)
+
     rows = []
-    for r in hnn["results"]:
-        key = (r["variant"], r["threads"])
-        if key not in torch_results:
-            continue
-        pt = torch_results[key]
-        row = {
-            "variant": r["variant"], "threads": r["threads"],
-            "hnn_train": r["train_examples_per_sec"], "torch_train": pt["train_examples_per_sec"],
-            "hnn_infer": r["infer_images_per_sec"], "torch_infer": pt["infer_images_per_sec"],
-            "hnn_train_chunks": r["train_chunk_rates"], "torch_train_chunks": pt["train_chunk_rates"],
-            "hnn_peak_rss_mb": hnn["peak_rss_mb"], "torch_peak_rss_mb": pt["peak_rss_mb"],
-        }
-        row["train_ratio"] = row["hnn_train"] / row["torch_train"]
-        row["infer_ratio"] = row["hnn_infer"] / row["torch_infer"]
-        rows.append(row)
-        print(f"{row['variant']:8} {row['threads']:>7} | {row['hnn_train']:>14.0f} {row['torch_train']:>9.0f} "
-              f"{row['train_ratio']:>5.2f}x | {row['hnn_infer']:>15.0f} {row['torch_infer']:>9.0f} "
-              f"{row['infer_ratio']:>5.2f}x | {row['hnn_peak_rss_mb']:>16.0f} {row['torch_peak_rss_mb']:>8.0f}")
+    for v in variants:
+        for t in threads:
+            hr = hnn_runs.get((v, t), [])
+            row = {"variant": v, "threads": t,
+                   "hnn_train": median([r["train_examples_per_sec"] for r in hr]),
+                   "hnn_infer": median([r["infer_images_per_sec"] for r in hr]),
+                   "hnn_train_rounds": [r["train_examples_per_sec"] for r in hr],
+                   "hnn_infer_rounds": [r["infer_images_per_sec"] for r in hr],
+                   "peer": {}}
+            for e in execs:
+                runs = peer_runs.get((v, t, e), [])
+                row["peer"][e] = {
+                    "train": peer_median(v, t, e, "train_examples_per_sec"),
+                    "infer": peer_median(v, t, e, "infer_images_per_sec"),
+                    "train_rounds": [r.get("train_examples_per_sec") for r in runs],
+                    "infer_rounds": [r.get("infer_images_per_sec") for r in runs],
+                    "errors": [r["error"] for r in runs if "error" in r],
+                }
+            ok = [e for e in execs if row["peer"][e]["train"] == row["peer"][e]["train"]]  # not NaN
+            if not ok:
+                sys.exit(f"compare_peers: every peer mode failed for {v}, {t} threads")
+            row["peer_train_mode"] = max(ok, key=lambda e: row["peer"][e]["train"])
+            row["peer_infer_mode"] = max(ok, key=lambda e: row["peer"][e]["infer"])
+            row["peer_train"] = row["peer"][row["peer_train_mode"]]["train"]
+            row["peer_infer"] = row["peer"][row["peer_infer_mode"]]["infer"]
+            row["train_ratio"] = row["hnn_train"] / row["peer_train"]
+            row["infer_ratio"] = row["hnn_infer"] / row["peer_infer"]
+            rows.append(row)
+
+    ceiling = hnn_meta.get("ceiling_gflops", {})
+    header = [
+        f"hnn vs PyTorch {torch_version} (python {peer_meta.get('python', '?')}), LeNet-5 on Fashion-MNIST, CPU",
+        f"CPU: {model}, {os.cpu_count()} logical CPUs, SIMD: {simd}",
+        "hnn FP32 GEMM ceiling: " + (", ".join(f"{k} thread(s) {g:.0f} GFLOP/s" for k, g in ceiling.items())
+                                     if ceiling else "not measured"),
+        "recipes: sigmoid lr 0.9; relu lr 0.05, momentum 0.9; training batch 256, inference batch 1000",
+        f"timing (both sides): {args.warmup} warm-up + {args.steps} steps in {args.reps} chunks, "
+        f"{args.infer_warmup} + {args.infer_steps} inference batches; median of {args.rounds} alternating rounds "
+        f"(hnn, peer, hnn, peer, ...)",
+        f"threads pinned: {', '.join(THREAD_VARS)} = N for both, hnn --threads N, "
+        f"torch.set_num_threads(N), torch.set_num_interop_threads(1)",
+        f"load average: {start_load} before, {end_load} after",
+    ]
+    cols = ["variant", "threads", "train ex/s hnn", "best peer (mode)", "ratio",
+            "infer img/s hnn", "best peer (mode)", "ratio"]
+    table = []
+    for row in rows:
+        table.append([row["variant"], str(row["threads"]), f"{row['hnn_train']:.0f}",
+                      f"{row['peer_train']:.0f} ({row['peer_train_mode']})", f"{row['train_ratio']:.2f}x",
+                      f"{row['hnn_infer']:.0f}", f"{row['peer_infer']:.0f} ({row['peer_infer_mode']})",
+                      f"{row['infer_ratio']:.2f}x"])
+    mode_cols = ["variant", "threads"] + [f"train {e}" for e in execs] + [f"infer {e}" for e in execs]
+    mode_table = []
+    for row in rows:
+        mode_table.append([row["variant"], str(row["threads"])]
+                          + [f"{row['peer'][e]['train']:.0f}" for e in execs]
+                          + [f"{row['peer'][e]['infer']:.0f}" for e in execs])
+    scaling = []
     for v in variants:
         by_t = {row["threads"]: row for row in rows if row["variant"] == v}
         if 1 in by_t and 2 in by_t:
-            print(f"{v}: 2 threads / 1 thread, training: hnn {by_t[2]['hnn_train'] / by_t[1]['hnn_train']:.2f}x, "
-                  f"PyTorch {by_t[2]['torch_train'] / by_t[1]['torch_train']:.2f}x")
-    print("hnn peak RSS is for the whole benchmark process (both variants, all thread counts, the data as float32);"
-          " PyTorch's is per run.")
-    blas = some_torch.get("blas_libs_loaded") or some_torch.get("blas") or ""
-    if blas:
-        print(f"PyTorch BLAS: {blas}")
+            scaling.append(f"{v}: training, 2 threads / 1 thread: hnn {by_t[2]['hnn_train'] / by_t[1]['hnn_train']:.2f}x, "
+                           f"PyTorch (best mode) {by_t[2]['peer_train'] / by_t[1]['peer_train']:.2f}x")
+    errors = sorted({f"{row['variant']} {row['threads']}t {e}: {msg}" for row in rows for e in execs
+                     for msg in row["peer"][e]["errors"]})
+
+    def text_table(columns, body):
+        widths = [max(len(c), *(len(r[i]) for r in body)) for i, c in enumerate(columns)]
+        fmt = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w)  # noqa: E731
+                                      for i, (c, w) in enumerate(zip(cells, widths)))
+        return [fmt(columns), "-" * len(fmt(columns))] + [fmt(r) for r in body]
+
+    def md_table(columns, body):
+        return (["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+                + ["| " + " | ".join(r) + " |" for r in body])
+
+    print()
+    for line in header:
+        print(line)
+    print()
+    print("\n".join(text_table(cols, table)))
+    for line in scaling:
+        print(line)
+    print("\nPyTorch, every mode (medians over the rounds):")
+    print("\n".join(text_table(mode_cols, mode_table)))
+    for e in errors:
+        print(f"peer mode failed: {e}")
+    print("\nhnn per round, training:", ", ".join(
+        f"{row['variant']}/{row['threads']}: " + " ".join(f"{x:.0f}" for x in row["hnn_train_rounds"]) for row in rows))
+
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write("\n".join(["<!-- written by tests/bench/compare_peers.py --markdown -->", ""]
+                              + [line + "  " for line in header] + [""] + md_table(cols, table) + [""]
+                              + [line + "  " for line in scaling] + ["", "PyTorch, every mode:", ""]
+                              + md_table(mode_cols, mode_table) + [""]
+                              + [f"peer mode failed: {e}  " for e in errors]) + "\n")
+        print(f"markdown written to {args.markdown}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"hnn": hnn, "pytorch": {f"{v}/{t}": r for (v, t), r in torch_results.items()}, "rows": rows,
+            json.dump({"header": header, "rows": rows, "hnn_meta": hnn_meta, "peer_meta": peer_meta,
+                       "hnn_runs": {f"{v}/{t}": r for (v, t), r in hnn_runs.items()},
+                       "peer_runs": {f"{v}/{t}/{e}": r for (v, t, e), r in peer_runs.items()},
                        "load_average_start": start_load, "load_average_end": end_load}, f, indent=1)
     return 0
 

@@ -54,7 +54,7 @@ build_and_run() {  # mode, extra cmake args...
   step "consumer with $mode"
   run "$cmake" -S "$here" -B "$work/consumer-$mode" -DCMAKE_BUILD_TYPE=Release \
     -DHNN_CONSUMER_MODE="$mode" "${compiler_args[@]}" "$@"
-  run "$cmake" --build "$work/consumer-$mode"
+  run "$cmake" --build "$work/consumer-$mode" --target consumer
   run "$work/consumer-$mode/consumer"
 }
 

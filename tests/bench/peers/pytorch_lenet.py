@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch (eager) peer for hnn's LeNet-5 / Fashion-MNIST benchmarks.
+"""PyTorch peer for hnn's LeNet-5 / Fashion-MNIST benchmarks.
 
 Reproduces the d2l.ai LeNet chapter recipe exactly (network, Xavier-uniform
 init, SGD lr 0.9, batch 256, 10 epochs, mean cross-entropy, reshuffle every
@@ -10,6 +10,10 @@ step), never the evaluation.
 Data is read straight from the Fashion-MNIST gzip IDX files and held as
 tensors on the target device for the whole run; batches are gathered by index
 on the device, so no Python data loading is timed.
+
+Execution (--exec, CPU): eager, channels-last (model and inputs in
+torch.channels_last) and compile (torch.compile, inductor, static shapes); bench
+mode takes a comma-separated list and measures each, from the same weights.
 
 Modes:
   train  the full d2l run (default 10 epochs): per-epoch loss / train acc /
@@ -34,8 +38,16 @@ import struct
 import sys
 import time
 
-import torch
-from torch import nn
+try:
+    import torch
+    from torch import nn
+except ImportError as e:  # pragma: no cover
+    sys.exit(f"pytorch_lenet.py: cannot import torch ({e}) with {sys.executable}.\n"
+             "Install the peer with scripts/install-peer.sh (a venv in .venv-peer/ with "
+             "PyTorch 2.x from PyPI) and run .venv-peer/bin/python, or pass an interpreter "
+             "that has torch.")
+
+EXECS = ("eager", "channels-last", "compile")
 
 DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"
 FILES = {
@@ -231,6 +243,29 @@ def versions(device):
     return v
 
 
+def recipe(variant):
+    """(lr, momentum): hnn's recipes exactly (examples/lenet5, tests/bench/lenet5_bench.cpp)."""
+    return (0.9, 0.0) if variant == "sigmoid" else (0.05, 0.9)
+
+
+def make_optimizer(net, args):
+    return torch.optim.SGD(net.parameters(), lr=args.lr, momentum=args.momentum)
+
+
+def apply_exec(net, exec_mode):
+    """The model as `exec_mode` runs it, and the function that prepares an input."""
+    if exec_mode == "eager":
+        return net, lambda x: x
+    if exec_mode == "channels-last":
+        net = net.to(memory_format=torch.channels_last)
+        return net, lambda x: x.contiguous(memory_format=torch.channels_last)
+    if exec_mode == "compile":
+        if not hasattr(torch, "compile"):
+            raise RuntimeError(f"torch {torch.__version__} has no torch.compile")
+        return torch.compile(net, dynamic=False), lambda x: x
+    raise ValueError(exec_mode)
+
+
 def train_step(net, loss_fn, opt, X, y):
     """One d2l training step; returns (summed loss, #correct) as tensors."""
     opt.zero_grad(set_to_none=True)
@@ -261,7 +296,7 @@ def run_train(args, device, net, data):
     Xtr, ytr, Xte, yte = data
     n = Xtr.shape[0]
     loss_fn = nn.CrossEntropyLoss()  # reduction='mean'
-    opt = torch.optim.SGD(net.parameters(), lr=args.lr)
+    opt = make_optimizer(net, args)
     gen = torch.Generator(device=device)
     gen.manual_seed(args.seed)
     eval_bs = args.eval_batch_size or args.batch_size
@@ -338,10 +373,12 @@ def run_train(args, device, net, data):
     }
 
 
-def run_bench(args, device, net, data):
+def run_bench(args, device, net, data, exec_mode="eager"):
     Xtr, ytr, Xte, yte = data
     loss_fn = nn.CrossEntropyLoss()
-    opt = torch.optim.SGD(net.parameters(), lr=args.lr)
+    opt = make_optimizer(net, args)  # on the parameters, before compile wraps the module
+    t_prep = time.perf_counter()
+    net, prep = apply_exec(net, exec_mode)
     gen = torch.Generator(device=device)
     gen.manual_seed(args.seed)
     bs, ibs = args.batch_size, args.infer_batch_size
@@ -354,16 +391,18 @@ def run_bench(args, device, net, data):
     idx = torch.randperm(Xtr.shape[0], generator=gen,
                          device=device)[:pool_n * bs]
     Xp, yp = Xtr.index_select(0, idx), ytr.index_select(0, idx)
-    batches = [(Xp[k * bs:(k + 1) * bs], yp[k * bs:(k + 1) * bs])
+    batches = [(prep(Xp[k * bs:(k + 1) * bs]), yp[k * bs:(k + 1) * bs])
                for k in range(pool_n)]
 
     net.train()
     step = 0
-    for _ in range(args.warmup):
+    warmup = max(args.warmup, 1) if exec_mode == "compile" else args.warmup
+    for _ in range(warmup):
         X, y = batches[step % pool_n]
         train_step(net, loss_fn, opt, X, y)
         step += 1
     sync(device)
+    warmup_s = time.perf_counter() - t_prep
     chunk_rates = []
     t_all = 0.0
     last_loss = None
@@ -388,12 +427,14 @@ def run_bench(args, device, net, data):
     iidx = torch.randperm(Xte.shape[0], generator=gen,
                           device=device)[:ipool * ibs]
     Xi = Xte.index_select(0, iidx)
-    ibatches = [Xi[k * ibs:(k + 1) * ibs] for k in range(ipool)]
+    ibatches = [prep(Xi[k * ibs:(k + 1) * ibs]) for k in range(ipool)]
     ireps = max(1, min(args.reps, args.infer_steps))
     ichunk = args.infer_steps // ireps
     k = 0
+    iwarmup = (max(args.infer_warmup, 1) if exec_mode == "compile"
+               else args.infer_warmup)
     with torch.inference_mode():
-        for _ in range(args.infer_warmup):
+        for _ in range(iwarmup):
             net(ibatches[k % ipool])
             k += 1
         sync(device)
@@ -413,6 +454,7 @@ def run_bench(args, device, net, data):
     infer_med = statistics.median(infer_rates)
     infer_mean = ireps * ichunk * ibs / ti_all
 
+    print(f"{args.variant} {exec_mode}, {torch.get_num_threads()} threads:")
     print(f"train: {train_med:.1f} examples/sec (median of {reps} chunks of "
           f"{chunk} steps, batch {bs}, after {args.warmup} warm-up steps; "
           f"mean {train_mean:.1f}) on {device}")
@@ -420,6 +462,12 @@ def run_bench(args, device, net, data):
           f"{ichunk} batches, batch {ibs}, after {args.infer_warmup} warm-up; "
           f"mean {infer_mean:.1f}) on {device}")
     res = {
+        "variant": args.variant,
+        "exec": exec_mode,
+        "lr": args.lr,
+        "momentum": args.momentum,
+        "threads": torch.get_num_threads(),
+        "warmup_s": warmup_s,
         "train_examples_per_sec": train_med,
         "train_examples_per_sec_mean": train_mean,
         "train_chunk_rates": chunk_rates,
@@ -448,8 +496,8 @@ def run_bench(args, device, net, data):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
-        description="PyTorch eager LeNet-5 / Fashion-MNIST peer for hnn "
-                    "(d2l.ai recipe).")
+        description="PyTorch LeNet-5 / Fashion-MNIST peer for hnn "
+                    "(d2l.ai recipe; eager, channels-last or torch.compile).")
     p.add_argument("--data", default=os.environ.get("HNN_DATA") or DEFAULT_DATA,
                    help="directory with the Fashion-MNIST *-ubyte.gz files "
                         "(default: $HNN_DATA or %(default)s)")
@@ -457,20 +505,30 @@ def parse_args(argv=None):
                    help="cpu | cuda | cuda:N (default %(default)s)")
     p.add_argument("--threads", type=int, default=0,
                    help="torch.set_num_threads for CPU (default: torch's own)")
-    p.add_argument("--variant", choices=("sigmoid", "relu"), default="sigmoid",
+    p.add_argument("--interop-threads", type=int, default=1,
+                   help="torch.set_num_interop_threads (default %(default)s)")
+    p.add_argument("--variant", choices=("sigmoid", "relu", "both"),
+                   default="sigmoid",
                    help="sigmoid+avgpool (d2l, lr 0.9) or relu+maxpool "
-                        "(lr 0.1)")
+                        "(lr 0.05, momentum 0.9, as hnn's); both: bench only")
+    p.add_argument("--exec", default=None,
+                   help="eager, channels-last, compile, or a comma-separated "
+                        "list (bench only); default: eager for train, all "
+                        "three for bench")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=None,
-                   help="SGD learning rate (default 0.9 sigmoid, 0.1 relu)")
+                   help="SGD learning rate (default 0.9 sigmoid, 0.05 relu)")
+    p.add_argument("--momentum", type=float, default=None,
+                   help="SGD momentum (default 0 sigmoid, 0.9 relu)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--mode", choices=("train", "bench"), default="train")
     p.add_argument("--eval-batch-size", type=int, default=0,
                    help="test-set batch in train mode (default: --batch-size, "
                         "as d2l)")
     p.add_argument("--warmup", type=int, default=20,
-                   help="bench: untimed training steps first")
+                   help="bench: untimed training steps first (compile: at "
+                        "least 1)")
     p.add_argument("--steps", type=int, default=200,
                    help="bench: timed training steps (split into --reps "
                         "chunks)")
@@ -490,9 +548,24 @@ def parse_args(argv=None):
     p.add_argument("--quiet", action="store_true",
                    help="no per-epoch lines")
     args = p.parse_args(argv)
-    if args.lr is None:
-        args.lr = 0.9 if args.variant == "sigmoid" else 0.1
+    execs = args.exec or ("eager" if args.mode == "train" else ",".join(EXECS))
+    args.execs = [e for e in execs.split(",") if e]
+    for e in args.execs:
+        if e not in EXECS:
+            p.error(f"--exec: unknown mode '{e}' (choose from {', '.join(EXECS)})")
+    if args.mode == "train" and (args.execs != ["eager"] or args.variant == "both"):
+        p.error("train mode runs one --variant, eager only")
+    args.variants = ["sigmoid", "relu"] if args.variant == "both" else [args.variant]
+    args.lr_given, args.momentum_given = args.lr, args.momentum
+    set_recipe(args, args.variants[0])
     return args
+
+
+def set_recipe(args, variant):
+    lr, momentum = recipe(variant)
+    args.variant = variant
+    args.lr = lr if args.lr_given is None else args.lr_given
+    args.momentum = momentum if args.momentum_given is None else args.momentum_given
 
 
 def main(argv=None):
@@ -507,6 +580,9 @@ def main(argv=None):
         torch.backends.cudnn.benchmark = True
     elif device.type != "cpu":
         sys.exit(f"error: unsupported device {args.device}")
+    # Before any parallel work: the inter-op pool cannot be resized once used.
+    if args.interop_threads > 0:
+        torch.set_num_interop_threads(args.interop_threads)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
 
@@ -517,21 +593,33 @@ def main(argv=None):
     t_load = time.perf_counter() - t0
     rss_data = rss_now_mb()
 
-    torch.manual_seed(args.seed)
-    net = make_lenet(args.variant).to(device)  # init on CPU RNG, then move
-
     ver = versions(device)
     if not args.quiet:
         print(f"torch {ver['torch']} python {ver['python']} | {args.mode} "
-              f"{args.variant} lr {args.lr} batch {args.batch_size} | device "
+              f"{'+'.join(args.variants)} batch {args.batch_size} | device "
               f"{device} ({ver['device_name']}), threads "
-              f"{ver['num_threads']} | data loaded in {t_load:.2f} s",
-              flush=True)
+              f"{ver['num_threads']} (inter-op {ver['num_interop_threads']}) "
+              f"| data loaded in {t_load:.2f} s", flush=True)
 
     if args.mode == "train":
+        torch.manual_seed(args.seed)
+        net = make_lenet(args.variant).to(device)  # init on CPU RNG, then move
         res = run_train(args, device, net, data)
     else:
-        res = run_bench(args, device, net, data)
+        runs = []
+        for v in args.variants:
+            for e in args.execs:
+                set_recipe(args, v)
+                torch.manual_seed(args.seed)
+                net = make_lenet(v).to(device)
+                try:
+                    runs.append(run_bench(args, device, net, data, e))
+                except Exception as err:  # e.g. torch.compile without a C++ compiler
+                    print(f"{v} {e}: failed: {type(err).__name__}: {err}", flush=True)
+                    runs.append({"variant": v, "exec": e, "error": f"{type(err).__name__}: {err}"})
+                del net
+        res = dict(runs[0]) if len(runs) == 1 else {}
+        res["results"] = runs
 
     peak = peak_rss_mb()
     if device.type == "cpu":
@@ -544,10 +632,14 @@ def main(argv=None):
         "variant": args.variant,
         "device": str(device),
         "lr": args.lr,
+        "momentum": args.momentum,
         "batch_size": args.batch_size,
         "epochs": args.epochs if args.mode == "train" else None,
         "seed": args.seed,
         "threads_requested": args.threads or None,
+        "env_threads": {k: os.environ.get(k) for k in
+                        ("OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                         "OPENBLAS_NUM_THREADS")},
         "data_dir": args.data,
         "data_load_s": t_load,
         "rss_after_import_mb": rss_import,
