@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# lenet5 given bad flags and bad data folders: every case must end with a non-zero exit
-# status (never a signal, never a sanitizer report) and exactly one line on stderr,
+# lenet5 given bad flags and bad data folders: every case must end with the exit status the
+# README promises (2 for a bad flag, 1 for bad data or a failed run; never a signal, never a
+# sanitizer report) and exactly one line on stderr,
 # "lenet5: ...", that names the problem; a load error must come before any training.
 # The data folders are built here, in a temporary directory, from the committed slice of
 # Fashion-MNIST (data/fashion-mnist) with bash, printf, head, dd and gzip only.
@@ -77,6 +78,8 @@ gaps=0
 # (remove a name once its case passes; the script says so). HNN_CLI_KNOWN_GAPS="" counts them.
 known_gaps=" ${HNN_CLI_KNOWN_GAPS-} "
 label=FAIL
+# The exit status every following case must end with (README, "lenet5 command line").
+expected_status=2
 fail() { echo "$label: $case_name: $*"; failed=$((failed + 1)); }
 
 # expect_error NAME PATTERN [PATTERN...] -- ARGS...: lenet5 ARGS must fail cleanly with one
@@ -99,6 +102,8 @@ expect_error() {
     fail "exit status 0, expected an error"
   elif [[ $status -ge 126 ]]; then
     fail "exit status $status (a signal or an exec failure), expected a plain error exit"
+  elif [[ $status -ne $expected_status ]]; then
+    fail "exit status $status, expected $expected_status"
   fi
   if [[ $lines -ne 1 ]]; then
     fail "expected exactly one line on stderr, got $lines"
@@ -139,7 +144,8 @@ expect_error() {
 
 good_dir=$(good good)
 
-# -- flags ---------------------------------------------------------------------------------
+# -- flags: exit status 2 ------------------------------------------------------------------
+expected_status=2
 expect_error epochs-zero '--epochs' -- --epochs 0 --data "$good_dir"
 expect_error epochs-negative '--epochs' -- --epochs -1 --data "$good_dir"
 expect_error batch-size-negative '--batch-size' -- --batch-size -3 --data "$good_dir"
@@ -147,9 +153,11 @@ expect_error batch-size-zero '--batch-size' -- --batch-size 0 --data "$good_dir"
 expect_error batch-size-not-a-number '--batch-size' 'abc' -- --batch-size abc --data "$good_dir"
 expect_error batch-size-huge '--batch-size' '100000000' -- --batch-size 100000000 --data "$good_dir"
 # Within the flag's range but more than the 1000 training images: refused before any buffer
-# for it is allocated.
+# for it is allocated, by the Trainer (a bad training option, not a bad flag: 1).
+expected_status=1
 expect_error batch-size-above-training-set 'batch size 5000' 'larger than the training set \(1000 examples\)' -- \
   --batch-size 5000 --data "$good_dir"
+expected_status=2
 expect_error lr-not-a-number '--lr' 'abc' -- --lr abc --data "$good_dir"
 expect_error lr-zero '--lr' -- --lr 0 --data "$good_dir"
 expect_error lr-negative '--lr' '-1' -- --lr -1 --data "$good_dir"
@@ -159,7 +167,8 @@ expect_error threads-zero '--threads' -- --threads 0 --data "$good_dir"
 expect_error unknown-flag '--no-such-flag' -- --no-such-flag 3 --data "$good_dir"
 expect_error flag-without-value '--epochs' -- --data "$good_dir" --epochs
 
-# -- missing data ------------------------------------------------------------------------
+# -- missing data, and everything below: exit status 1 ------------------------------------
+expected_status=1
 expect_error missing-folder '/nonexistent' -- --data /nonexistent
 missing_dir=$(good missing-file)
 rm "$missing_dir/train-labels-idx1-ubyte.gz"

@@ -1,14 +1,21 @@
 // Tests of the data layer: the IDX reader/writer, its handling of bad input,
 // and the Fashion-MNIST / MNIST loader, including the committed slice of the
 // real test set.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <random>
 #include <string>
 #include <vector>
@@ -275,13 +282,45 @@ TEST(IdxHardening, DirectoryInsteadOfFile) {
   expect_idx_error(tmp.file("folder"), {"directory"});
 }
 
+// A file without read permission cannot be opened, except by root (as in CI), who may read
+// anything: /proc/self/mem is a regular file that opens for root too and whose first read
+// fails (EIO: nothing is mapped at address 0), so the read-error path runs either way.
 TEST(IdxHardening, UnreadableFile) {
   TempDir tmp;
   const std::string path = tmp.file("locked.idx");
   write_file(path, idx_bytes({1}, {1}));
   fs::permissions(path, fs::perms::none);
-  if (std::ifstream(path).is_open()) GTEST_SKIP() << "running with permission to read anything (root?)";
-  expect_idx_error(path, {"cannot open"});
+  const bool can_read_anything = std::ifstream(path).is_open();
+  if (!can_read_anything) expect_idx_error(path, {"cannot open"});
+  const std::string mem = "/proc/self/mem";
+  if (fs::is_regular_file(mem)) expect_idx_error(mem, {"read error"});
+  else if (can_read_anything) GTEST_SKIP() << "root, and no /proc/self/mem: no unreadable file to try";
+}
+
+// A FIFO where a file should be: refused up front. Opening one for reading would block until
+// a writer came; if the reader blocks anyway, the test opens the FIFO for writing itself,
+// which ends the read, and fails.
+TEST(IdxHardening, FifoInsteadOfFile) {
+  TempDir tmp;
+  const std::string path = tmp.file("fifo.idx");
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0) << std::strerror(errno);
+  auto reader = std::async(std::launch::async, [path]() -> std::string {
+    try {
+      read_idx(path);
+      return "read_idx returned without an error";
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+  });
+  if (reader.wait_for(std::chrono::seconds(10)) == std::future_status::timeout) {
+    const int fd = ::open(path.c_str(), O_WRONLY);
+    if (fd >= 0) ::close(fd);
+    reader.get();
+    FAIL() << "read_idx blocked on a FIFO without a writer instead of refusing it";
+  }
+  const std::string message = reader.get();
+  EXPECT_EQ(message.rfind(path, 0), 0u) << "message should start with the path: " << message;
+  EXPECT_NE(message.find("not a regular file"), std::string::npos) << message;
 }
 
 TEST(IdxHardening, EmptyFile) {

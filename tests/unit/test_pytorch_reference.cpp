@@ -25,7 +25,7 @@
 #include <hnn/loss.hpp>
 #include <hnn/optim.hpp>
 
-#include "../../examples/lenet5/model.hpp"
+#include "../support/lenet5.hpp"
 
 namespace {
 

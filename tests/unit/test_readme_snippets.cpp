@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
 
@@ -74,6 +75,7 @@ TEST(ReadmeSnippets, Model) {
 
 TEST(ReadmeSnippets, TrainSaveLoadPredict) {
   const std::string path = temp_file("lenet5.hnn"), image_path = temp_file("image.pgm");
+  std::vector<float> first_pixels;  // the image written to image_path, as the model takes it
   {
     // Scale the README's example down to a quick test: 300 images, 1 epoch.
     const std::string dir = data_dir;
@@ -105,6 +107,7 @@ TEST(ReadmeSnippets, TrainSaveLoadPredict) {
     for (std::size_t k = 0; k < 784; ++k)
       first.pixels[k] = static_cast<std::uint8_t>(std::lround(train_set.images[k] * 255));
     hnn::write_pnm(first, image_path);
+    first_pixels.assign(train_set.images.begin(), train_set.images.begin() + 784);
   }
   auto net = hnn::load_model<float, hnn::cpu>(path);
   // [readme:predicting]
@@ -115,6 +118,28 @@ TEST(ReadmeSnippets, TrainSaveLoadPredict) {
   for (const hnn::Scored& s : hnn::top_k(probabilities, 0, 3))
     std::printf("%-12s %.3f\n", std::string(hnn::data::fashion_mnist_classes()[s.label]).c_str(), s.score);
   // [/readme]
+  // The probabilities read from the file are the softmax of the loaded model's logits for the
+  // known image (its pixels are multiples of 1/255, so the PGM round trip is exact), and
+  // top_k lists the three most likely classes in order, the first the model's prediction.
+  ASSERT_EQ(probabilities.shape(), (hnn::Shape{1, 10}));
+  const auto& logits = net.forward(hnn::Tensor<float, hnn::cpu>::from_vector(hnn::Shape{1, 1, 28, 28}, first_pixels));
+  double max_logit = logits.at(0, 0), norm = 0;
+  int predicted = 0;
+  for (int c = 1; c < 10; ++c)
+    if (logits.at(0, c) > max_logit) max_logit = logits.at(0, c), predicted = c;
+  for (int c = 0; c < 10; ++c) norm += std::exp(logits.at(0, c) - max_logit);
+  for (int c = 0; c < 10; ++c)
+    EXPECT_NEAR(probabilities.at(0, c), std::exp(logits.at(0, c) - max_logit) / norm, 1e-5) << "class " << c;
+  const std::vector<hnn::Scored> top = hnn::top_k(probabilities, 0, 3);
+  ASSERT_EQ(top.size(), 3u);
+  EXPECT_EQ(top[0].label, predicted);
+  for (std::size_t k = 0; k < top.size(); ++k) {
+    EXPECT_DOUBLE_EQ(top[k].score, probabilities.at(0, top[k].label));
+    if (k > 0) {
+      EXPECT_GE(top[k - 1].score, top[k].score);
+      EXPECT_NE(top[k - 1].label, top[k].label);
+    }
+  }
   std::remove(path.c_str());
   std::remove(image_path.c_str());
 }

@@ -17,7 +17,7 @@
 
 #include <unistd.h>
 
-#include "../../examples/lenet5/model.hpp"
+#include "../support/lenet5.hpp"
 #include "hnn/data/mnist.hpp"
 #include "hnn/safetensors.hpp"
 

@@ -1,6 +1,8 @@
 // A short training run on the committed slice of the real Fashion-MNIST.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cmath>
 #include <limits>
 #include <string>
 
@@ -32,12 +34,23 @@ TEST(Training, LossFallsClearlyOnRealImages) {
   options.lr = 0.1;
   options.batch_size = 32;
   options.momentum = 0.9;
+  const auto start = std::chrono::steady_clock::now();
   const auto history = train(model, train_set, test_set, options);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_EQ(history.size(), 8u);
   EXPECT_GT(history.front().train_loss, 1.5);           // starts near ln(10) = 2.30
   EXPECT_LT(history.back().train_loss, 0.6 * history.front().train_loss);
   EXPECT_GT(history.back().test_acc, 0.5);              // five times the 0.1 of guessing
-  for (const auto& s : history) EXPECT_GT(s.examples_per_sec, 0);
+  // The throughput is the epoch's 800 examples over its training time, and the epochs'
+  // training times fit inside the whole call.
+  double trained_seconds = 0;
+  for (const auto& s : history) {
+    EXPECT_GT(s.seconds, 0);
+    EXPECT_TRUE(std::isfinite(s.examples_per_sec)) << s.examples_per_sec;
+    EXPECT_NEAR(s.examples_per_sec * s.seconds, 800.0, 1e-6 * 800) << "epoch " << s.epoch;
+    trained_seconds += s.seconds;
+  }
+  EXPECT_LE(trained_seconds, wall);
 }
 
 TEST(Training, SameSeedSameResult) {

@@ -380,13 +380,16 @@ inline IdxArray read_idx(const std::string& path) {
   const std::filesystem::file_status status = std::filesystem::status(path, ec);
   if (!std::filesystem::exists(status)) throw IdxError(path, "no such file");
   if (std::filesystem::is_directory(status)) throw IdxError(path, "is a directory, not an IDX file");
+  // Opening a FIFO without a writer would block forever; devices and sockets are no files either.
+  if (!std::filesystem::is_regular_file(status))
+    throw IdxError(path, "is not a regular file (a FIFO, socket or device), not an IDX file");
 
   errno = 0;
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!file) throw IdxError(path, std::string("cannot open for reading: ") + std::strerror(errno));
 
-  // The size on disk is only a hint for the first allocation (it may be a pipe
-  // or change under us); the read loop enforces the limit itself.
+  // The size on disk is only a hint for the first allocation (it may change under
+  // us, and /proc files report 0); the read loop enforces the limit itself.
   const std::uintmax_t hint = std::filesystem::file_size(path, ec);
   std::vector<std::uint8_t> bytes;
   if (!ec) {
