@@ -89,7 +89,6 @@ void conv2d_forward(cpu, const Conv2dGeometry& g, const T* input, const T* weigh
   const std::int64_t patch = g.patch_size(), pixels = g.out_pixels();
   const std::int64_t per_thread = conv2d_workspace_size(cpu{}, g, 1);
   detail::ConstRowMajorMap<T> w(weight, g.out_channels, patch);
-  const Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>> b(bias, g.out_channels);
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static)
 #endif
@@ -98,12 +97,13 @@ void conv2d_forward(cpu, const Conv2dGeometry& g, const T* input, const T* weigh
     detail::im2col(g, input + n * g.in_channels * g.in_pixels(), patches);
     detail::RowMajorMap<T> y(output + n * g.out_channels * pixels, g.out_channels, pixels);
     y.noalias() = w * detail::ConstRowMajorMap<T>(patches, patch, pixels);
-    y.colwise() += b;
+    if (bias != nullptr) y.colwise() += Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(bias, g.out_channels);
   }
 }
 
 // Writes (not accumulates) the gradients of the input, weight and bias.
-// grad_input may be null when the input needs no gradient (the first layer).
+// grad_input may be null when the input needs no gradient (the first layer); bias and
+// grad_bias may be null for a convolution without bias (forward and backward skip it).
 template <class T>
 void conv2d_backward(cpu, const Conv2dGeometry& g, const T* input, const T* weight, const T* grad_output,
                      T* grad_input, T* grad_weight, T* grad_bias, T* workspace) {
@@ -142,12 +142,12 @@ void conv2d_backward(cpu, const Conv2dGeometry& g, const T* input, const T* weig
 
   // Sum the per-thread partial gradients.
   std::fill(grad_weight, grad_weight + g.weight_count(), T(0));
-  std::fill(grad_bias, grad_bias + g.out_channels, T(0));
+  if (grad_bias != nullptr) std::fill(grad_bias, grad_bias + g.out_channels, T(0));
   for (int t = 0; t < threads; ++t) {
     const T* dw_local = workspace + t * per_thread + 2 * patch * pixels;
     const T* db_local = dw_local + g.weight_count();
     for (std::int64_t i = 0; i < g.weight_count(); ++i) grad_weight[i] += dw_local[i];
-    for (std::int64_t i = 0; i < g.out_channels; ++i) grad_bias[i] += db_local[i];
+    for (std::int64_t i = 0; grad_bias != nullptr && i < g.out_channels; ++i) grad_bias[i] += db_local[i];
   }
 }
 
