@@ -39,6 +39,7 @@ class SGD {
   }
 
   const SgdOptions& options() const { return options_; }
+  void set_lr(double lr) { options_.lr = lr; }  // for lr_schedule.hpp's schedules
 
   // The momentum buffers, one per parameter in parameter order (empty without momentum).
   // Checkpoints read them to resume training exactly.

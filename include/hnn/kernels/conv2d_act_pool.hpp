@@ -32,7 +32,7 @@ struct has_conv2d_act_pool<cpu> : std::true_type {};
 
 // Whether conv2d_act_pool_* handle this convolution followed by this pooling.
 inline bool conv2d_act_pool_fusable(cpu, const Conv2dGeometry& g, const Pool2dGeometry& p) {
-  return g.stride == 1 && p.kernel == 2 && p.stride == 2 && p.in_height == g.out_height() &&
+  return g.stride == 1 && p.kernel == 2 && p.stride == 2 && p.padding == 0 && p.in_height == g.out_height() &&
          p.in_width == g.out_width() && p.channels == g.out_channels && p.batch == g.batch && g.out_height() >= 2 &&
          g.out_width() >= 2;
 }
@@ -50,7 +50,7 @@ inline std::int64_t conv2d_act_pool_workspace_size(cpu, const Conv2dGeometry& g,
 }
 
 // pooled (N, out, oh / 2, ow / 2) = pool(act(conv(input) + bias)); activation: what the
-// backward pass needs (conv2d_act_pool_activation_size).
+// backward pass needs (conv2d_act_pool_activation_size). bias may be null (no bias).
 template <class T>
 void conv2d_act_pool_forward(cpu, const Conv2dGeometry& g, FusedActivation act, FusedPooling pool, const T* input,
                              const T* weight, const T* bias, T* activation, T* pooled, T* workspace) {
@@ -58,7 +58,7 @@ void conv2d_act_pool_forward(cpu, const Conv2dGeometry& g, FusedActivation act, 
 }
 
 // From dLoss/dPooled: the gradients of the weight, bias and (when grad_input is not null) the
-// input. activation is what the forward pass wrote.
+// input. activation is what the forward pass wrote. grad_bias may be null (no bias).
 template <class T>
 void conv2d_act_pool_backward(cpu, const Conv2dGeometry& g, FusedActivation act, FusedPooling pool, const T* input,
                               const T* weight, const T* activation, const T* grad_pooled, T* grad_input,

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
 namespace hnn {
 
@@ -34,14 +36,31 @@ inline const char* name(Conv2dAlgorithm a) {
   return "?";
 }
 
-// A 2-D pooling window over a batch in NCHW layout (no padding).
+// A 2-D pooling window over a batch in NCHW layout. Padding (PyTorch's: implicit, on every
+// side) is -infinity for max pooling and zeros counted in the divisor for average pooling
+// (count_include_pad=True); validate_pool2d says which values PyTorch accepts.
 struct Pool2dGeometry {
   std::int64_t batch = 0, channels = 0, in_height = 0, in_width = 0;
-  std::int64_t kernel = 2, stride = 2;
+  std::int64_t kernel = 2, stride = 2, padding = 0;
 
-  std::int64_t out_height() const { return (in_height - kernel) / stride + 1; }
-  std::int64_t out_width() const { return (in_width - kernel) / stride + 1; }
+  std::int64_t out_height() const { return (in_height + 2 * padding - kernel) / stride + 1; }
+  std::int64_t out_width() const { return (in_width + 2 * padding - kernel) / stride + 1; }
   std::int64_t planes() const { return batch * channels; }
 };
+
+// Throws std::invalid_argument, naming `who` (a layer's description), unless the window is one
+// PyTorch accepts: kernel and stride at least 1, 0 <= padding <= kernel / 2 (so every window
+// holds at least one real pixel), and a padded input at least one window large.
+inline void validate_pool2d(const Pool2dGeometry& g, const std::string& who = "pool2d") {
+  const std::string sizes = " (kernel " + std::to_string(g.kernel) + ", stride " + std::to_string(g.stride) +
+                            ", padding " + std::to_string(g.padding) + ")";
+  if (g.kernel < 1 || g.stride < 1)
+    throw std::invalid_argument(who + ": kernel and stride must be at least 1" + sizes);
+  if (g.padding < 0 || 2 * g.padding > g.kernel)
+    throw std::invalid_argument(who + ": padding must be between 0 and half the kernel size" + sizes);
+  if (g.in_height + 2 * g.padding < g.kernel || g.in_width + 2 * g.padding < g.kernel)
+    throw std::invalid_argument(who + ": the " + std::to_string(g.in_height) + "x" + std::to_string(g.in_width) +
+                                " input (padded) is smaller than the window" + sizes);
+}
 
 }  // namespace hnn

@@ -46,7 +46,8 @@ void linear_forward(cpu, std::int64_t batch, std::int64_t in_features, std::int6
   }
 }
 
-// Writes the gradients; grad_input may be null when the input needs none.
+// Writes the gradients; grad_input may be null when the input needs none, grad_bias (and
+// linear_forward's bias) when the layer has no bias.
 template <class T>
 void linear_backward(cpu, std::int64_t batch, std::int64_t in_features, std::int64_t out_features, const T* input,
                      const T* weight, const T* grad_output, T* grad_input, T* grad_weight, T* grad_bias) {
@@ -80,7 +81,7 @@ void linear_backward(cpu, std::int64_t batch, std::int64_t in_features, std::int
     const auto [o0, o1] = detail::thread_range(out_features, t, threads, 1);
     detail::gemm::multiply(o0, o1, in_features, batch, grad_output, std::int64_t{1}, out_features, x, pitch,
                            grad_weight, in_features);
-    for (std::int64_t o = o0; o < o1; ++o) {
+    for (std::int64_t o = o0; o < o1 && grad_bias != nullptr; ++o) {
       T sum = 0;
       for (std::int64_t n = 0; n < batch; ++n) sum += grad_output[n * out_features + o];
       grad_bias[o] = sum;

@@ -1,4 +1,6 @@
-// Average and max pooling on the CPU (NCHW, no padding). One plane (n, c) at a time.
+// Average and max pooling on the CPU (NCHW). One plane (n, c) at a time. With padding, max
+// pooling skips the padded positions (as -infinity) and average pooling divides by the whole
+// window, padded zeros included (PyTorch's count_include_pad=True).
 #pragma once
 
 #include <cstdint>
@@ -13,7 +15,17 @@ namespace detail {
 
 // LeNet-5's windows: 2x2, stride 2, no overlap. Written out so that the compiler vectorises
 // them (the generic loops below run ~10x slower on these shapes).
-inline bool pool_2x2(const Pool2dGeometry& g) { return g.kernel == 2 && g.stride == 2; }
+inline bool pool_2x2(const Pool2dGeometry& g) { return g.kernel == 2 && g.stride == 2 && g.padding == 0; }
+
+// The window of output position o along one axis, clipped to the input: [begin, end).
+struct PoolSpan {
+  std::int64_t begin, end;
+};
+inline PoolSpan pool_span(std::int64_t o, std::int64_t stride, std::int64_t padding, std::int64_t kernel,
+                          std::int64_t in_size) {
+  const std::int64_t start = o * stride - padding;
+  return {start < 0 ? 0 : start, start + kernel > in_size ? in_size : start + kernel};
+}
 
 template <class T>
 void avg_pool_2x2_forward(const Pool2dGeometry& g, const T* input, T* output) {
@@ -96,14 +108,16 @@ void avg_pool2d_forward(cpu, const Pool2dGeometry& g, const T* input, T* output)
   for (std::int64_t p = 0; p < g.planes(); ++p) {
     const T* in = input + p * g.in_height * g.in_width;
     T* out = output + p * oh_n * ow_n;
-    for (std::int64_t oh = 0; oh < oh_n; ++oh)
+    for (std::int64_t oh = 0; oh < oh_n; ++oh) {
+      const detail::PoolSpan rows = detail::pool_span(oh, g.stride, g.padding, k, g.in_height);
       for (std::int64_t ow = 0; ow < ow_n; ++ow) {
+        const detail::PoolSpan cols = detail::pool_span(ow, g.stride, g.padding, k, g.in_width);
         T sum = 0;
-        for (std::int64_t kh = 0; kh < k; ++kh)
-          for (std::int64_t kw = 0; kw < k; ++kw)
-            sum += in[(oh * g.stride + kh) * g.in_width + ow * g.stride + kw];
+        for (std::int64_t ih = rows.begin; ih < rows.end; ++ih)
+          for (std::int64_t iw = cols.begin; iw < cols.end; ++iw) sum += in[ih * g.in_width + iw];
         out[oh * ow_n + ow] = sum * scale;
       }
+    }
   }
 }
 
@@ -121,12 +135,15 @@ void avg_pool2d_backward(cpu, const Pool2dGeometry& g, const T* grad_output, T* 
     T* din = grad_input + p * in_plane;
     const T* dout = grad_output + p * oh_n * ow_n;
     for (std::int64_t i = 0; i < in_plane; ++i) din[i] = 0;
-    for (std::int64_t oh = 0; oh < oh_n; ++oh)
+    for (std::int64_t oh = 0; oh < oh_n; ++oh) {
+      const detail::PoolSpan rows = detail::pool_span(oh, g.stride, g.padding, k, g.in_height);
       for (std::int64_t ow = 0; ow < ow_n; ++ow) {
+        const detail::PoolSpan cols = detail::pool_span(ow, g.stride, g.padding, k, g.in_width);
         const T share = dout[oh * ow_n + ow] * scale;
-        for (std::int64_t kh = 0; kh < k; ++kh)
-          for (std::int64_t kw = 0; kw < k; ++kw) din[(oh * g.stride + kh) * g.in_width + ow * g.stride + kw] += share;
+        for (std::int64_t ih = rows.begin; ih < rows.end; ++ih)
+          for (std::int64_t iw = cols.begin; iw < cols.end; ++iw) din[ih * g.in_width + iw] += share;
       }
+    }
   }
 }
 
@@ -141,18 +158,21 @@ void max_pool2d_forward(cpu, const Pool2dGeometry& g, const T* input, T* output,
 #endif
   for (std::int64_t p = 0; p < g.planes(); ++p) {
     const T* in = input + p * g.in_height * g.in_width;
-    for (std::int64_t oh = 0; oh < oh_n; ++oh)
+    for (std::int64_t oh = 0; oh < oh_n; ++oh) {
+      const detail::PoolSpan rows = detail::pool_span(oh, g.stride, g.padding, k, g.in_height);
       for (std::int64_t ow = 0; ow < ow_n; ++ow) {
-        std::int64_t best = (oh * g.stride) * g.in_width + ow * g.stride;
-        for (std::int64_t kh = 0; kh < k; ++kh)
-          for (std::int64_t kw = 0; kw < k; ++kw) {
-            const std::int64_t idx = (oh * g.stride + kh) * g.in_width + ow * g.stride + kw;
+        const detail::PoolSpan cols = detail::pool_span(ow, g.stride, g.padding, k, g.in_width);
+        std::int64_t best = rows.begin * g.in_width + cols.begin;  // padding <= k/2: never empty
+        for (std::int64_t ih = rows.begin; ih < rows.end; ++ih)
+          for (std::int64_t iw = cols.begin; iw < cols.end; ++iw) {
+            const std::int64_t idx = ih * g.in_width + iw;
             if (in[idx] > in[best]) best = idx;
           }
         const std::int64_t o = p * oh_n * ow_n + oh * ow_n + ow;
         output[o] = in[best];
         argmax[o] = static_cast<std::int32_t>(best);
       }
+    }
   }
 }
 

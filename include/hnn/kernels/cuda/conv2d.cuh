@@ -54,7 +54,7 @@ __global__ void conv2d_forward_kernel(ConvSizes s, const T* __restrict__ x, cons
     const int oh = (i / s.out_width) % s.out_height;
     const int co = (i / (s.out_width * s.out_height)) % s.out_channels;
     const int n = i / (s.out_width * s.out_height * s.out_channels);
-    T sum = b[co];
+    T sum = b != nullptr ? b[co] : T(0);
     for (int ci = 0; ci < s.in_channels; ++ci) {
       const T* plane = x + (n * s.in_channels + ci) * s.in_height * s.in_width;
       const T* kernel = w + (co * s.in_channels + ci) * s.kernel * s.kernel;
@@ -217,7 +217,7 @@ __global__ void conv2d_reduce_slices_kernel(const T* __restrict__ partial, int s
     T total = 0;
     for (int s = 0; s < slices; ++s) total += partial[s * sums + j];
     if (j < weight_count) dw[j] = total;
-    else db[j - weight_count] = total;
+    else if (db != nullptr) db[j - weight_count] = total;
   }
 }
 
@@ -256,7 +256,7 @@ __global__ void conv2d_forward_staged_kernel(ConvSizes s, const T* __restrict__ 
     const int oh = p / s.out_width, ow = p % s.out_width;
     const T* window = x_s + oh * s.stride * padded_width + ow * s.stride;
     const T* filter_co = w_s + co * filter;
-    T sum = b[co];
+    T sum = b != nullptr ? b[co] : T(0);
     for (int ci = 0; ci < s.in_channels; ++ci) {
       const T* plane = window + ci * padded_plane;
       const T* taps = filter_co + ci * k * k;
@@ -396,6 +396,7 @@ inline std::int64_t conv2d_workspace_size(cuda, const Conv2dGeometry& g, Conv2dA
   return conv2d_workspace_size(cuda{}, g);
 }
 
+// bias (and conv2d_backward's grad_bias) may be null for a convolution without bias.
 template <class T>
 void conv2d_forward(cuda, const Conv2dGeometry& g, const T* input, const T* weight, const T* bias, T* output,
                     T* /*workspace*/, Conv2dAlgorithm algorithm) {

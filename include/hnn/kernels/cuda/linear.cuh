@@ -58,6 +58,7 @@ __global__ void column_sum_kernel(int rows, int cols, const T* __restrict__ matr
 
 }  // namespace cuda_detail
 
+// bias (and linear_backward's grad_bias) may be null for a layer without bias.
 template <class T>
 void linear_forward(cuda, std::int64_t batch, std::int64_t in_features, std::int64_t out_features, const T* input,
                     const T* weight, const T* bias, T* output) {
@@ -79,9 +80,11 @@ void linear_backward(cuda, std::int64_t batch, std::int64_t in_features, std::in
   // dW(o, i) = sum_n dY(n, o) * X(n, i)
   cuda_detail::strided_gemm(out, in, n, grad_output, 1, out, input, in, 1, static_cast<const T*>(nullptr),
                             grad_weight);
-  cuda_detail::column_sum_kernel<<<static_cast<unsigned>(out), cuda_detail::threads_per_block, 0, cuda_stream()>>>(
-      n, out, grad_output, grad_bias);
-  HNN_CUDA_CHECK_LAUNCH("column_sum_kernel");
+  if (grad_bias != nullptr) {
+    cuda_detail::column_sum_kernel<<<static_cast<unsigned>(out), cuda_detail::threads_per_block, 0, cuda_stream()>>>(
+        n, out, grad_output, grad_bias);
+    HNN_CUDA_CHECK_LAUNCH("column_sum_kernel");
+  }
   // dX(n, i) = sum_o dY(n, o) * W(o, i)
   if (grad_input != nullptr)
     cuda_detail::strided_gemm(n, in, out, grad_output, out, 1, weight, in, 1, static_cast<const T*>(nullptr),

@@ -1,4 +1,4 @@
-// Average and max pooling on the GPU; the twins of kernels/cpu/pool2d.hpp.
+// Average and max pooling on the GPU, padding included; the twins of kernels/cpu/pool2d.hpp.
 // Backward kernels run a thread per INPUT pixel that gathers from the windows covering it,
 // so overlapping windows need no atomics and every element is written exactly once.
 #pragma once
@@ -12,20 +12,30 @@ namespace hnn {
 namespace cuda_detail {
 
 struct PoolSizes {
-  int planes, in_height, in_width, kernel, stride, out_height, out_width;
+  int planes, in_height, in_width, kernel, stride, out_height, out_width, padding;
 };
 
 inline PoolSizes pool_sizes(const Pool2dGeometry& g) {
   checked_int(g.planes() * g.in_height * g.in_width, "pool input elements");
   return {static_cast<int>(g.planes()), static_cast<int>(g.in_height), static_cast<int>(g.in_width),
           static_cast<int>(g.kernel),   static_cast<int>(g.stride),    static_cast<int>(g.out_height()),
-          static_cast<int>(g.out_width())};
+          static_cast<int>(g.out_width()), static_cast<int>(g.padding)};
 }
 
-// The range [first, last] of window positions along one axis that cover input position i.
-__device__ inline void covering_windows(int i, int kernel, int stride, int out_size, int& first, int& last) {
-  first = i >= kernel ? (i - kernel) / stride + 1 : 0;
-  last = min(i / stride, out_size - 1);
+// The range [first, last] of window positions along one axis that cover input position i
+// (i + padding on the padded axis).
+__device__ inline void covering_windows(int i, int kernel, int stride, int padding, int out_size, int& first,
+                                        int& last) {
+  const int padded = i + padding;
+  first = padded >= kernel ? (padded - kernel) / stride + 1 : 0;
+  last = min(padded / stride, out_size - 1);
+}
+
+// Window position o along one axis, clipped to the input: [begin, end).
+__device__ inline void window_span(int o, int stride, int padding, int kernel, int in_size, int& begin, int& end) {
+  const int start = o * stride - padding;
+  begin = max(start, 0);
+  end = min(start + kernel, in_size);
 }
 
 template <class T>
@@ -35,10 +45,13 @@ __global__ void avg_pool2d_forward_kernel(PoolSizes s, const T* __restrict__ x, 
   HNN_GRID_STRIDE_LOOP(i, total) {
     const int ow = i % s.out_width, oh = (i / s.out_width) % s.out_height, p = i / (s.out_width * s.out_height);
     const T* plane = x + p * s.in_height * s.in_width;
+    int h0, h1, w0, w1;
+    window_span(oh, s.stride, s.padding, s.kernel, s.in_height, h0, h1);
+    window_span(ow, s.stride, s.padding, s.kernel, s.in_width, w0, w1);
     T sum = 0;
-    for (int kh = 0; kh < s.kernel; ++kh)
-      for (int kw = 0; kw < s.kernel; ++kw) sum += plane[(oh * s.stride + kh) * s.in_width + ow * s.stride + kw];
-    y[i] = sum * scale;
+    for (int ih = h0; ih < h1; ++ih)
+      for (int iw = w0; iw < w1; ++iw) sum += plane[ih * s.in_width + iw];
+    y[i] = sum * scale;  // padded zeros count in the divisor (count_include_pad)
   }
 }
 
@@ -49,8 +62,8 @@ __global__ void avg_pool2d_backward_kernel(PoolSizes s, const T* __restrict__ dy
   HNN_GRID_STRIDE_LOOP(i, total) {
     const int iw = i % s.in_width, ih = (i / s.in_width) % s.in_height, p = i / (s.in_width * s.in_height);
     int oh0, oh1, ow0, ow1;
-    covering_windows(ih, s.kernel, s.stride, s.out_height, oh0, oh1);
-    covering_windows(iw, s.kernel, s.stride, s.out_width, ow0, ow1);
+    covering_windows(ih, s.kernel, s.stride, s.padding, s.out_height, oh0, oh1);
+    covering_windows(iw, s.kernel, s.stride, s.padding, s.out_width, ow0, ow1);
     const T* plane = dy + p * s.out_height * s.out_width;
     T sum = 0;
     for (int oh = oh0; oh <= oh1; ++oh)
@@ -66,10 +79,13 @@ __global__ void max_pool2d_forward_kernel(PoolSizes s, const T* __restrict__ x, 
   HNN_GRID_STRIDE_LOOP(i, total) {
     const int ow = i % s.out_width, oh = (i / s.out_width) % s.out_height, p = i / (s.out_width * s.out_height);
     const T* plane = x + p * s.in_height * s.in_width;
-    int best = oh * s.stride * s.in_width + ow * s.stride;
-    for (int kh = 0; kh < s.kernel; ++kh)
-      for (int kw = 0; kw < s.kernel; ++kw) {
-        const int idx = (oh * s.stride + kh) * s.in_width + ow * s.stride + kw;
+    int h0, h1, w0, w1;  // padded positions are skipped (-infinity)
+    window_span(oh, s.stride, s.padding, s.kernel, s.in_height, h0, h1);
+    window_span(ow, s.stride, s.padding, s.kernel, s.in_width, w0, w1);
+    int best = h0 * s.in_width + w0;
+    for (int ih = h0; ih < h1; ++ih)
+      for (int iw = w0; iw < w1; ++iw) {
+        const int idx = ih * s.in_width + iw;
         if (plane[idx] > plane[best]) best = idx;  // strict: ties keep the first, as on the CPU
       }
     y[i] = plane[best];
@@ -86,8 +102,8 @@ __global__ void max_pool2d_backward_kernel(PoolSizes s, const T* __restrict__ dy
     const int local = i % in_plane, p = i / in_plane;
     const int iw = local % s.in_width, ih = local / s.in_width;
     int oh0, oh1, ow0, ow1;
-    covering_windows(ih, s.kernel, s.stride, s.out_height, oh0, oh1);
-    covering_windows(iw, s.kernel, s.stride, s.out_width, ow0, ow1);
+    covering_windows(ih, s.kernel, s.stride, s.padding, s.out_height, oh0, oh1);
+    covering_windows(iw, s.kernel, s.stride, s.padding, s.out_width, ow0, ow1);
     const int base = p * s.out_height * s.out_width;
     T sum = 0;
     for (int oh = oh0; oh <= oh1; ++oh)

@@ -217,12 +217,14 @@ void forward(const Conv2dGeometry& g, const T* input, const T* weight, const T* 
       correlate<false>(x, plan.in_plane, g.in_channels, off, plan.taps, weight, g.in_channels * plan.taps, plan.taps,
                        g.out_channels, y, plan.q, plan.q);
       T* out = output + n * g.out_channels * out_pixels;
-      for (std::int64_t o = 0; o < g.out_channels; ++o)
+      for (std::int64_t o = 0; o < g.out_channels; ++o) {
+        const T b = bias != nullptr ? bias[o] : T(0);
         for (std::int64_t h = 0; h < oh_n; ++h) {
           const T* src = y + o * plan.q + h * plan.wp;
           T* dst = out + o * out_pixels + h * ow_n;
-          for (std::int64_t w = 0; w < ow_n; ++w) dst[w] = src[w] + bias[o];
+          for (std::int64_t w = 0; w < ow_n; ++w) dst[w] = src[w] + b;
         }
+      }
     }
   }
 }
@@ -305,7 +307,8 @@ void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T*
     sum_lanes_in_place(dw, wcount + g.out_channels);
   }
   sum_thread_partials(workspace, plan.per_thread, plan.dw_at, threads, wcount, grad_weight);
-  sum_thread_partials(workspace, plan.per_thread, plan.dw_at + wcount, threads, g.out_channels, grad_bias);
+  if (grad_bias != nullptr)
+    sum_thread_partials(workspace, plan.per_thread, plan.dw_at + wcount, threads, g.out_channels, grad_bias);
 }
 
 }  // namespace direct

@@ -248,7 +248,7 @@ void forward_one_block(const Conv2dGeometry& g, const Plan<T>& plan, FusedActiva
             Packet<T> acc[OB][NV];
             forward_block<OB, NV>(g, plan, x, weight + o0 * w_o, row, col, acc);
             for (int o = 0; o < OB; ++o) {
-              const Packet<T> b = Eigen::internal::pset1<Packet<T>>(bias[o0 + o]);
+              const Packet<T> b = Eigen::internal::pset1<Packet<T>>(bias != nullptr ? bias[o0 + o] : T(0));
               for (int v = 0; v < NV; ++v)
                 Eigen::internal::pstoreu(z + (((o0 + o) * plan.oh + row) * plan.ow + col + v) * S,
                                          activate<T>(act, acc[o][v], b));
@@ -453,7 +453,8 @@ void backward(const Conv2dGeometry& g, FusedActivation act, FusedPooling pool, c
     sum_lanes_in_place(dw, wcount + g.out_channels);  // db follows dw (Plan)
   }
   sum_thread_partials(workspace, plan.per_thread, plan.dw_at, threads, wcount, grad_weight);
-  sum_thread_partials(workspace, plan.per_thread, plan.dw_at + wcount, threads, g.out_channels, grad_bias);
+  if (grad_bias != nullptr)
+    sum_thread_partials(workspace, plan.per_thread, plan.dw_at + wcount, threads, g.out_channels, grad_bias);
 }
 
 }  // namespace lanes

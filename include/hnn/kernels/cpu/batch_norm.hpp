@@ -1,0 +1,136 @@
+// Batch normalisation on the CPU with PyTorch's numerics, for BatchNorm2d (NCHW, statistics
+// per channel over N, H, W: spatial = H * W) and BatchNorm1d ((N, C): spatial = 1). Element
+// (n, c, s) is at (n * channels + c) * spatial + s; each channel's count is batch * spatial.
+//
+// Training: y = (x - mean) / sqrt(var + eps) * weight + bias with the batch mean and BIASED
+// variance; running_mean/var (when not null) become (1 - momentum) * running + momentum * stat
+// with the UNBIASED variance (count / (count - 1)) for running_var, as torch.nn.BatchNorm*d.
+// save_mean and save_inv_std (per channel, 1 / sqrt(biased var + eps)) are what backward
+// needs. Evaluation: the running statistics normalise and are never written.
+// weight and bias may be null (affine=False); PyTorch's defaults: momentum 0.1, eps 1e-5.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "hnn/device.hpp"
+
+namespace hnn {
+
+namespace detail {
+// Below this many elements a parallel region over channels costs more than it saves.
+constexpr std::int64_t batch_norm_parallel_work = 32768;
+
+inline void check_batch_norm_count(std::int64_t batch, std::int64_t spatial) {
+  if (batch * spatial < 2)
+    throw std::invalid_argument("hnn batch_norm: training needs more than 1 value per channel, got batch " +
+                                std::to_string(batch) + " x spatial " + std::to_string(spatial) +
+                                " (as in PyTorch; evaluation mode accepts a single sample)");
+}
+}  // namespace detail
+
+template <class T>
+void batch_norm_forward_training(cpu, std::int64_t batch, std::int64_t channels, std::int64_t spatial, const T* input,
+                                 const T* weight, const T* bias, T* running_mean, T* running_var, T momentum, T eps,
+                                 T* output, T* save_mean, T* save_inv_std) {
+  detail::check_batch_norm_count(batch, spatial);
+  const std::int64_t count = batch * spatial;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (count * channels >= detail::batch_norm_parallel_work)
+#endif
+  for (std::int64_t c = 0; c < channels; ++c) {
+    // Two passes in double: the mean, then the squared deviations from it (no cancellation).
+    double sum = 0;
+    for (std::int64_t n = 0; n < batch; ++n) {
+      const T* x = input + (n * channels + c) * spatial;
+      for (std::int64_t s = 0; s < spatial; ++s) sum += static_cast<double>(x[s]);
+    }
+    const double mean = sum / static_cast<double>(count);
+    double squares = 0;
+    for (std::int64_t n = 0; n < batch; ++n) {
+      const T* x = input + (n * channels + c) * spatial;
+      for (std::int64_t s = 0; s < spatial; ++s) {
+        const double d = static_cast<double>(x[s]) - mean;
+        squares += d * d;
+      }
+    }
+    const double var = squares / static_cast<double>(count);
+    const T inv_std = static_cast<T>(1.0 / std::sqrt(var + static_cast<double>(eps)));
+    save_mean[c] = static_cast<T>(mean);
+    save_inv_std[c] = inv_std;
+    if (running_mean != nullptr)
+      running_mean[c] = (T(1) - momentum) * running_mean[c] + momentum * static_cast<T>(mean);
+    if (running_var != nullptr)
+      running_var[c] = (T(1) - momentum) * running_var[c] +
+                       momentum * static_cast<T>(squares / static_cast<double>(count - 1));
+    // y = x * scale + shift, with scale = weight * inv_std and shift = bias - mean * scale.
+    const T scale = (weight != nullptr ? weight[c] : T(1)) * inv_std;
+    const T shift = (bias != nullptr ? bias[c] : T(0)) - static_cast<T>(mean) * scale;
+    for (std::int64_t n = 0; n < batch; ++n) {
+      const std::int64_t at = (n * channels + c) * spatial;
+      for (std::int64_t s = 0; s < spatial; ++s) output[at + s] = input[at + s] * scale + shift;
+    }
+  }
+}
+
+template <class T>
+void batch_norm_forward_eval(cpu, std::int64_t batch, std::int64_t channels, std::int64_t spatial, const T* input,
+                             const T* weight, const T* bias, const T* running_mean, const T* running_var, T eps,
+                             T* output) {
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (batch * spatial * channels >= detail::batch_norm_parallel_work)
+#endif
+  for (std::int64_t c = 0; c < channels; ++c) {
+    const T inv_std = T(1) / std::sqrt(running_var[c] + eps);
+    const T scale = (weight != nullptr ? weight[c] : T(1)) * inv_std;
+    const T shift = (bias != nullptr ? bias[c] : T(0)) - running_mean[c] * scale;
+    for (std::int64_t n = 0; n < batch; ++n) {
+      const std::int64_t at = (n * channels + c) * spatial;
+      for (std::int64_t s = 0; s < spatial; ++s) output[at + s] = input[at + s] * scale + shift;
+    }
+  }
+}
+
+// The training-mode gradients, from what batch_norm_forward_training saved. With
+// x_hat = (x - mean) * inv_std and m = batch * spatial, per channel:
+//   grad_bias = sum dy,  grad_weight = sum dy * x_hat,
+//   grad_input = weight * inv_std * (dy - grad_bias / m - x_hat * grad_weight / m).
+// grad_input, grad_weight and grad_bias may each be null (not wanted); weight null = 1.
+template <class T>
+void batch_norm_backward(cpu, std::int64_t batch, std::int64_t channels, std::int64_t spatial, const T* input,
+                         const T* weight, const T* save_mean, const T* save_inv_std, const T* grad_output,
+                         T* grad_input, T* grad_weight, T* grad_bias) {
+  const std::int64_t count = batch * spatial;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (count * channels >= detail::batch_norm_parallel_work)
+#endif
+  for (std::int64_t c = 0; c < channels; ++c) {
+    const T mean = save_mean[c], inv_std = save_inv_std[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (std::int64_t n = 0; n < batch; ++n) {
+      const std::int64_t at = (n * channels + c) * spatial;
+      for (std::int64_t s = 0; s < spatial; ++s) {
+        const double dy = static_cast<double>(grad_output[at + s]);
+        sum_dy += dy;
+        sum_dy_xhat += dy * static_cast<double>((input[at + s] - mean) * inv_std);
+      }
+    }
+    if (grad_bias != nullptr) grad_bias[c] = static_cast<T>(sum_dy);
+    if (grad_weight != nullptr) grad_weight[c] = static_cast<T>(sum_dy_xhat);
+    if (grad_input == nullptr) continue;
+    const T scale = (weight != nullptr ? weight[c] : T(1)) * inv_std;
+    const T mean_dy = static_cast<T>(sum_dy / static_cast<double>(count));
+    const T mean_dy_xhat = static_cast<T>(sum_dy_xhat / static_cast<double>(count));
+    for (std::int64_t n = 0; n < batch; ++n) {
+      const std::int64_t at = (n * channels + c) * spatial;
+      for (std::int64_t s = 0; s < spatial; ++s) {
+        const T x_hat = (input[at + s] - mean) * inv_std;
+        grad_input[at + s] = scale * (grad_output[at + s] - mean_dy - x_hat * mean_dy_xhat);
+      }
+    }
+  }
+}
+
+}  // namespace hnn
