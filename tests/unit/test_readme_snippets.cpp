@@ -228,6 +228,9 @@ TEST(ReadmeSnippets, CustomLayer) {
   hnn::save(net, path);
   const std::string rebuilt = hnn::load_model<float, hnn::cpu>(path).describe_all();
   EXPECT_EQ(rebuilt, net.describe_all());
+  std::remove(path.c_str());
+}
+
 TEST(ReadmeSnippets, Resuming) {
   const std::string path = temp_file("resume.hnn");
   const hnn::DeviceDataset<float, hnn::cpu> data(hnn::data::load_fashion_mnist(data_dir, hnn::data::Split::test, 300));
