@@ -5,19 +5,22 @@
 //   hnn::load(model, "lenet5.hnn");                  // same architecture required
 //   auto net = hnn::load_model<float, hnn::cpu>("lenet5.hnn");  // architecture from the file
 //
-// File format, version 1. Every integer is little-endian whatever the host; every tensor
+// File format, version 2 (version 1, which lacks the sub-layer counts, is read too). Every integer is little-endian whatever the host; every tensor
 // element is an IEEE-754 float32, little-endian, whatever the host and the model's T.
 // A string is a u32 byte count followed by that many UTF-8 bytes (no terminator).
 //
 //   offset  size  field
 //   0       8     magic: the bytes "HNNCKPT" and a zero byte
-//   8       4     u32 format version (1)
+//   8       4     u32 format version (2)
 //   12      8     u64 size of the whole file in bytes, trailer included
 //   20            architecture: u32 layer count, then per layer
 //                   string kind            the description's kind: "Conv2d", "Linear", "Sigmoid", ...
 //                   u32 count, i64 x count its sizes(): Conv2d (in, out, kernel, padding, stride),
 //                                          Linear (in, out), pools (kernel, stride), others none
 //                   string description     its str(): "Conv2d(1, 6, kernel=5, padding=2, stride=1)"
+//                   u32 count, then that many layer records of the same form (version 2 only):
+//                                          the sub-layers of a layer made of others (Residual), in
+//                                          the order of its description's children()
 //                 tensors: u32 count, then per parameter and buffer, in Sequential::state_dict() order
 //                   string name            "<layer index>.weight", "<layer index>.running_mean", ...
 //                   u32 rank, i64 x rank   its shape
@@ -68,6 +71,7 @@
 #include <unistd.h>
 #endif
 
+#include "hnn/layers/residual.hpp"
 #include "hnn/registry.hpp"
 #include "hnn/sequential.hpp"
 #include "hnn/tensor.hpp"
@@ -86,7 +90,9 @@ class CheckpointError : public std::runtime_error {
   std::string path_;
 };
 
-inline constexpr std::uint32_t checkpoint_format_version = 1;
+inline constexpr std::uint32_t checkpoint_format_version = 2;
+// How deeply layers may nest in a file (a bound on the reader's recursion, not on models).
+inline constexpr int checkpoint_max_nesting = 64;
 
 // What a checkpoint may carry besides the model.
 struct CheckpointExtras {
@@ -99,6 +105,7 @@ struct CheckpointLayer {
   std::string kind;                  // "Conv2d"
   std::vector<std::int64_t> sizes;   // (in, out, kernel, padding, stride)
   std::string description;           // "Conv2d(1, 6, kernel=5, padding=2, stride=1)"
+  std::vector<CheckpointLayer> children;  // a composite layer's sub-layers (Residual's body, shortcut)
 };
 
 // A whole checkpoint decoded into host memory.
@@ -245,7 +252,9 @@ class Reader {
 };
 
 inline CheckpointLayer encode_layer(const LayerSpec& spec) {
-  return CheckpointLayer{spec.kind(), spec.sizes(), spec.str()};
+  CheckpointLayer l{spec.kind(), spec.sizes(), spec.str(), {}};
+  for (const LayerSpec& child : spec.children()) l.children.push_back(encode_layer(child));
+  return l;
 }
 
 // The description a checkpoint's layer record names, through the layer registry
@@ -253,7 +262,9 @@ inline CheckpointLayer encode_layer(const LayerSpec& spec) {
 template <class Device>
 LayerSpec decode_layer(const std::string& path, const CheckpointLayer& l) {
   try {
-    LayerSpec spec = hnn::decode_layer<Device>(l.kind, l.sizes);
+    std::vector<LayerSpec> children;
+    for (const CheckpointLayer& child : l.children) children.push_back(decode_layer<Device>(path, child));
+    LayerSpec spec = hnn::decode_layer<Device>(l.kind, l.sizes, std::move(children));
     if (spec.str() != l.description)
       throw CheckpointError(path, "layer " + l.kind + " is recorded as '" + l.description + "' but its sizes describe '" +
                                       spec.str() + "'");
@@ -354,6 +365,35 @@ Tensor<float, cpu> to_float_host(const Tensor<T, cpu>& t) {
 
 }  // namespace detail::checkpoint
 
+namespace detail::checkpoint {
+// One layer record and, from version 2, its sub-layers'.
+inline CheckpointLayer read_layer(Reader& r, std::uint32_t version, int depth) {
+  CheckpointLayer l;
+  l.kind = r.str("a layer kind");
+  const std::uint32_t n = r.u32("a layer's size count");
+  if (n > r.remaining() / 8) r.fail("layer " + l.kind + " claims " + std::to_string(n) + " sizes");
+  for (std::uint32_t k = 0; k < n; ++k) l.sizes.push_back(r.i64("a layer size"));
+  l.description = r.str("a layer description");
+  if (version >= 2) {
+    const std::uint32_t children = r.u32("a layer's sub-layer count");
+    if (children > 0 && depth + 1 >= checkpoint_max_nesting)
+      r.fail("layer " + l.kind + " nests sub-layers more than " + std::to_string(checkpoint_max_nesting) + " deep");
+    if (children > r.remaining() / 12) r.fail("layer " + l.kind + " claims " + std::to_string(children) + " sub-layers");
+    for (std::uint32_t k = 0; k < children; ++k) l.children.push_back(read_layer(r, version, depth + 1));
+  }
+  return l;
+}
+
+inline void write_layer(Writer& w, const CheckpointLayer& l) {
+  w.str(l.kind);
+  w.count(l.sizes.size());
+  for (std::int64_t v : l.sizes) w.i64(v);
+  w.str(l.description);
+  w.count(l.children.size());
+  for (const CheckpointLayer& child : l.children) write_layer(w, child);
+}
+}  // namespace detail::checkpoint
+
 // Reads and verifies a whole checkpoint (magic, version, size, CRC, every record).
 inline Checkpoint read_checkpoint(const std::string& path) {
   using namespace detail::checkpoint;
@@ -395,15 +435,7 @@ inline Checkpoint read_checkpoint(const std::string& path) {
 
   Reader r(path, bytes.data() + header_size, size - header_size - trailer_size);
   const std::uint32_t layer_count = r.u32("the layer count");
-  for (std::uint32_t i = 0; i < layer_count; ++i) {
-    CheckpointLayer l;
-    l.kind = r.str("a layer kind");
-    const std::uint32_t n = r.u32("a layer's size count");
-    if (n > r.remaining() / 8) r.fail("layer " + l.kind + " claims " + std::to_string(n) + " sizes");
-    for (std::uint32_t k = 0; k < n; ++k) l.sizes.push_back(r.i64("a layer size"));
-    l.description = r.str("a layer description");
-    c.layers.push_back(std::move(l));
-  }
+  for (std::uint32_t i = 0; i < layer_count; ++i) c.layers.push_back(read_layer(r, c.version, 0));
   const std::uint32_t parameter_count = r.u32("the parameter count");
   for (std::uint32_t i = 0; i < parameter_count; ++i) {
     c.parameter_names.push_back(r.str("a parameter name"));
@@ -439,18 +471,12 @@ template <class T, class Device>
 void save(const Sequential<T, Device>& model, const std::string& path, const CheckpointExtras& extras = {}) {
   using namespace detail::checkpoint;
   Writer w;
-  w.bytes.insert(w.bytes.end(), magic, magic + sizeof magic);
+  w.bytes.assign(magic, magic + sizeof magic);  // (insert() into the empty vector trips GCC 12's -Wstringop-overflow)
   w.u32(checkpoint_format_version);
   w.u64(0);  // the file size, filled in below
 
   w.count(model.specs().size());
-  for (const LayerSpec& spec : model.specs()) {
-    const CheckpointLayer l = encode_layer(spec);
-    w.str(l.kind);
-    w.count(l.sizes.size());
-    for (std::int64_t v : l.sizes) w.i64(v);
-    w.str(l.description);
-  }
+  for (const LayerSpec& spec : model.specs()) write_layer(w, encode_layer(spec));
   const auto& state = model.state_dict();
   w.count(state.size());
   for (const auto& tensor : state) {

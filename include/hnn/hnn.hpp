@@ -9,6 +9,7 @@
 #include "hnn/data/mnist.hpp"
 #include "hnn/device.hpp"
 #include "hnn/init.hpp"
+#include "hnn/layers/residual.hpp"
 #include "hnn/loss.hpp"
 #include "hnn/metrics.hpp"
 #include "hnn/optim.hpp"

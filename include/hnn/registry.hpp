@@ -21,7 +21,7 @@ namespace hnn {
 
 namespace detail {
 
-using DecodeLayer = LayerSpec (*)(const std::vector<std::int64_t>&);
+using DecodeLayer = LayerSpec (*)(const std::vector<std::int64_t>&, std::vector<LayerSpec>);
 
 struct RegisteredLayer {
   std::type_index type = typeid(void);
@@ -40,8 +40,15 @@ inline LayerRegistry& layer_registry() {
 }
 
 template <class D, bool Cuda>
-LayerSpec decode_layer_as(const std::vector<std::int64_t>& sizes) {
-  return LayerSpec(D::from_sizes(sizes), std::bool_constant<Cuda>{});
+LayerSpec decode_layer_as(const std::vector<std::int64_t>& sizes, std::vector<LayerSpec> children) {
+  if constexpr (is_composite_description<D>::value) {
+    return LayerSpec(D::from_parts(sizes, std::move(children)), std::bool_constant<Cuda>{});
+  } else {
+    if (!children.empty())
+      throw std::invalid_argument(std::string(D::kind) + " has no sub-layers, but " + std::to_string(children.size()) +
+                                  " were given");
+    return LayerSpec(D::from_sizes(sizes), std::bool_constant<Cuda>{});
+  }
 }
 
 }  // namespace detail
@@ -60,10 +67,12 @@ bool register_layer() {
   return true;
 }
 
-// The description of a layer of kind `kind` with `sizes`, able to make layers on Device.
-// Throws std::invalid_argument for an unknown kind or sizes its type rejects.
+// The description of a layer of kind `kind` with `sizes` (and, for a layer made of others,
+// its sub-layers), able to make layers on Device. Throws std::invalid_argument for an unknown
+// kind, or sizes or sub-layers its type rejects.
 template <class Device>
-LayerSpec decode_layer(const std::string& kind, const std::vector<std::int64_t>& sizes) {
+LayerSpec decode_layer(const std::string& kind, const std::vector<std::int64_t>& sizes,
+                       std::vector<LayerSpec> children = {}) {
   detail::DecodeLayer decode = nullptr;
   {
     detail::LayerRegistry& r = detail::layer_registry();
@@ -78,7 +87,7 @@ LayerSpec decode_layer(const std::string& kind, const std::vector<std::int64_t>&
     if (decode == nullptr)
       throw std::invalid_argument("layer kind '" + kind + "' was registered only in code that nvcc did not compile");
   }
-  return decode(sizes);
+  return decode(sizes, std::move(children));
 }
 
 }  // namespace hnn

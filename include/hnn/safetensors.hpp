@@ -379,15 +379,49 @@ SafetensorsFileOf<T> read_as(const std::string& path) {
 
 // --- The two couplings to the architecture encoding (hnn/checkpoint.hpp's today) --------
 
+// One layer as JSON: {"kind", "sizes", "description"}, and "children" for a layer made of others.
+inline nlohmann::ordered_json layer_json(const CheckpointLayer& l) {
+  nlohmann::ordered_json layer = {{"kind", l.kind}, {"sizes", l.sizes}, {"description", l.description}};
+  if (!l.children.empty()) {
+    nlohmann::ordered_json children = nlohmann::ordered_json::array();
+    for (const CheckpointLayer& child : l.children) children.push_back(layer_json(child));
+    layer["children"] = std::move(children);
+  }
+  return layer;
+}
+
 // The model's layers as the JSON text stored under "hnn.architecture".
 template <class T, class Device>
 std::string architecture_json(const Sequential<T, Device>& model) {
   nlohmann::ordered_json layers = nlohmann::ordered_json::array();
-  for (const LayerSpec& spec : model.specs()) {
-    const CheckpointLayer l = detail::checkpoint::encode_layer(spec);
-    layers.push_back({{"kind", l.kind}, {"sizes", l.sizes}, {"description", l.description}});
-  }
+  for (const LayerSpec& spec : model.specs()) layers.push_back(layer_json(detail::checkpoint::encode_layer(spec)));
   return layers.dump();
+}
+
+// The layer record a layer_json() object holds; a SafetensorsError naming `path` and `where` if none.
+inline CheckpointLayer layer_from_json(const std::string& path, const nlohmann::json& layer, const std::string& where,
+                                       int depth) {
+  if (!layer.is_object() || !layer.contains("kind") || !layer["kind"].is_string() || !layer.contains("sizes") ||
+      !layer["sizes"].is_array() || !layer.contains("description") || !layer["description"].is_string())
+    throw SafetensorsError(path, where + " is not an object with kind, sizes and description");
+  CheckpointLayer l;
+  l.kind = layer["kind"].get<std::string>();
+  l.description = layer["description"].get<std::string>();
+  for (const nlohmann::json& v : layer["sizes"]) {
+    if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<std::uint64_t>() > (1ull << 62)))
+      throw SafetensorsError(path, where + " has a size that is not an integer: " + printable(v.dump(), 40));
+    l.sizes.push_back(v.get<std::int64_t>());
+  }
+  if (layer.contains("children")) {
+    if (!layer["children"].is_array()) throw SafetensorsError(path, where + "'s children are not a JSON array");
+    if (depth + 1 >= checkpoint_max_nesting)
+      throw SafetensorsError(path, where + " nests sub-layers more than " + std::to_string(checkpoint_max_nesting) +
+                                       " deep");
+    for (const nlohmann::json& child : layer["children"])
+      l.children.push_back(
+          layer_from_json(path, child, where + " sub-layer " + std::to_string(l.children.size()), depth + 1));
+  }
+  return l;
 }
 
 // The layers that JSON text describes; a SafetensorsError naming `path` when it does not.
@@ -398,18 +432,8 @@ std::vector<LayerSpec> specs_from_architecture(const std::string& path, const st
     throw SafetensorsError(path, "hnn.architecture is not a non-empty JSON array of layers");
   std::vector<LayerSpec> specs;
   for (const nlohmann::json& layer : layers) {
-    const std::string where = "hnn.architecture layer " + std::to_string(specs.size());
-    if (!layer.is_object() || !layer.contains("kind") || !layer["kind"].is_string() || !layer.contains("sizes") ||
-        !layer["sizes"].is_array() || !layer.contains("description") || !layer["description"].is_string())
-      throw SafetensorsError(path, where + " is not an object with kind, sizes and description");
-    CheckpointLayer l;
-    l.kind = layer["kind"].get<std::string>();
-    l.description = layer["description"].get<std::string>();
-    for (const nlohmann::json& v : layer["sizes"]) {
-      if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<std::uint64_t>() > (1ull << 62)))
-        throw SafetensorsError(path, where + " has a size that is not an integer: " + printable(v.dump(), 40));
-      l.sizes.push_back(v.get<std::int64_t>());
-    }
+    const CheckpointLayer l =
+        layer_from_json(path, layer, "hnn.architecture layer " + std::to_string(specs.size()), 0);
     try {
       specs.push_back(detail::checkpoint::decode_layer<Device>(path, l));
     } catch (const CheckpointError& e) {
@@ -430,6 +454,7 @@ inline std::uint64_t parameter_elements(const std::vector<LayerSpec>& specs) {
                c->out_channels();
     if (const auto* l = spec.get_if<Linear>())
       total += static_cast<long double>(l->out_features) * l->in_features + l->out_features;
+    if (!spec.children().empty()) total += static_cast<long double>(parameter_elements(spec.children()));
   }
   return total > 1e18L ? std::numeric_limits<std::uint64_t>::max() : static_cast<std::uint64_t>(total);
 }

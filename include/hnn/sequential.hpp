@@ -9,6 +9,7 @@
 // the first forward() and again when the input shape changes.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <iomanip>
 #include <memory>
@@ -30,13 +31,6 @@
 
 namespace hnn {
 
-// A state tensor of a model under its PyTorch state_dict key ("3.weight", "1.running_mean").
-template <class T, class Device>
-struct NamedTensor {
-  std::string name;
-  Tensor<T, Device>* value;
-};
-
 template <class T, class Device = cpu>
 class Sequential {
  public:
@@ -55,9 +49,8 @@ class Sequential {
       for (auto& p : layers_[i]->parameters()) {
         parameters_.push_back(p);
         parameter_names_.push_back(prefix + p.name);
-        state_.push_back({prefix + p.name, p.value});
       }
-      for (auto& b : layers_[i]->buffers()) state_.push_back({prefix + b.name, b.value});
+      for (auto& t : layers_[i]->state_dict()) state_.push_back({prefix + t.name, t.value});
     }
     init(seed);
   }
@@ -102,6 +95,10 @@ class Sequential {
   // every device.
   void init(std::uint64_t seed) {
     Rng rng(seed);
+    reset_parameters(rng);
+  }
+  // The same from a generator already in use (a model nested in a layer draws from its parent's).
+  void reset_parameters(Rng& rng) {
     for (auto& layer : layers_) layer->reset_parameters(rng);
   }
 
@@ -132,17 +129,34 @@ class Sequential {
     return out.str();
   }
 
-  // A table of layers, output shapes and parameter counts.
+  // A table of layers, output shapes and parameter counts. A layer made of others (Residual)
+  // is followed by one indented row per sub-layer, named as its tensors are ("2.body.0").
   std::string summary(const Shape& input) const {
+    std::size_t index_width = 4;  // wider only for sub-layer rows
+    for (std::size_t i = 0; i < specs_.size(); ++i)
+      for (std::size_t k = 0; k < specs_[i].children().size(); ++k)
+        index_width = std::max(index_width, specs_[i].child_name(k).size() + std::to_string(i).size() + 4);
     std::ostringstream out;
-    out << std::left << std::setw(4) << "#" << std::setw(44) << "layer" << std::setw(20) << "output shape"
+    out << std::left << std::setw(static_cast<int>(index_width)) << "#" << std::setw(44) << "layer" << std::setw(20) << "output shape"
         << "params\n";
     Shape s = input;
     for (std::size_t i = 0; i < specs_.size(); ++i) {
       s = Plan<T, Device>::output_shape(specs_, i, s);
-      std::int64_t params = 0;
-      for (const auto& p : layers_[i]->parameters()) params += p.value->numel();
-      out << std::setw(4) << i << std::setw(44) << specs_[i].str() << std::setw(20) << s.str() << params << "\n";
+      const auto params_under = [&](const std::string& prefix) {
+        std::int64_t n = 0;
+        for (const auto& p : layers_[i]->parameters())
+          if (p.name.compare(0, prefix.size(), prefix) == 0) n += p.value->numel();
+        return n;
+      };
+      const std::vector<LayerSpec> children = specs_[i].children();
+      const std::string name = children.empty() ? specs_[i].str() : std::string(specs_[i].kind());
+      out << std::setw(static_cast<int>(index_width)) << i << std::setw(44) << name << std::setw(20) << s.str() << params_under("") << "\n";
+      for (std::size_t k = 0; k < children.size(); ++k) {
+        const std::string child = specs_[i].child_name(k);
+        out << std::setw(static_cast<int>(index_width)) << ("  " + std::to_string(i) + "." + child) << std::setw(44)
+            << children[k].str()
+            << std::setw(20) << "" << params_under(child + ".") << "\n";
+      }
     }
     out << "total parameters: " << parameter_count() << "\n";
     return out.str();

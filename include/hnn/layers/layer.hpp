@@ -22,6 +22,13 @@
 //    buffers (running statistics), its outputs and the cache its backward pass needs, and
 //    calls kernels by device tag: it never branches on the device.
 //
+// A layer made of other layers (layers/residual.hpp) adds to its description
+//        std::vector<LayerSpec> children() const;            // its sub-layers, in a fixed order
+//        std::string child_name(std::size_t k) const;        // "body.0": the prefix of child k's tensors
+//        static D from_parts(const std::vector<std::int64_t>& sizes, std::vector<LayerSpec> children);
+//    (instead of from_sizes), so that checkpoints record and rebuild the nesting, and its layer
+//    overrides state_dict() to list its children's tensors in PyTorch's order.
+//
 // Nothing else: Sequential, trace, summary, parameter names, checkpoints and the planner all
 // go through these two. hnn::register_layer<Scale>() (hnn/registry.hpp) is needed only for
 // load_model(), which rebuilds a model from a file's layer kinds and sizes.
@@ -49,12 +56,16 @@ struct Parameter {
   Tensor<T, Device>* grad;
 };
 
-// A tensor that is part of a layer's state but not trained by gradients (running statistics).
+// A tensor of a layer's or a model's state under its PyTorch name ("weight", "3.running_mean").
 template <class T, class Device>
-struct Buffer {
-  std::string name;  // "running_mean"
+struct NamedTensor {
+  std::string name;
   Tensor<T, Device>* value;
 };
+
+// A tensor that is part of a layer's state but not trained by gradients (running statistics).
+template <class T, class Device>
+using Buffer = NamedTensor<T, Device>;
 
 // The forward/backward interface of one step of a model's execution plan (hnn/plan.hpp):
 // a single layer, or several layers run as one fused kernel.
@@ -83,6 +94,15 @@ class Layer : public Stage<T, Device> {
  public:
   virtual std::vector<Parameter<T, Device>> parameters() { return {}; }
   virtual std::vector<Buffer<T, Device>> buffers() { return {}; }
+
+  // Every parameter and buffer, in PyTorch's state_dict order: what checkpoints save. For a
+  // layer that is not made of others, its parameters and then its buffers.
+  virtual std::vector<NamedTensor<T, Device>> state_dict() {
+    std::vector<NamedTensor<T, Device>> state;
+    for (const Parameter<T, Device>& p : parameters()) state.push_back({p.name, p.value});
+    for (const Buffer<T, Device>& b : buffers()) state.push_back(b);
+    return state;
+  }
 
   // Draws the initial parameters. The default, for layers whose parameters are a "weight" and
   // an optional "bias": Xavier-uniform weight, and PyTorch's default bias (uniform in
@@ -145,7 +165,6 @@ inline void require_sizes(const char* kind, const std::vector<std::int64_t>& siz
               std::to_string(sizes.size()));
 }
 
-// What every description without sizes shares (activations, Flatten): Name is the class.
 // What every description without sizes shares (activations, Flatten).
 template <class Self>
 struct SizelessSpec {
@@ -175,6 +194,14 @@ struct is_layer_description : std::false_type {};
 template <class D>
 struct is_layer_description<D, std::void_t<decltype(D::kind), decltype(std::declval<const D&>().str()),
                                            decltype(std::declval<const D&>().sizes())>> : std::true_type {};
+
+// Whether D is made of other layers (see the contract at the top of this file).
+template <class D, class = void>
+struct is_composite_description : std::false_type {};
+template <class D>
+struct is_composite_description<D, std::void_t<decltype(std::declval<const D&>().children()),
+                                                decltype(std::declval<const D&>().child_name(std::size_t{}))>>
+    : std::true_type {};
 
 template <class T, class Device>
 using MakeLayer = std::unique_ptr<Layer<T, Device>> (*)(const LayerSpec&);
@@ -216,6 +243,9 @@ class LayerSpec {
   const char* kind() const { return self_->kind(); }
   std::vector<std::int64_t> sizes() const { return self_->sizes(); }
   Shape output_shape(const Shape& input) const { return self_->output_shape(input); }
+  // A composite layer's sub-layers and their names ("body.0"); none for other layers.
+  std::vector<LayerSpec> children() const { return self_->children(); }
+  std::string child_name(std::size_t k) const { return self_->child_name(k); }
 
   // The description as its own type, or null if it is another type.
   template <class D>
@@ -240,6 +270,8 @@ class LayerSpec {
     virtual const char* kind() const = 0;
     virtual std::vector<std::int64_t> sizes() const = 0;
     virtual Shape output_shape(const Shape& input) const = 0;
+    virtual std::vector<LayerSpec> children() const = 0;
+    virtual std::string child_name(std::size_t k) const = 0;
     virtual const std::type_info& type() const = 0;
     virtual const void* get() const = 0;
   };
@@ -250,6 +282,14 @@ class LayerSpec {
     const char* kind() const override { return D::kind; }
     std::vector<std::int64_t> sizes() const override { return description.sizes(); }
     Shape output_shape(const Shape& input) const override { return description.output_shape(input); }
+    std::vector<LayerSpec> children() const override {
+      if constexpr (detail::is_composite_description<D>::value) return description.children();
+      else return {};
+    }
+    std::string child_name(std::size_t k) const override {
+      if constexpr (detail::is_composite_description<D>::value) return description.child_name(k);
+      else return std::to_string(k);
+    }
     const std::type_info& type() const override { return typeid(D); }
     const void* get() const override { return &description; }
     D description;

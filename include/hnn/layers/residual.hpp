@@ -1,0 +1,198 @@
+// Residual: a skip connection, output = body(x) + shortcut(x), as in He et al.'s ResNet.
+//
+//   hnn::Residual({Conv2d(16, 16, 3).padding(1), BatchNorm2d(16), ReLU(),
+//                  Conv2d(16, 16, 3).padding(1), BatchNorm2d(16)})          // identity shortcut
+//   hnn::Residual({Conv2d(16, 32, 3).padding(1).stride(2), ...},
+//                 {Conv2d(16, 32, 1).stride(2), BatchNorm2d(32)})            // projection shortcut
+//
+// Both branches are lists of layer descriptions, any kinds (a Residual inside a Residual
+// too); each runs as its own Sequential, fusion included. A Residual nests in a Sequential
+// like any layer: its tensors are named as PyTorch names a module with `body` and `shortcut`
+// nn.Sequential children ("3.body.0.weight", "3.shortcut.1.running_mean"), and checkpoints
+// record its sub-layers (format version 2).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "hnn/kernels/add.hpp"
+#include "hnn/layers/layer.hpp"
+#include "hnn/registry.hpp"
+#include "hnn/sequential.hpp"
+
+namespace hnn {
+
+template <class T, class Device>
+class ResidualLayer;
+
+class Residual {
+ public:
+  static constexpr const char* kind = "Residual";
+  template <class T, class Device>
+  using layer = ResidualLayer<T, Device>;
+
+  // An empty shortcut is the identity.
+  explicit Residual(std::vector<LayerSpec> body, std::vector<LayerSpec> shortcut = {})
+      : body_(std::move(body)), shortcut_(std::move(shortcut)) {
+    if (body_.empty()) detail::bad_input("Residual: the body needs at least one layer");
+  }
+
+  const std::vector<LayerSpec>& body() const { return body_; }
+  const std::vector<LayerSpec>& shortcut() const { return shortcut_; }
+
+  // "Residual(body=[Conv2d(...), ReLU()], shortcut=identity)"
+  std::string str() const {
+    return "Residual(body=" + list(body_) + ", shortcut=" + (shortcut_.empty() ? "identity" : list(shortcut_)) + ")";
+  }
+
+  Shape output_shape(const Shape& input) const {
+    const Shape body = chain_shape("body", body_, input);
+    const Shape shortcut = chain_shape("shortcut", shortcut_, input);
+    if (body != shortcut)
+      detail::bad_input(std::string("Residual: the body's output ") + body.str() + " and the shortcut's " +
+                        shortcut.str() + " differ, so they cannot be added" +
+                        (shortcut_.empty() ? " (give a shortcut that matches, e.g. a strided 1x1 Conv2d)" : ""));
+    return body;
+  }
+
+  // Checkpoints record the branch lengths here and the branches as sub-layers.
+  std::vector<std::int64_t> sizes() const {
+    return {static_cast<std::int64_t>(body_.size()), static_cast<std::int64_t>(shortcut_.size())};
+  }
+  std::vector<LayerSpec> children() const {
+    std::vector<LayerSpec> all = body_;
+    all.insert(all.end(), shortcut_.begin(), shortcut_.end());
+    return all;
+  }
+  std::string child_name(std::size_t k) const {
+    return k < body_.size() ? "body." + std::to_string(k) : "shortcut." + std::to_string(k - body_.size());
+  }
+  static Residual from_parts(const std::vector<std::int64_t>& sizes, std::vector<LayerSpec> children) {
+    detail::require_sizes(kind, sizes, 2);
+    if (sizes[0] < 1 || sizes[1] < 0 || static_cast<std::size_t>(sizes[0] + sizes[1]) != children.size())
+      detail::bad_input("Residual records a body of " + std::to_string(sizes[0]) + " layers and a shortcut of " +
+                        std::to_string(sizes[1]) + ", but " + std::to_string(children.size()) + " sub-layers");
+    const auto split = children.begin() + sizes[0];
+    return Residual(std::vector<LayerSpec>(children.begin(), split), std::vector<LayerSpec>(split, children.end()));
+  }
+
+ private:
+  static std::string list(const std::vector<LayerSpec>& specs) {
+    std::string s = "[";
+    for (const LayerSpec& spec : specs) s += (s.size() > 1 ? ", " : "") + spec.str();
+    return s + "]";
+  }
+  static Shape chain_shape(const char* branch, const std::vector<LayerSpec>& specs, Shape s) {
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      try {
+        s = specs[i].output_shape(s);
+      } catch (const std::invalid_argument& e) {
+        detail::bad_input(std::string("Residual ") + branch + ", layer " + std::to_string(i) + " of " +
+                          std::to_string(specs.size()) + ": " + e.what());
+      }
+    }
+    return s;
+  }
+
+  std::vector<LayerSpec> body_, shortcut_;
+};
+
+template <class T, class Device>
+class ResidualLayer final : public Layer<T, Device> {
+ public:
+  explicit ResidualLayer(const Residual& d)
+      : body_(d.body()),
+        shortcut_(d.shortcut().empty() ? nullptr : std::make_unique<Sequential<T, Device>>(d.shortcut())) {
+    set_input_gradient(this->input_gradient());
+  }
+
+  Sequential<T, Device>& body() { return body_; }
+  Sequential<T, Device>* shortcut() { return shortcut_.get(); }  // null for the identity
+
+  const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
+    const Tensor<T, Device>& body = body_.forward(input);
+    const Tensor<T, Device>& shortcut = shortcut_ ? shortcut_->forward(input) : input;
+    if (body.shape() != shortcut.shape())  // output_shape() refuses this before any forward
+      detail::bad_input("Residual: the body's output " + body.shape().str() + " and the shortcut's " +
+                        shortcut.shape().str() + " differ");
+    output_.resize(body.shape());
+    add(Device{}, output_.numel(), body.data(), shortcut.data(), output_.data());
+    return output_;
+  }
+
+  // d(body(x) + shortcut(x))/dx = the sum of the branches' input gradients (the identity's is
+  // grad_output itself).
+  const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
+    const Tensor<T, Device>& body = body_.backward(grad_output);
+    const Tensor<T, Device>& shortcut = shortcut_ ? shortcut_->backward(grad_output) : grad_output;
+    if (!this->input_gradient()) return grad_input_;  // empty: nothing upstream needs it
+    grad_input_.resize(body.shape());
+    add(Device{}, grad_input_.numel(), body.data(), shortcut.data(), grad_input_.data());
+    return grad_input_;
+  }
+
+  void set_input_gradient(bool needed) override {
+    Stage<T, Device>::set_input_gradient(needed);
+    body_.set_input_gradient(needed);
+    if (shortcut_) shortcut_->set_input_gradient(needed);
+  }
+
+  std::vector<Parameter<T, Device>> parameters() override {
+    std::vector<Parameter<T, Device>> all;
+    for_each_branch([&](const std::string& prefix, Sequential<T, Device>& branch) {
+      for (std::size_t i = 0; i < branch.size(); ++i)
+        for (Parameter<T, Device> p : branch.layer(i).parameters())
+          all.push_back({prefix + std::to_string(i) + "." + p.name, p.value, p.grad});
+    });
+    return all;
+  }
+
+  std::vector<Buffer<T, Device>> buffers() override {
+    std::vector<Buffer<T, Device>> all;
+    for_each_branch([&](const std::string& prefix, Sequential<T, Device>& branch) {
+      for (std::size_t i = 0; i < branch.size(); ++i)
+        for (Buffer<T, Device> b : branch.layer(i).buffers())
+          all.push_back({prefix + std::to_string(i) + "." + b.name, b.value});
+    });
+    return all;
+  }
+
+  // PyTorch's order: the body's tensors layer by layer, then the shortcut's.
+  std::vector<NamedTensor<T, Device>> state_dict() override {
+    std::vector<NamedTensor<T, Device>> all;
+    for_each_branch([&](const std::string& prefix, Sequential<T, Device>& branch) {
+      for (const NamedTensor<T, Device>& t : branch.state_dict()) all.push_back({prefix + t.name, t.value});
+    });
+    return all;
+  }
+
+  void reset_parameters(Rng& rng) override {
+    for_each_branch([&](const std::string&, Sequential<T, Device>& branch) { branch.reset_parameters(rng); });
+  }
+
+  void set_training(bool training) override {
+    Layer<T, Device>::set_training(training);
+    for_each_branch([&](const std::string&, Sequential<T, Device>& branch) { branch.train(training); });
+  }
+
+ private:
+  template <class F>
+  void for_each_branch(F&& f) {
+    f("body.", body_);
+    if (shortcut_) f("shortcut.", *shortcut_);
+  }
+
+  Sequential<T, Device> body_;
+  std::unique_ptr<Sequential<T, Device>> shortcut_;
+  Tensor<T, Device> output_, grad_input_;
+};
+
+namespace detail {
+[[maybe_unused]] static const bool residual_registered = register_layer<Residual>();
+}  // namespace detail
+
+}  // namespace hnn

@@ -1,0 +1,245 @@
+// Residual blocks: body(x) + shortcut(x), nested in Sequential; gradients against finite
+// differences, PyTorch's tensor names, shape errors, and checkpoints (format version 2) and
+// safetensors files that record the nesting.
+#include <gtest/gtest.h>
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "gradient_check.hpp"
+#include "hnn/checkpoint.hpp"
+#include "hnn/layers/residual.hpp"
+#include "hnn/safetensors.hpp"
+#include "hnn/sequential.hpp"
+
+using hnn::Conv2d;
+using hnn::cpu;
+using hnn::Flatten;
+using hnn::Linear;
+using hnn::ReLU;
+using hnn::Residual;
+using hnn::Sequential;
+using hnn::Shape;
+using hnn::Sigmoid;
+using hnn::Tensor;
+using hnn::testing::expect_gradients_match;
+using hnn::testing::random_tensor;
+using hnn::testing::randomize_parameters;
+
+namespace {
+
+// A small ResNet-like model: stem, an identity block, a downsampling block with a 1x1
+// projection shortcut, then a classifier.
+template <class T>
+Sequential<T, cpu> small_resnet() {
+  return Sequential<T, cpu>(
+      Conv2d(1, 2, 3).padding(1), Sigmoid(),
+      Residual({Conv2d(2, 2, 3).padding(1), Sigmoid(), Conv2d(2, 2, 3).padding(1)}),
+      Residual({Conv2d(2, 3, 3).padding(1).stride(2), Sigmoid(), Conv2d(3, 3, 3).padding(1)},
+               {Conv2d(2, 3, 1).stride(2)}),
+      Flatten(), Linear(3 * 3 * 3, 4));
+}
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("hnn_residual_" + name)).string();
+}
+
+}  // namespace
+
+TEST(Residual, IdentityBlockAddsItsInput) {
+  Sequential<double, cpu> block(Residual({Conv2d(2, 2, 3).padding(1), Sigmoid()}));
+  Sequential<double, cpu> body(Conv2d(2, 2, 3).padding(1), Sigmoid());
+  // Give the standalone body the block's parameters.
+  const auto block_params = block.parameters();
+  const auto body_params = body.parameters();
+  ASSERT_EQ(block_params.size(), body_params.size());
+  for (std::size_t i = 0; i < block_params.size(); ++i) body_params[i].value->copy_from(*block_params[i].value);
+
+  hnn::Rng rng(3);
+  const Tensor<double> x = random_tensor(Shape{2, 2, 5, 5}, rng);
+  const Tensor<double> y = block.forward(x).clone();
+  const Tensor<double>& b = body.forward(x);
+  ASSERT_EQ(y.shape(), x.shape());
+  for (std::int64_t i = 0; i < x.numel(); ++i) EXPECT_NEAR(y[i], b[i] + x[i], 1e-12) << i;
+}
+
+TEST(Residual, GradientsMatchFiniteDifferences) {
+  hnn::Rng rng(11);
+  {
+    hnn::ResidualLayer<double, cpu> identity(Residual({Conv2d(2, 2, 3).padding(1), Sigmoid(), Conv2d(2, 2, 3).padding(1)}));
+    randomize_parameters(identity, rng);
+    expect_gradients_match(identity, random_tensor(Shape{2, 2, 4, 4}, rng), 1, 1e-7, "identity shortcut");
+  }
+  {
+    hnn::ResidualLayer<double, cpu> projection(
+        Residual({Conv2d(2, 3, 3).padding(1).stride(2), ReLU(), Conv2d(3, 3, 3).padding(1)}, {Conv2d(2, 3, 1).stride(2)}));
+    randomize_parameters(projection, rng);
+    expect_gradients_match(projection, random_tensor(Shape{2, 2, 5, 5}, rng), 2, 1e-6, "projection shortcut");
+  }
+}
+
+TEST(Residual, WholeModelGradientsMatchFiniteDifferences) {
+  hnn::Rng rng(5);
+  Sequential<double, cpu> model = small_resnet<double>();
+  model.set_input_gradient(true);
+  randomize_parameters(model, rng);
+  expect_gradients_match(model, random_tensor(Shape{2, 1, 6, 6}, rng), 7, 1e-7, "small ResNet");
+}
+
+TEST(Residual, ResidualInsideResidualHasGradients) {
+  hnn::Rng rng(8);
+  Sequential<double, cpu> model(Residual({Residual({Conv2d(1, 1, 3).padding(1), Sigmoid()}), Sigmoid()}));
+  model.set_input_gradient(true);
+  randomize_parameters(model, rng);
+  expect_gradients_match(model, random_tensor(Shape{1, 1, 4, 4}, rng), 9, 1e-7, "nested residual");
+  EXPECT_EQ(model.parameter_names(), (std::vector<std::string>{"0.body.0.body.0.weight", "0.body.0.body.0.bias"}));
+}
+
+TEST(Residual, TensorsAreNamedAsPyTorchNamesThem) {
+  const Sequential<float, cpu> model = small_resnet<float>();
+  std::vector<std::string> names;
+  for (const auto& t : model.state_dict()) names.push_back(t.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"0.weight", "0.bias", "2.body.0.weight", "2.body.0.bias", "2.body.2.weight",
+                                             "2.body.2.bias", "3.body.0.weight", "3.body.0.bias", "3.body.2.weight",
+                                             "3.body.2.bias", "3.shortcut.0.weight", "3.shortcut.0.bias", "5.weight",
+                                             "5.bias"}));
+  EXPECT_EQ(model.parameter_names(), names);
+}
+
+TEST(Residual, SummaryListsTheSubLayers) {
+  const std::string summary = small_resnet<float>().summary(Shape{1, 1, 6, 6});
+  EXPECT_NE(summary.find("  3.shortcut.0"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("Conv2d(2, 3, kernel=1, padding=0, stride=2)"), std::string::npos) << summary;
+  // block 3: body (2*3*9 + 3) + (3*3*9 + 3) = 141, shortcut 2*3 + 3 = 9
+  EXPECT_NE(summary.find("(1, 3, 3, 3)        150"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("  3.body.2     Conv2d(3, 3, kernel=3, padding=1, stride=1)                     84"),
+            std::string::npos) << summary;
+  EXPECT_NE(summary.find("total parameters: " + std::to_string(small_resnet<float>().parameter_count())),
+            std::string::npos);
+  EXPECT_EQ(small_resnet<float>().parameter_count(), 20 + 2 * 38 + 150 + 27 * 4 + 4);
+}
+
+TEST(Residual, MismatchedBranchesAreRefusedByName) {
+  try {
+    Sequential<float, cpu> model(Residual({Conv2d(1, 2, 3).padding(1)}));
+    model.output_shape(Shape{1, 1, 6, 6});
+    FAIL() << "an identity shortcut cannot add 1 channel to 2";
+  } catch (const hnn::ShapeError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("layer 0 of 1"), std::string::npos) << what;
+    EXPECT_NE(what.find("(1, 2, 6, 6) and the shortcut's (1, 1, 6, 6) differ"), std::string::npos) << what;
+  }
+  try {
+    Sequential<float, cpu> model(Residual({Conv2d(1, 1, 3).padding(1), Linear(4, 4)}));
+    model.output_shape(Shape{1, 1, 6, 6});
+    FAIL() << "Linear cannot take images";
+  } catch (const hnn::ShapeError& e) {
+    EXPECT_NE(std::string(e.what()).find("Residual body, layer 1 of 2"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(Residual({}), std::invalid_argument);
+  EXPECT_THROW(Residual::from_parts({2, 1}, {Conv2d(1, 1, 1), Conv2d(1, 1, 1)}), std::invalid_argument);
+}
+
+TEST(Residual, CheckpointsRoundTripTheNesting) {
+  Sequential<float, cpu> model = small_resnet<float>();
+  model.init(42);
+  hnn::Rng rng(1);
+  Tensor<float> x(Shape{3, 1, 6, 6});
+  for (std::int64_t i = 0; i < x.numel(); ++i) x[i] = static_cast<float>(rng.uniform(-1, 1));
+  const Tensor<float> expected = model.forward(x).clone();
+
+  const std::string path = temp_path("model.hnn");
+  hnn::save(model, path);
+  const hnn::Checkpoint c = hnn::read_checkpoint(path);
+  EXPECT_EQ(c.version, 2u);
+  ASSERT_EQ(c.layers.size(), 6u);
+  EXPECT_EQ(c.layers[3].kind, "Residual");
+  ASSERT_EQ(c.layers[3].children.size(), 4u);
+  EXPECT_EQ(c.layers[3].children[3].kind, "Conv2d");
+
+  auto loaded = hnn::load_model<float, cpu>(path);
+  EXPECT_EQ(loaded.describe_all(), model.describe_all());
+  const Tensor<float>& y = loaded.forward(x);
+  for (std::int64_t i = 0; i < y.numel(); ++i) EXPECT_EQ(y[i], expected[i]) << i;
+
+  Sequential<float, cpu> other = small_resnet<float>();  // built by the caller, then loaded
+  hnn::load(other, path);
+  const Tensor<float>& z = other.forward(x);
+  for (std::int64_t i = 0; i < z.numel(); ++i) EXPECT_EQ(z[i], expected[i]) << i;
+
+  // A body one layer shorter is another architecture: refused, the model untouched.
+  Sequential<float, cpu> different(Conv2d(1, 2, 3).padding(1), Sigmoid(),
+                                   Residual({Conv2d(2, 2, 3).padding(1), Sigmoid()}),
+                                   Residual({Conv2d(2, 3, 3).padding(1).stride(2), Sigmoid(), Conv2d(3, 3, 3).padding(1)},
+                                            {Conv2d(2, 3, 1).stride(2)}),
+                                   Flatten(), Linear(27, 4));
+  EXPECT_THROW(hnn::load(different, path), hnn::CheckpointError);
+  std::filesystem::remove(path);
+}
+
+TEST(Residual, ACorruptSubLayerCountIsReportedNotFollowed) {
+  Sequential<float, cpu> model(Residual({Conv2d(1, 1, 1)}));
+  const std::string path = temp_path("corrupt.hnn");
+  hnn::save(model, path);
+  std::vector<char> bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // The Residual record's sub-layer count follows its description; claim a million.
+  const std::string description = Residual({Conv2d(1, 1, 1)}).str();
+  const auto at = std::search(bytes.begin(), bytes.end(), description.begin(), description.end());
+  ASSERT_NE(at, bytes.end());
+  const std::size_t count = static_cast<std::size_t>(at - bytes.begin()) + description.size();
+  ASSERT_EQ(bytes[count], 1);
+  bytes[count + 2] = 0x0f;  // 1 -> 0x000f0001 sub-layers
+  // Re-seal the CRC so that the reader gets as far as the record.
+  const std::uint32_t crc = static_cast<std::uint32_t>(
+      ::crc32(::crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size() - 4)));
+  for (int i = 0; i < 4; ++i) bytes[bytes.size() - 4 + static_cast<std::size_t>(i)] = static_cast<char>(crc >> (8 * i));
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  try {
+    hnn::read_checkpoint(path);
+    FAIL() << "a record claiming 983041 sub-layers was accepted";
+  } catch (const hnn::CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("claims 983041 sub-layers"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove(path);
+}
+
+TEST(Residual, SafetensorsRecordTheNesting) {
+  Sequential<float, cpu> model = small_resnet<float>();
+  model.init(4);
+  const std::string path = temp_path("model.safetensors");
+  hnn::save_safetensors(model, path);
+  auto loaded = hnn::load_model_safetensors<float, cpu>(path);
+  EXPECT_EQ(loaded.describe_all(), model.describe_all());
+  for (std::size_t i = 0; i < model.parameters().size(); ++i) {
+    const auto& a = *model.parameters()[i].value;
+    const auto& b = *loaded.parameters()[i].value;
+    for (std::int64_t k = 0; k < a.numel(); ++k) ASSERT_EQ(a[k], b[k]) << model.parameter_names()[i];
+  }
+  std::filesystem::remove(path);
+}
+
+TEST(Residual, TrainingModeReachesEveryBranch) {
+  Sequential<float, cpu> model = small_resnet<float>();
+  auto& block = dynamic_cast<hnn::ResidualLayer<float, cpu>&>(model.layer(3));
+  model.eval();
+  EXPECT_FALSE(block.training());
+  EXPECT_FALSE(block.body().layer(2).training());
+  EXPECT_FALSE(block.shortcut()->layer(0).training());
+  model.train();
+  EXPECT_TRUE(block.body().layer(0).training());
+  EXPECT_TRUE(block.shortcut()->layer(0).training());
+}
