@@ -26,8 +26,8 @@
 #include <hnn/predict.hpp>
 #include <hnn/extras/report.hpp>
 
-#include "data_dir.hpp"
-#include "image_io.hpp"
+#include "../common/data_dir.hpp"
+#include "../common/image_io.hpp"
 
 namespace fs = std::filesystem;
 
@@ -252,9 +252,9 @@ TEST_F(Lenet5, ReportsAreWritten) {
   EXPECT_NE(straight.out.find("confusion matrix (rows: true class, columns: predicted class)"), std::string::npos);
   EXPECT_NE(straight.out.find("Ankle boot"), std::string::npos);
   EXPECT_NE(straight.out.find("most confused:"), std::string::npos);
-  EXPECT_TRUE(fs::is_regular_file(work / "g.png") || !lenet::png_supported());
-  if (lenet::png_supported()) {
-    const hnn::Image g = lenet::read_image_file((work / "g.png").string());
+  EXPECT_TRUE(fs::is_regular_file(work / "g.png") || !hnn_example::png_supported());
+  if (hnn_example::png_supported()) {
+    const hnn::Image g = hnn_example::read_image_file((work / "g.png").string());
     EXPECT_EQ(g.channels, 3);
     EXPECT_GT(g.width, 8 * 112);
   }
@@ -279,10 +279,10 @@ TEST_F(Lenet5, PredictOnImageFilesEqualsTheInMemoryPredictions) {
       for (int c = 0; c < 3; ++c) rgb.pixels[3 * k + static_cast<std::size_t>(c)] = gray.pixels[k];
     }
     std::vector<std::string> extensions = {".pgm", ".ppm"};
-    if (lenet::png_supported()) extensions.push_back(".png");
+    if (hnn_example::png_supported()) extensions.push_back(".png");
     for (const std::string& ext : extensions) {
       const std::string file = (work / ("img" + std::to_string(i) + ext)).string();
-      lenet::write_image_file(ext == ".ppm" ? rgb : gray, file);
+      hnn_example::write_image_file(ext == ".ppm" ? rgb : gray, file);
       files.push_back(file);
       index.push_back(i);
     }
@@ -352,7 +352,7 @@ static void write_raw_png(const std::string& path, int width, int height, int bi
 // information as sRGB (v * 257 reads as v), transparent pixels composited onto white in sRGB
 // values (black ink of opacity a reads as 255 - a), whatever libpng's linear-light defaults.
 TEST_F(Lenet5, PngSixteenBitAndTransparentFilesReadAsAViewerShowsThem) {
-  if (!lenet::png_supported()) GTEST_SKIP() << "built without libpng";
+  if (!hnn_example::png_supported()) GTEST_SKIP() << "built without libpng";
   std::vector<unsigned char> gray16, gray_alpha, rgba;
   for (int v = 0; v < 256; ++v) {
     gray16.push_back(static_cast<unsigned char>(v)), gray16.push_back(static_cast<unsigned char>(v));  // v * 257
@@ -364,9 +364,9 @@ TEST_F(Lenet5, PngSixteenBitAndTransparentFilesReadAsAViewerShowsThem) {
   write_raw_png(w + "/g16.png", 16, 16, 16, 0, gray16);
   write_raw_png(w + "/ga.png", 16, 16, 8, 4, gray_alpha);
   write_raw_png(w + "/rgba.png", 16, 16, 8, 6, rgba);
-  const hnn::Image a = lenet::read_image_file(w + "/g16.png");
-  const hnn::Image b = lenet::read_image_file(w + "/ga.png");
-  const hnn::Image c = lenet::read_image_file(w + "/rgba.png");
+  const hnn::Image a = hnn_example::read_image_file(w + "/g16.png");
+  const hnn::Image b = hnn_example::read_image_file(w + "/ga.png");
+  const hnn::Image c = hnn_example::read_image_file(w + "/rgba.png");
   ASSERT_EQ(a.channels, 1);
   ASSERT_EQ(b.channels, 1);
   ASSERT_EQ(c.channels, 3);
@@ -392,7 +392,7 @@ TEST_F(Lenet5, PredictInvertsALightBackgroundAndScalesLargeImages) {
       for (int c = 0; c < 3; ++c) photo.at(x + 8, y, c) = v;
     }
   const std::string path = (work / "photo.ppm").string();
-  lenet::write_image_file(photo, path);
+  hnn_example::write_image_file(photo, path);
   const Result r = run(work, "predict --top 1 --model '" + (work / "a.hnn").string() + "' '" + path + "'");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find(path + " (100x84, light background, inverted, cropped)"), std::string::npos) << r.out;
@@ -457,7 +457,7 @@ class FindDataDirTest : public ::testing::Test {
 };
 
 TEST_F(FindDataDirTest, FollowsTheDocumentedOrder) {
-  using lenet::find_data_dir;
+  using hnn_example::find_data_dir;
   fs::current_path(tmp_);
   EXPECT_EQ(find_data_dir(""), "/usr/share/datasets/fashion-mnist");
 
