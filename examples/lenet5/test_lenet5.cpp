@@ -120,9 +120,9 @@ TEST_F(Lenet5, ResumeEqualsTheUninterruptedRunBitForBit) {
   EXPECT_EQ(c.extras.training->epoch, 2);
   EXPECT_EQ(a.extras.training->shuffle_state, c.extras.training->shuffle_state);
   EXPECT_EQ(a.extras.training->order, c.extras.training->order);
-  ASSERT_EQ(a.extras.training->momentum.size(), c.extras.training->momentum.size());
-  for (std::size_t i = 0; i < a.extras.training->momentum.size(); ++i)
-    EXPECT_EQ(a.extras.training->momentum[i].to_vector(), c.extras.training->momentum[i].to_vector());
+  ASSERT_EQ(a.extras.training->optimizer.buffers.size(), c.extras.training->optimizer.buffers.size());
+  for (std::size_t i = 0; i < a.extras.training->optimizer.buffers.size(); ++i)
+    EXPECT_EQ(a.extras.training->optimizer.buffers[i].to_vector(), c.extras.training->optimizer.buffers[i].to_vector());
 
   // The same numbers printed, and the same history recorded (timings aside).
   const auto numbers = [](const std::string& out) {  // "epoch  2: loss L, train acc A, test acc T"
@@ -143,6 +143,32 @@ TEST_F(Lenet5, ResumeEqualsTheUninterruptedRunBitForBit) {
   EXPECT_EQ(a.extras.metadata.at("variant"), "relu");
   EXPECT_EQ(c.extras.metadata.at("seed"), "3") << "the resumed run records the checkpoint's seed";
   EXPECT_EQ(c.extras.metadata.at("batch_size"), "100");
+}
+
+// --optimizer adamw with a cosine schedule: 2 epochs straight equal 1 epoch, then --resume
+// with no recipe flags (optimizer, weight decay and schedule come from the checkpoint).
+TEST_F(Lenet5, AdamWWithACosineScheduleResumesFromTheCheckpointsRecipe) {
+  const std::string data = "--data '" + (work / "data").string() + "' --threads 1";
+  const std::string recipe = data + " --batch-size 250 --seed 4 --variant relu --optimizer adamw --lr 0.002 --schedule cosine";
+  const std::string w = work.string();
+  const Result x = run(work, recipe + " --epochs 2 --save '" + w + "/adam_x.hnn'");
+  ASSERT_EQ(x.status, 0) << x.err;
+  EXPECT_NE(x.out.find("adamw lr 0.002, weight decay 0.01, cosine schedule, batch 250, 2 epochs"), std::string::npos) << x.out;
+  // 1 epoch (the cosine rate of a run's first epoch is lr whatever its length), then resumed to 2.
+  const Result one = run(work, recipe + " --epochs 1 --save '" + w + "/adam_z.hnn'");
+  ASSERT_EQ(one.status, 0) << one.err;
+  const Result resumed_adam = run(work, data + " --epochs 2 --resume '" + w + "/adam_z.hnn' --save '" + w + "/adam_r.hnn'");
+  ASSERT_EQ(resumed_adam.status, 0) << resumed_adam.err;
+  const hnn::Checkpoint a = hnn::read_checkpoint(w + "/adam_x.hnn");
+  const hnn::Checkpoint r = hnn::read_checkpoint(w + "/adam_r.hnn");
+  ASSERT_TRUE(a.extras.training && r.extras.training);
+  EXPECT_EQ(a.extras.training->optimizer.name, "adamw");
+  EXPECT_EQ(r.extras.training->optimizer.name, "adamw");
+  EXPECT_EQ(a.extras.training->optimizer.step, 8);  // 2 epochs of 1000 / 250
+  EXPECT_EQ(r.extras.training->optimizer.step, 8);
+  EXPECT_EQ(r.extras.metadata.at("schedule"), "cosine");
+  for (std::size_t i = 0; i < a.parameters.size(); ++i)
+    EXPECT_EQ(a.parameters[i].to_vector(), r.parameters[i].to_vector()) << a.parameter_names[i];
 }
 
 // A run killed (SIGKILL) after --checkpoint-every has written a checkpoint leaves a whole
