@@ -18,22 +18,13 @@
 
 #include <hnn/parallel.hpp>
 
-#include "../common/cli.hpp"
-#include "../common/predict.hpp"
-#include "../common/run.hpp"
+#include "../common/main.hpp"
 #include "export.hpp"
 #include "model.hpp"
 
-#if defined(HNN_WITH_CUDA)
-namespace lenet {
-// Defined in lenet5_cuda.cu; throws when no GPU is visible.
-int run_training_cuda(const Options& o, const Program& program);
-}  // namespace lenet
-#endif
-
 namespace {
 
-// A printf format: %s is the optimizer flags' help (examples/common/cli.hpp).
+// %s: the optimizer flags' help (examples/common/cli.hpp), put in by usage_text().
 const char* const usage =
     "usage: lenet5 [options]\n"
     "Trains LeNet-5 (d2l.ai) on Fashion-MNIST and prints loss, accuracy and speed.\n"
@@ -82,101 +73,20 @@ const char* const usage =
     "Writes a checkpoint's model as safetensors (F32, PyTorch's state_dict names), which\n"
     "PyTorch loads with safetensors.torch.load_file and nn.Sequential.load_state_dict.\n";
 
-using hnn_example::nonempty;
-using hnn_example::parse_integer;
-using hnn_example::UsageError;
-
-lenet::Options parse(int argc, char** argv, lenet::Program& program) {
-  lenet::Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      std::printf(usage, hnn_example::optimizer_flags_help);
-      std::exit(0);
-    }
-    if (flag.rfind("--", 0) != 0) throw UsageError("unexpected argument '" + flag + "' (see --help)");
-    if (i + 1 >= argc) throw UsageError(flag + " needs a value (see --help)");
-    const std::string value = argv[++i];
-    if (hnn_example::parse_training_flag(flag, value, o)) continue;
-    if (flag == "--variant") {
-      if (value == "sigmoid") program.variant = lenet::Variant::sigmoid;
-      else if (value == "relu") program.variant = lenet::Variant::relu;
-      else throw UsageError("--variant must be sigmoid or relu, got '" + value + "'");
-      program.variant_given = true;
-    } else {
-      throw UsageError("unknown flag " + flag + " (see --help)");
-    }
-  }
-  hnn_example::check_training_flags(o, program.recipe());
-  return o;
-}
-
-// lenet5 predict --model PATH [--top K] [--device cpu|cuda] [--threads N] IMAGE...
-lenet::PredictOptions parse_predict(int argc, char** argv) {
-  lenet::PredictOptions o;
-  for (int i = 2; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::printf(usage, hnn_example::optimizer_flags_help);
-      std::exit(0);
-    }
-    if (arg.rfind("--", 0) != 0) {
-      o.images.push_back(arg);
-      continue;
-    }
-    if (i + 1 >= argc) throw UsageError(arg + " needs a value (see --help)");
-    const std::string value = argv[++i];
-    if (arg == "--model") o.model_path = nonempty(arg, value);
-    else if (arg == "--top") o.top = static_cast<int>(parse_integer(arg, value, 1, 1000));
-    else if (arg == "--threads") o.threads = static_cast<int>(parse_integer(arg, value, 1, 1024));
-    else if (arg == "--device") {
-      if (value != "cpu" && value != "cuda") throw UsageError("--device must be cpu or cuda, got '" + value + "'");
-      o.device = value;
-    } else {
-      throw UsageError("unknown flag " + arg + " for predict (see --help)");
-    }
-  }
-  if (o.model_path.empty()) throw UsageError("predict needs --model PATH (see --help)");
-  if (o.images.empty()) throw UsageError("predict needs at least one image file (see --help)");
-  return o;
-}
-
-int predict_main(int argc, char** argv) {
-  const lenet::PredictOptions options = parse_predict(argc, argv);
-  if (options.threads > 0) hnn::set_num_threads(options.threads);
-  if (options.device == "cuda") {
-#if defined(HNN_WITH_CUDA)
-    return lenet::run_predict_cuda(options);
-#else
-    throw UsageError("--device cuda: this lenet5 was built without CUDA (configure with -DHNN_CUDA=ON on a machine with nvcc)");
-#endif
-  }
-  return lenet::run_predict<hnn::cpu>(options);
+std::string usage_text() {
+  std::string text = usage;
+  const std::size_t at = text.find("%s");
+  return text.replace(at, 2, hnn_example::optimizer_flags_help);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  const std::string usage = usage_text();
+  return hnn_example::guarded_main(lenet::Program::name, [&] {
     if (argc > 1 && std::string(argv[1]) == "export") return lenet::export_main(argc, argv);
     if (lenet::is_safetensors_predict(argc, argv)) return lenet::predict_safetensors_main(argc, argv);
-    if (argc > 1 && std::string(argv[1]) == "predict") return predict_main(argc, argv);
-    lenet::Program program;
-    const lenet::Options options = parse(argc, argv, program);
-    if (options.threads > 0) hnn::set_num_threads(options.threads);
-    if (options.device == "cuda") {
-#if defined(HNN_WITH_CUDA)
-      return lenet::run_training_cuda(options, program);
-#else
-      throw UsageError("--device cuda: this lenet5 was built without CUDA (configure with -DHNN_CUDA=ON on a machine with nvcc)");
-#endif
-    }
-    return lenet::run_training<hnn::cpu>(options, program);
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "lenet5: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "lenet5: %s\n", e.what());
-    return 1;
-  }
+    if (argc > 1 && std::string(argv[1]) == "predict") return hnn_example::predict_main<lenet::Program>(argc, argv, usage);
+    return hnn_example::train_main(argc, argv, usage, lenet::Program{});
+  });
 }

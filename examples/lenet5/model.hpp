@@ -8,7 +8,7 @@
 
 #include <hnn/sequential.hpp>
 
-#include "../common/options.hpp"
+#include "../common/cli.hpp"
 
 namespace lenet {
 
@@ -56,6 +56,15 @@ struct Program {
     return r;
   }
   std::string title() const { return std::string("LeNet-5 (") + lenet::name(variant) + ")"; }
+  // lenet5's own flag, --variant; false for a flag that is not its.
+  bool parse_flag(const std::string& flag, const std::string& value) {
+    if (flag != "--variant") return false;
+    if (value == "sigmoid") variant = Variant::sigmoid;
+    else if (value == "relu") variant = Variant::relu;
+    else throw UsageError("--variant must be sigmoid or relu, got '" + value + "'");
+    variant_given = true;
+    return true;
+  }
   std::map<std::string, std::string> metadata() const { return {{"variant", lenet::name(variant)}}; }
   void take_recipe_from(const std::map<std::string, std::string>& meta) {
     const auto it = meta.find("variant");

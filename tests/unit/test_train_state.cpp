@@ -247,7 +247,7 @@ TEST(TrainHooks, WithoutCheckpointEveryTheLastEpochIsStillACheckpoint) {
   std::vector<int> checkpoint_epochs;
   hooks.on_checkpoint = [&](const TrainingState& state, const std::vector<EpochStats>&) {
     checkpoint_epochs.push_back(state.epoch);
-    EXPECT_TRUE(state.momentum.empty());  // no momentum, no buffers
+    EXPECT_TRUE(state.optimizer.buffers.empty());  // no momentum, no buffers
   };
   std::int64_t batches = 0;
   hooks.on_batch = [&](const BatchProgress&) { ++batches; };
