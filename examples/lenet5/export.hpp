@@ -30,8 +30,8 @@
 #include <hnn/predict.hpp>
 #include <hnn/safetensors.hpp>
 
+#include "../common/predict.hpp"
 #include "model.hpp"
-#include "predict.hpp"
 
 namespace lenet {
 

@@ -1,22 +1,8 @@
-// The GPU instantiations of the lenet5 training run and of predict (compiled only when CUDA
-// is enabled).
-#include <stdexcept>
+// The GPU instantiations of the lenet5 training run (examples/common/run.hpp) and of predict
+// (compiled only when CUDA is enabled).
+#include "../common/run_cuda.hpp"
+#include "model.hpp"
 
-#include "predict.hpp"
-#include "run.hpp"
+template int hnn_example::run_training_cuda(const hnn_example::Options&, const lenet::Program&);
 
-namespace lenet {
-
-int run_training_cuda(const Options& o) {
-  if (!hnn::cuda_available())
-    throw std::runtime_error("--device cuda: no CUDA device is visible on this machine (use --device cpu)");
-  return run_training<hnn::cuda>(o);
-}
-
-int run_predict_cuda(const PredictOptions& o) {
-  if (!hnn::cuda_available())
-    throw std::runtime_error("--device cuda: no CUDA device is visible on this machine (use --device cpu)");
-  return run_predict<hnn::cuda>(o);
-}
-
-}  // namespace lenet
+int hnn_example::run_predict_cuda(const PredictOptions& o) { return run_predict_on_cuda(o); }

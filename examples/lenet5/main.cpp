@@ -2,6 +2,8 @@
 // and classifies image files with the trained model.
 //   lenet5 [--epochs N] [--lr X] [--batch-size N] [--seed N] [--data DIR]
 //          [--variant sigmoid|relu] [--threads N] [--device cpu|cuda]
+//          [--optimizer sgd|adam|adamw] [--momentum X] [--weight-decay X]
+//          [--schedule constant|step|cosine] [--step-size N] [--gamma X]
 //          [--save PATH [--checkpoint-every N]] [--resume PATH]
 //          [--history FILE.csv] [--plot FILE.svg] [--gallery FILE.png] [--progress auto|on|off]
 //   lenet5 predict --model PATH [--device cpu|cuda] [--top K] IMAGE...
@@ -16,18 +18,19 @@
 
 #include <hnn/parallel.hpp>
 
+#include "../common/main.hpp"
 #include "export.hpp"
-#include "predict.hpp"
-#include "run.hpp"
+#include "model.hpp"
 
 namespace {
 
+// %s: the optimizer flags' help (examples/common/cli.hpp), put in by usage_text().
 const char* const usage =
     "usage: lenet5 [options]\n"
     "Trains LeNet-5 (d2l.ai) on Fashion-MNIST and prints loss, accuracy and speed.\n"
     "\n"
     "  --epochs N              epochs to train (default 10)\n"
-    "  --lr X                  SGD learning rate (default 0.9 for sigmoid, 0.05 for relu)\n"
+    "  --lr X                  learning rate (default 0.9 for sigmoid, 0.05 for relu)\n"
     "  --momentum X            SGD momentum, 0 <= X < 1 (default 0 for sigmoid, 0.9 for relu)\n"
     "  --batch-size N          examples per step (default 256)\n"
     "  --seed N                seed for weights and shuffling (default 0)\n"
@@ -39,7 +42,8 @@ const char* const usage =
     "  --save PATH             write the model and training state to PATH after training\n"
     "  --checkpoint-every N    with --save: also write PATH every N epochs\n"
     "  --resume PATH           continue training from a checkpoint to --epochs in total; the\n"
-    "                          recipe flags not given (variant, lr, momentum, batch size) come\n"
+    "                          recipe flags not given (variant, lr, momentum, batch size,\n"
+    "                          optimizer, weight decay, schedule) come\n"
     "                          from the checkpoint, and the result equals an uninterrupted run\n"
     "  --history FILE.csv      write epoch, train_loss, train_acc, test_acc, examples_per_sec,\n"
     "                          seconds after every epoch\n"
@@ -48,6 +52,7 @@ const char* const usage =
     "                          (.ppm also works)\n"
     "  --progress auto|on|off  a progress bar per epoch (auto: when stdout is a terminal)\n"
     "  --help                  this text\n"
+    "%s"
     "\n"
     "usage: lenet5 predict --model PATH [options] IMAGE...\n"
     "Classifies PNG, PGM or PPM images with a model written by --save and prints the three\n"
@@ -68,155 +73,20 @@ const char* const usage =
     "Writes a checkpoint's model as safetensors (F32, PyTorch's state_dict names), which\n"
     "PyTorch loads with safetensors.torch.load_file and nn.Sequential.load_state_dict.\n";
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-long long parse_integer(const std::string& flag, const std::string& text, long long min, long long max) {
-  errno = 0;
-  char* end = nullptr;
-  const long long v = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || errno == ERANGE)
-    throw UsageError(flag + " expects an integer, got '" + text + "'");
-  if (v < min || v > max)
-    throw UsageError(flag + " must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + text);
-  return v;
-}
-
-double parse_positive(const std::string& flag, const std::string& text) {
-  errno = 0;
-  char* end = nullptr;
-  const double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || errno == ERANGE) throw UsageError(flag + " expects a number, got '" + text + "'");
-  if (!(v > 0) || v == std::numeric_limits<double>::infinity())
-    throw UsageError(flag + " must be a positive finite number, got " + text);
-  return v;
-}
-
-std::string nonempty(const std::string& flag, const std::string& value) {
-  if (value.empty()) throw UsageError(flag + " needs a file name, got an empty one");
-  return value;
-}
-
-double parse_fraction(const std::string& flag, const std::string& text) {
-  errno = 0;
-  char* end = nullptr;
-  const double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || errno == ERANGE) throw UsageError(flag + " expects a number, got '" + text + "'");
-  if (!(v >= 0 && v < 1)) throw UsageError(flag + " must be at least 0 and below 1, got " + text);
-  return v;
-}
-
-lenet::Options parse(int argc, char** argv) {
-  lenet::Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      std::fputs(usage, stdout);
-      std::exit(0);
-    }
-    if (flag.rfind("--", 0) != 0) throw UsageError("unexpected argument '" + flag + "' (see --help)");
-    if (i + 1 >= argc) throw UsageError(flag + " needs a value (see --help)");
-    const std::string value = argv[++i];
-    if (flag == "--epochs") o.epochs = static_cast<int>(parse_integer(flag, value, 1, 100000));
-    else if (flag == "--lr") o.lr = parse_positive(flag, value), o.lr_given = true;
-    else if (flag == "--momentum") o.momentum = parse_fraction(flag, value), o.momentum_given = true;
-    else if (flag == "--batch-size") o.batch_size = parse_integer(flag, value, 1, 1 << 20), o.batch_size_given = true;
-    else if (flag == "--save") o.save_path = nonempty(flag, value);
-    else if (flag == "--checkpoint-every") o.checkpoint_every = static_cast<int>(parse_integer(flag, value, 1, 100000));
-    else if (flag == "--resume") o.resume_path = nonempty(flag, value);
-    else if (flag == "--history") o.history_path = nonempty(flag, value);
-    else if (flag == "--plot") o.plot_path = nonempty(flag, value);
-    else if (flag == "--gallery") o.gallery_path = nonempty(flag, value);
-    else if (flag == "--progress") {
-      if (value != "auto" && value != "on" && value != "off")
-        throw UsageError("--progress must be auto, on or off, got '" + value + "'");
-      o.progress = value;
-    }
-    else if (flag == "--seed") o.seed = static_cast<std::uint64_t>(parse_integer(flag, value, 0, std::numeric_limits<long long>::max()));
-    else if (flag == "--data") o.data_dir = value;
-    else if (flag == "--threads") o.threads = static_cast<int>(parse_integer(flag, value, 1, 1024));
-    else if (flag == "--variant") {
-      if (value == "sigmoid") o.variant = lenet::Variant::sigmoid;
-      else if (value == "relu") o.variant = lenet::Variant::relu;
-      else throw UsageError("--variant must be sigmoid or relu, got '" + value + "'");
-      o.variant_given = true;
-    } else if (flag == "--device") {
-      if (value != "cpu" && value != "cuda") throw UsageError("--device must be cpu or cuda, got '" + value + "'");
-      o.device = value;
-    } else {
-      throw UsageError("unknown flag " + flag + " (see --help)");
-    }
-  }
-  if (o.checkpoint_every > 0 && o.save_path.empty()) throw UsageError("--checkpoint-every needs --save PATH (see --help)");
-  return o;
-}
-
-// lenet5 predict --model PATH [--top K] [--device cpu|cuda] [--threads N] IMAGE...
-lenet::PredictOptions parse_predict(int argc, char** argv) {
-  lenet::PredictOptions o;
-  for (int i = 2; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(usage, stdout);
-      std::exit(0);
-    }
-    if (arg.rfind("--", 0) != 0) {
-      o.images.push_back(arg);
-      continue;
-    }
-    if (i + 1 >= argc) throw UsageError(arg + " needs a value (see --help)");
-    const std::string value = argv[++i];
-    if (arg == "--model") o.model_path = nonempty(arg, value);
-    else if (arg == "--top") o.top = static_cast<int>(parse_integer(arg, value, 1, 1000));
-    else if (arg == "--threads") o.threads = static_cast<int>(parse_integer(arg, value, 1, 1024));
-    else if (arg == "--device") {
-      if (value != "cpu" && value != "cuda") throw UsageError("--device must be cpu or cuda, got '" + value + "'");
-      o.device = value;
-    } else {
-      throw UsageError("unknown flag " + arg + " for predict (see --help)");
-    }
-  }
-  if (o.model_path.empty()) throw UsageError("predict needs --model PATH (see --help)");
-  if (o.images.empty()) throw UsageError("predict needs at least one image file (see --help)");
-  return o;
-}
-
-int predict_main(int argc, char** argv) {
-  const lenet::PredictOptions options = parse_predict(argc, argv);
-  if (options.threads > 0) hnn::set_num_threads(options.threads);
-  if (options.device == "cuda") {
-#if defined(HNN_WITH_CUDA)
-    return lenet::run_predict_cuda(options);
-#else
-    throw UsageError("--device cuda: this lenet5 was built without CUDA (configure with -DHNN_CUDA=ON on a machine with nvcc)");
-#endif
-  }
-  return lenet::run_predict<hnn::cpu>(options);
+std::string usage_text() {
+  std::string text = usage;
+  const std::size_t at = text.find("%s");
+  return text.replace(at, 2, hnn_example::optimizer_flags_help);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  const std::string usage = usage_text();
+  return hnn_example::guarded_main(lenet::Program::name, [&] {
     if (argc > 1 && std::string(argv[1]) == "export") return lenet::export_main(argc, argv);
     if (lenet::is_safetensors_predict(argc, argv)) return lenet::predict_safetensors_main(argc, argv);
-    if (argc > 1 && std::string(argv[1]) == "predict") return predict_main(argc, argv);
-    const lenet::Options options = parse(argc, argv);
-    if (options.threads > 0) hnn::set_num_threads(options.threads);
-    if (options.device == "cuda") {
-#if defined(HNN_WITH_CUDA)
-      return lenet::run_training_cuda(options);
-#else
-      throw UsageError("--device cuda: this lenet5 was built without CUDA (configure with -DHNN_CUDA=ON on a machine with nvcc)");
-#endif
-    }
-    return lenet::run_training<hnn::cpu>(options);
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "lenet5: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "lenet5: %s\n", e.what());
-    return 1;
-  }
+    if (argc > 1 && std::string(argv[1]) == "predict") return hnn_example::predict_main<lenet::Program>(argc, argv, usage);
+    return hnn_example::train_main(argc, argv, usage, lenet::Program{});
+  });
 }

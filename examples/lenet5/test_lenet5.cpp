@@ -26,8 +26,8 @@
 #include <hnn/predict.hpp>
 #include <hnn/extras/report.hpp>
 
-#include "data_dir.hpp"
-#include "image_io.hpp"
+#include "../common/data_dir.hpp"
+#include "../common/image_io.hpp"
 
 namespace fs = std::filesystem;
 
@@ -120,9 +120,9 @@ TEST_F(Lenet5, ResumeEqualsTheUninterruptedRunBitForBit) {
   EXPECT_EQ(c.extras.training->epoch, 2);
   EXPECT_EQ(a.extras.training->shuffle_state, c.extras.training->shuffle_state);
   EXPECT_EQ(a.extras.training->order, c.extras.training->order);
-  ASSERT_EQ(a.extras.training->momentum.size(), c.extras.training->momentum.size());
-  for (std::size_t i = 0; i < a.extras.training->momentum.size(); ++i)
-    EXPECT_EQ(a.extras.training->momentum[i].to_vector(), c.extras.training->momentum[i].to_vector());
+  ASSERT_EQ(a.extras.training->optimizer.buffers.size(), c.extras.training->optimizer.buffers.size());
+  for (std::size_t i = 0; i < a.extras.training->optimizer.buffers.size(); ++i)
+    EXPECT_EQ(a.extras.training->optimizer.buffers[i].to_vector(), c.extras.training->optimizer.buffers[i].to_vector());
 
   // The same numbers printed, and the same history recorded (timings aside).
   const auto numbers = [](const std::string& out) {  // "epoch  2: loss L, train acc A, test acc T"
@@ -143,6 +143,32 @@ TEST_F(Lenet5, ResumeEqualsTheUninterruptedRunBitForBit) {
   EXPECT_EQ(a.extras.metadata.at("variant"), "relu");
   EXPECT_EQ(c.extras.metadata.at("seed"), "3") << "the resumed run records the checkpoint's seed";
   EXPECT_EQ(c.extras.metadata.at("batch_size"), "100");
+}
+
+// --optimizer adamw with a cosine schedule: 2 epochs straight equal 1 epoch, then --resume
+// with no recipe flags (optimizer, weight decay and schedule come from the checkpoint).
+TEST_F(Lenet5, AdamWWithACosineScheduleResumesFromTheCheckpointsRecipe) {
+  const std::string data = "--data '" + (work / "data").string() + "' --threads 1";
+  const std::string recipe = data + " --batch-size 250 --seed 4 --variant relu --optimizer adamw --lr 0.002 --schedule cosine";
+  const std::string w = work.string();
+  const Result x = run(work, recipe + " --epochs 2 --save '" + w + "/adam_x.hnn'");
+  ASSERT_EQ(x.status, 0) << x.err;
+  EXPECT_NE(x.out.find("adamw lr 0.002, weight decay 0.01, cosine schedule, batch 250, 2 epochs"), std::string::npos) << x.out;
+  // 1 epoch (the cosine rate of a run's first epoch is lr whatever its length), then resumed to 2.
+  const Result one = run(work, recipe + " --epochs 1 --save '" + w + "/adam_z.hnn'");
+  ASSERT_EQ(one.status, 0) << one.err;
+  const Result resumed_adam = run(work, data + " --epochs 2 --resume '" + w + "/adam_z.hnn' --save '" + w + "/adam_r.hnn'");
+  ASSERT_EQ(resumed_adam.status, 0) << resumed_adam.err;
+  const hnn::Checkpoint a = hnn::read_checkpoint(w + "/adam_x.hnn");
+  const hnn::Checkpoint r = hnn::read_checkpoint(w + "/adam_r.hnn");
+  ASSERT_TRUE(a.extras.training && r.extras.training);
+  EXPECT_EQ(a.extras.training->optimizer.name, "adamw");
+  EXPECT_EQ(r.extras.training->optimizer.name, "adamw");
+  EXPECT_EQ(a.extras.training->optimizer.step, 8);  // 2 epochs of 1000 / 250
+  EXPECT_EQ(r.extras.training->optimizer.step, 8);
+  EXPECT_EQ(r.extras.metadata.at("schedule"), "cosine");
+  for (std::size_t i = 0; i < a.parameters.size(); ++i)
+    EXPECT_EQ(a.parameters[i].to_vector(), r.parameters[i].to_vector()) << a.parameter_names[i];
 }
 
 // A run killed (SIGKILL) after --checkpoint-every has written a checkpoint leaves a whole
@@ -252,9 +278,9 @@ TEST_F(Lenet5, ReportsAreWritten) {
   EXPECT_NE(straight.out.find("confusion matrix (rows: true class, columns: predicted class)"), std::string::npos);
   EXPECT_NE(straight.out.find("Ankle boot"), std::string::npos);
   EXPECT_NE(straight.out.find("most confused:"), std::string::npos);
-  EXPECT_TRUE(fs::is_regular_file(work / "g.png") || !lenet::png_supported());
-  if (lenet::png_supported()) {
-    const hnn::Image g = lenet::read_image_file((work / "g.png").string());
+  EXPECT_TRUE(fs::is_regular_file(work / "g.png") || !hnn_example::png_supported());
+  if (hnn_example::png_supported()) {
+    const hnn::Image g = hnn_example::read_image_file((work / "g.png").string());
     EXPECT_EQ(g.channels, 3);
     EXPECT_GT(g.width, 8 * 112);
   }
@@ -279,10 +305,10 @@ TEST_F(Lenet5, PredictOnImageFilesEqualsTheInMemoryPredictions) {
       for (int c = 0; c < 3; ++c) rgb.pixels[3 * k + static_cast<std::size_t>(c)] = gray.pixels[k];
     }
     std::vector<std::string> extensions = {".pgm", ".ppm"};
-    if (lenet::png_supported()) extensions.push_back(".png");
+    if (hnn_example::png_supported()) extensions.push_back(".png");
     for (const std::string& ext : extensions) {
       const std::string file = (work / ("img" + std::to_string(i) + ext)).string();
-      lenet::write_image_file(ext == ".ppm" ? rgb : gray, file);
+      hnn_example::write_image_file(ext == ".ppm" ? rgb : gray, file);
       files.push_back(file);
       index.push_back(i);
     }
@@ -352,7 +378,7 @@ static void write_raw_png(const std::string& path, int width, int height, int bi
 // information as sRGB (v * 257 reads as v), transparent pixels composited onto white in sRGB
 // values (black ink of opacity a reads as 255 - a), whatever libpng's linear-light defaults.
 TEST_F(Lenet5, PngSixteenBitAndTransparentFilesReadAsAViewerShowsThem) {
-  if (!lenet::png_supported()) GTEST_SKIP() << "built without libpng";
+  if (!hnn_example::png_supported()) GTEST_SKIP() << "built without libpng";
   std::vector<unsigned char> gray16, gray_alpha, rgba;
   for (int v = 0; v < 256; ++v) {
     gray16.push_back(static_cast<unsigned char>(v)), gray16.push_back(static_cast<unsigned char>(v));  // v * 257
@@ -364,9 +390,9 @@ TEST_F(Lenet5, PngSixteenBitAndTransparentFilesReadAsAViewerShowsThem) {
   write_raw_png(w + "/g16.png", 16, 16, 16, 0, gray16);
   write_raw_png(w + "/ga.png", 16, 16, 8, 4, gray_alpha);
   write_raw_png(w + "/rgba.png", 16, 16, 8, 6, rgba);
-  const hnn::Image a = lenet::read_image_file(w + "/g16.png");
-  const hnn::Image b = lenet::read_image_file(w + "/ga.png");
-  const hnn::Image c = lenet::read_image_file(w + "/rgba.png");
+  const hnn::Image a = hnn_example::read_image_file(w + "/g16.png");
+  const hnn::Image b = hnn_example::read_image_file(w + "/ga.png");
+  const hnn::Image c = hnn_example::read_image_file(w + "/rgba.png");
   ASSERT_EQ(a.channels, 1);
   ASSERT_EQ(b.channels, 1);
   ASSERT_EQ(c.channels, 3);
@@ -392,7 +418,7 @@ TEST_F(Lenet5, PredictInvertsALightBackgroundAndScalesLargeImages) {
       for (int c = 0; c < 3; ++c) photo.at(x + 8, y, c) = v;
     }
   const std::string path = (work / "photo.ppm").string();
-  lenet::write_image_file(photo, path);
+  hnn_example::write_image_file(photo, path);
   const Result r = run(work, "predict --top 1 --model '" + (work / "a.hnn").string() + "' '" + path + "'");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find(path + " (100x84, light background, inverted, cropped)"), std::string::npos) << r.out;
@@ -457,7 +483,7 @@ class FindDataDirTest : public ::testing::Test {
 };
 
 TEST_F(FindDataDirTest, FollowsTheDocumentedOrder) {
-  using lenet::find_data_dir;
+  using hnn_example::find_data_dir;
   fs::current_path(tmp_);
   EXPECT_EQ(find_data_dir(""), "/usr/share/datasets/fashion-mnist");
 

@@ -5,8 +5,9 @@
 //   hnn::load(model, "lenet5.hnn");                  // same architecture required
 //   auto net = hnn::load_model<float, hnn::cpu>("lenet5.hnn");  // architecture from the file
 //
-// File format, version 2 (version 1, which lacks the sub-layer counts, is read too). Every integer is little-endian whatever the host; every tensor
-// element is an IEEE-754 float32, little-endian, whatever the host and the model's T.
+// File format, version 2; version 1 files (no sub-layer counts, no optimizer name and step)
+// are read too. Every integer is little-endian whatever the host; every tensor element is an
+// IEEE-754 float32, little-endian, whatever the host and the model's T.
 // A string is a u32 byte count followed by that many UTF-8 bytes (no terminator).
 //
 //   offset  size  field
@@ -30,7 +31,11 @@
 //                   i64 epochs completed
 //                   u64 shuffle generator state (hnn::Rng)
 //                   u64 n, i32 x n          the example order the next shuffle permutes
-//                   u32 count, then per SGD momentum buffer: u32 rank, i64 x rank, f32 values
+//                   string optimizer        "sgd", "adam" or "adamw" (version 2; version 1: sgd)
+//                   i64 optimizer steps     Adam's t; 0 for SGD (version 2; version 1: 0)
+//                   u32 count, then per optimizer buffer: u32 rank, i64 x rank, f32 values
+//                                           (SGD: momentum per parameter, none without momentum;
+//                                           Adam/AdamW: exp_avg per parameter, then exp_avg_sq)
 //   size-4  4     u32 CRC-32 (zlib's crc32) of every byte before it
 //
 // Writing is atomic: the bytes go to a new temporary file in the destination's folder,
@@ -458,8 +463,14 @@ inline Checkpoint read_checkpoint(const std::string& path) {
     if (n > r.remaining() / 4) r.fail("the example order claims " + std::to_string(n) + " entries");
     s.order.resize(static_cast<std::size_t>(n));
     for (auto& v : s.order) v = static_cast<std::int32_t>(r.u32("the example order"));
-    const std::uint32_t buffers = r.u32("the momentum buffer count");
-    for (std::uint32_t i = 0; i < buffers; ++i) s.momentum.push_back(r.tensor("momentum buffer " + std::to_string(i)));
+    if (c.version >= 2) {
+      s.optimizer.name = r.str("the optimizer name");
+      s.optimizer.step = r.i64("the optimizer step count");
+      if (s.optimizer.step < 0) r.fail("negative optimizer step count " + std::to_string(s.optimizer.step));
+    }  // version 1 held SGD's momentum only: the defaults, sgd and step 0
+    const std::uint32_t buffers = r.u32("the optimizer buffer count");
+    for (std::uint32_t i = 0; i < buffers; ++i)
+      s.optimizer.buffers.push_back(r.tensor(s.optimizer.name + " buffer " + std::to_string(i)));
     c.extras.training = std::move(s);
   }
   if (r.remaining() != 0) r.fail(std::to_string(r.remaining()) + " unexpected bytes after the last record");
@@ -495,8 +506,10 @@ void save(const Sequential<T, Device>& model, const std::string& path, const Che
     w.u64(s.shuffle_state);
     w.u64(s.order.size());
     for (std::int32_t v : s.order) w.u32(static_cast<std::uint32_t>(v));
-    w.count(s.momentum.size());
-    for (const auto& m : s.momentum) w.tensor(m);
+    w.str(s.optimizer.name);
+    w.i64(s.optimizer.step);
+    w.count(s.optimizer.buffers.size());
+    for (const auto& b : s.optimizer.buffers) w.tensor(b);
   }
 
   const std::uint64_t total = w.bytes.size() + trailer_size;

@@ -49,4 +49,23 @@ class CosineAnnealingLR {
   double eta_min_;
 };
 
+// The schedules a Trainer applies (TrainOptions::schedule), by name: "constant", "step", "cosine".
+enum class ScheduleKind { constant, step, cosine };
+
+inline const char* schedule_name(ScheduleKind k) {
+  switch (k) {
+    case ScheduleKind::constant: return "constant";
+    case ScheduleKind::step: return "step";
+    case ScheduleKind::cosine: return "cosine";
+  }
+  return "?";
+}
+
+// The kind named `name`; throws std::invalid_argument for anything else.
+inline ScheduleKind schedule_kind(const std::string& name) {
+  for (ScheduleKind k : {ScheduleKind::constant, ScheduleKind::step, ScheduleKind::cosine})
+    if (name == schedule_name(k)) return k;
+  throw std::invalid_argument("unknown learning-rate schedule '" + name + "' (constant, step or cosine)");
+}
+
 }  // namespace hnn

@@ -13,13 +13,15 @@
 #include <string>
 #include <vector>
 
+#include "hnn/mode.hpp"
 #include "hnn/sequential.hpp"
 #include "hnn/tensor.hpp"
 
 namespace hnn {
 
 // The model's outputs (N, classes) for `images` (N, ...), run in batches of `batch_size`
-// and gathered on the host as float.
+// and gathered on the host as float. Runs in evaluation mode (model.eval()) and leaves the
+// model in the mode it found it in.
 template <class T, class Device>
 Tensor<float, cpu> predict_logits(Sequential<T, Device>& model, const Tensor<T, Device>& images,
                                   std::int64_t batch_size = 1000) {
@@ -27,6 +29,7 @@ Tensor<float, cpu> predict_logits(Sequential<T, Device>& model, const Tensor<T, 
   if (images.rank() < 1 || images.dim(0) == 0)
     throw std::invalid_argument("hnn::predict_logits: no images (shape " + images.shape().str() + ")");
   const std::int64_t n = images.dim(0);
+  const ScopedMode<Sequential<T, Device>> eval_mode(model, false);
   Tensor<float, cpu> out;
   for (std::int64_t begin = 0; begin < n; begin += batch_size) {
     const std::int64_t end = std::min(begin + batch_size, n);

@@ -13,6 +13,9 @@ class StepLauncher {
   void run(Step&& step) {
     step();
   }
+  // Forgets what was recorded: the next run() starts over (after a change to the arguments
+  // the step's kernels take, such as the learning rate).
+  void reset() {}
 };
 
 }  // namespace hnn

@@ -1,5 +1,6 @@
 // The training loop: dataset on the device -> shuffled batch -> forward -> loss ->
-// backward -> SGD step, and evaluation. The whole path of one step is Trainer::step().
+// backward -> optimizer step (SGD, Adam or AdamW, the learning rate set per epoch by a
+// schedule), and evaluation. The whole path of one step is Trainer::step().
 #pragma once
 
 #include <algorithm>
@@ -7,19 +8,23 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <numeric>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "hnn/data/mnist.hpp"
 #include "hnn/init.hpp"
 #include "hnn/kernels/batch.hpp"
 #include "hnn/loss.hpp"
-#include "hnn/optim.hpp"
+#include "hnn/lr_schedule.hpp"
+#include "hnn/mode.hpp"
+#include "hnn/optimizer.hpp"
 #include "hnn/sequential.hpp"
 #include "hnn/step_launcher.hpp"
 #include "hnn/training_state.hpp"
@@ -34,8 +39,47 @@ struct TrainOptions {
   double lr = 0.9;
   std::int64_t batch_size = 256;
   std::uint64_t seed = 0;  // drives the shuffle; the model's init has its own seed
-  double momentum = 0;
-  double weight_decay = 0;
+  // The optimizer, with PyTorch's meaning and defaults for each field it reads.
+  OptimizerKind optimizer = OptimizerKind::sgd;
+  double momentum = 0;                 // sgd only (0 <= momentum < 1)
+  // sgd and adam: L2 added to the gradient; adamw: decoupled. Unset: the optimizer's default
+  // (0; adamw 0.01). weight_decay_or_default() resolves it.
+  std::optional<double> weight_decay;
+  double beta1 = 0.9, beta2 = 0.999;   // adam, adamw: in [0, 1)
+  double eps = 1e-8;                   // adam, adamw: at least 0
+  // The learning rate of epoch e (0-based) is the schedule's (lr_schedule.hpp), set before the
+  // epoch starts: constant lr; step: lr x gamma^floor(e / step_size); cosine: from lr down
+  // to eta_min over T_max = epochs.
+  ScheduleKind schedule = ScheduleKind::constant;
+  std::int64_t step_size = 0;          // step: epochs per decay, at least 1 (no default, as in PyTorch)
+  double gamma = 0.1;                  // step: the decay factor, positive
+  double eta_min = 0;                  // cosine: the final rate, at least 0
+
+  double weight_decay_or_default() const {
+    return weight_decay ? *weight_decay : optimizer == OptimizerKind::adamw ? 0.01 : 0.0;
+  }
+  // What the optimizer is built from (lr is the base rate the schedule starts at).
+  OptimizerSettings optimizer_settings() const {
+    OptimizerSettings s;
+    s.kind = optimizer;
+    s.lr = lr;
+    s.momentum = momentum;
+    s.weight_decay = weight_decay_or_default();
+    s.beta1 = beta1;
+    s.beta2 = beta2;
+    s.eps = eps;
+    return s;
+  }
+  // The learning rate of 1-based epoch `epoch`.
+  double lr_at(int epoch) const {
+    const std::int64_t e = epoch - 1;
+    switch (schedule) {
+      case ScheduleKind::constant: return lr;
+      case ScheduleKind::step: return StepLR(lr, step_size, gamma).lr(e);
+      case ScheduleKind::cosine: return CosineAnnealingLR(lr, epochs, eta_min).lr(e);
+    }
+    return lr;
+  }
   // Examples per evaluation pass; a larger value than the set evaluated acts as its size.
   std::int64_t eval_batch_size = 1000;
   // A training batch whose mean loss exceeds max_loss_factor x ln(classes) (ln(classes) is
@@ -96,11 +140,13 @@ struct DeviceDataset {
   std::string where() const { return source.empty() ? std::string() : source + ": "; }
 };
 
-// Fraction of `data` the model classifies correctly, in batches of `batch_size`.
+// Fraction of `data` the model classifies correctly, in batches of `batch_size`. Runs in
+// evaluation mode (model.eval()) and leaves the model in the mode it found it in.
 template <class T, class Device>
 double evaluate(Sequential<T, Device>& model, const DeviceDataset<T, Device>& data, std::int64_t batch_size,
                 SoftmaxCrossEntropy<T, Device>& loss) {
   if (batch_size <= 0) throw std::invalid_argument("hnn::evaluate: batch size must be positive");
+  const ScopedMode<Sequential<T, Device>> eval_mode(model, false);
   loss.reset();
   for (std::int64_t begin = 0; begin < data.size(); begin += batch_size) {
     const std::int64_t end = std::min(begin + batch_size, data.size());
@@ -129,7 +175,7 @@ class Trainer {
       : model_(model),
         data_(train_set),
         options_(validated(options, model, train_set, eval_set)),
-        sgd_(model.parameters(), SgdOptions{options.lr, options.momentum, options.weight_decay}),
+        optimizer_(make_optimizer(model.parameters(), options_.optimizer_settings())),
         shuffle_(options.seed),
         host_order_(Shape{train_set.size()}),
         order_(Shape{train_set.size()}),
@@ -142,9 +188,18 @@ class Trainer {
     // Size every layer buffer for the largest batch it will see (training or evaluation)
     // before the first step, so later steps never reallocate (and a recorded CUDA graph
     // never points at freed memory). Evaluation batches never exceed the set evaluated.
+    // The pass runs in training mode, which sizes the most, and must leave no trace: the
+    // model's buffers (batch norm's running statistics) are put back as they were.
     const std::int64_t eval_examples = std::max(train_set.size(), eval_set != nullptr ? eval_set->size() : 0);
     const std::int64_t eval_batch = std::min(options_.eval_batch_size, eval_examples);
-    model_.forward(Tensor<T, Device>::zeros(batch_shape(std::max(options_.batch_size, eval_batch))));
+    std::vector<std::pair<Tensor<T, Device>*, Tensor<T, cpu>>> saved;
+    for (const NamedTensor<T, Device>& t : model_.state_dict())
+      if (!is_parameter(t.value)) saved.emplace_back(t.value, t.value->template to<cpu>());
+    {
+      const ScopedMode<Sequential<T, Device>> training_mode(model_, true);
+      model_.forward(Tensor<T, Device>::zeros(batch_shape(std::max(options_.batch_size, eval_batch))));
+    }
+    for (auto& [buffer, values] : saved) buffer->copy_from(values);
   }
 
   // Trains one epoch over a fresh shuffle. Throws DivergedError at the first batch whose
@@ -152,8 +207,16 @@ class Trainer {
   // where the device's memory is host-readable, at the end of the epoch otherwise, naming
   // the first bad batch either way).
   // `on_batch`, when given, runs on the host after each batch (see BatchProgress).
+  // The steps run in training mode (model.train()); the model is left in the mode it was in.
+  // The learning rate is the schedule's for `epoch` (1-based): options().lr_at(epoch).
   EpochStats train_epoch(int epoch, const BatchCallback& on_batch = {}) {
     const auto start = std::chrono::steady_clock::now();
+    const ScopedMode<Sequential<T, Device>> training_mode(model_, true);
+    const double lr = options_.lr_at(epoch);
+    if (lr != optimizer_->lr()) {
+      optimizer_->set_lr(lr);
+      launcher_.reset();  // a recorded step holds the old rate
+    }
     for (std::int64_t i = host_order_.numel() - 1; i > 0; --i)
       std::swap(host_order_[i], host_order_[static_cast<std::int64_t>(shuffle_.below(static_cast<std::uint64_t>(i) + 1))]);
     order_.copy_from(host_order_);
@@ -179,7 +242,10 @@ class Trainer {
       on_batch(progress);
     };
     for (std::int64_t b = 0; b < full_batches; ++b) {
-      launcher_.run([this] { step(options_.batch_size); });
+      if (optimizer_->replayable())
+        launcher_.run([this] { step(options_.batch_size); });
+      else
+        step(options_.batch_size);  // its arguments change every step (Adam's bias correction)
       report((b + 1) * options_.batch_size);
     }
     if (n % options_.batch_size != 0) {
@@ -201,6 +267,8 @@ class Trainer {
 
   const TrainOptions& options() const { return options_; }
   int epochs_done() const { return epochs_done_; }
+  // The optimizer (its current learning rate, kind and state).
+  const Optimizer<T, Device>& optimizer() const { return *optimizer_; }
 
   // The state the next epoch depends on (besides the parameters), copied to the host.
   TrainingState state() const {
@@ -208,12 +276,7 @@ class Trainer {
     s.epoch = epochs_done_;
     s.shuffle_state = shuffle_.state();
     s.order.assign(host_order_.data(), host_order_.data() + host_order_.numel());
-    for (const Tensor<T, Device>& v : sgd_.velocity()) {
-      const Tensor<T, cpu> host = v.template to<cpu>();
-      Tensor<float, cpu> values(host.shape());
-      for (std::int64_t i = 0; i < host.numel(); ++i) values[i] = static_cast<float>(host[i]);
-      s.momentum.push_back(values);
-    }
+    s.optimizer = optimizer_->state();
     return s;
   }
 
@@ -231,23 +294,10 @@ class Trainer {
                                     std::to_string(n - 1));
       seen[static_cast<std::size_t>(i)] = true;
     }
-    const auto& velocity = sgd_.velocity();
-    if (s.momentum.size() != velocity.size())
-      throw std::invalid_argument("hnn::Trainer::restore: the saved state holds " + std::to_string(s.momentum.size()) +
-                                  " momentum buffers, this trainer has " + std::to_string(velocity.size()) +
-                                  " (momentum " + std::to_string(options_.momentum) +
-                                  "); resume with the momentum the run was started with");
-    for (std::size_t i = 0; i < velocity.size(); ++i)
-      if (s.momentum[i].shape() != velocity[i].shape())
-        throw std::invalid_argument("hnn::Trainer::restore: momentum buffer " + std::to_string(i) + " has shape " +
-                                    s.momentum[i].shape().str() + ", the parameter has " + velocity[i].shape().str());
+    optimizer_->check(s.optimizer, "hnn::Trainer::restore");
     if (s.epoch < 0) throw std::invalid_argument("hnn::Trainer::restore: negative epoch count");
 
-    for (std::size_t i = 0; i < velocity.size(); ++i) {
-      Tensor<T, cpu> values(s.momentum[i].shape());
-      for (std::int64_t j = 0; j < values.numel(); ++j) values[j] = static_cast<T>(s.momentum[i][j]);
-      sgd_.set_velocity(i, values);
-    }
+    optimizer_->restore(s.optimizer);
     std::copy(s.order.begin(), s.order.end(), host_order_.data());
     shuffle_.set_state(s.shuffle_state);
     epochs_done_ = s.epoch;
@@ -263,7 +313,7 @@ class Trainer {
                  order_.data(), batch_number_.data(), options_.batch_size, batch_images_.data(), batch_labels_.data());
     const Tensor<T, Device>& logits = model_.forward(batch_images_);
     model_.backward(loss_.forward_backward(logits, batch_labels_, batch_number_.data(), max_mean_loss_));
-    sgd_.step();
+    optimizer_->step();
     advance_batch_number(Device{}, batch_number_.data());
   }
 
@@ -276,8 +326,14 @@ class Trainer {
           << " = " << options_.max_loss_factor << " x the loss of guessing)";
     else
       msg << "the loss became " << (std::isnan(totals.bad_batch_loss) ? "NaN" : "infinite");
-    msg << "; try a smaller learning rate (now " << options_.lr << ")";
+    msg << "; try a smaller learning rate (now " << optimizer_->lr() << ")";
     throw DivergedError(msg.str());
+  }
+
+  bool is_parameter(const Tensor<T, Device>* t) const {
+    for (const Parameter<T, Device>& p : model_.parameters())
+      if (p.value == t) return true;
+    return false;
   }
 
   Shape batch_shape(std::int64_t count) const { return Shape{count, 1, data_.images.dim(2), data_.images.dim(3)}; }
@@ -290,9 +346,14 @@ class Trainer {
     if (o.epochs < 1) fail("epochs must be at least 1, got " + std::to_string(o.epochs));
     if (o.batch_size < 1) fail("batch size must be at least 1, got " + std::to_string(o.batch_size));
     if (o.eval_batch_size < 1) fail("evaluation batch size must be at least 1, got " + std::to_string(o.eval_batch_size));
-    if (!(o.lr > 0) || !std::isfinite(o.lr)) fail("learning rate must be positive and finite");
-    if (!(o.momentum >= 0 && o.momentum < 1)) fail("momentum must be at least 0 and below 1");
-    if (!(o.weight_decay >= 0) || !std::isfinite(o.weight_decay)) fail("weight decay must be at least 0 and finite");
+    validate(o.optimizer_settings(), "hnn::Trainer");
+    if (o.schedule == ScheduleKind::step && o.step_size < 1)
+      fail("the step schedule needs step_size at least 1, got " + std::to_string(o.step_size));
+    if (o.schedule == ScheduleKind::step && (!(o.gamma > 0) || !std::isfinite(o.gamma)))
+      fail("the step schedule's gamma must be positive and finite, got " + std::to_string(o.gamma));
+    if (o.schedule == ScheduleKind::cosine && (!(o.eta_min >= 0) || !(o.eta_min < o.lr)))
+      fail("the cosine schedule's eta_min must be at least 0 and below the learning rate, got " +
+           std::to_string(o.eta_min));
     if (!(o.max_loss_factor >= 1)) fail("max_loss_factor must be at least 1 (the loss of guessing)");
     if (train_set.size() == 0) fail("the training set is empty");
     if (o.batch_size > train_set.size())
@@ -321,7 +382,7 @@ class Trainer {
   Sequential<T, Device>& model_;
   const DeviceDataset<T, Device>& data_;
   TrainOptions options_;
-  SGD<T, Device> sgd_;
+  std::unique_ptr<Optimizer<T, Device>> optimizer_;
   SoftmaxCrossEntropy<T, Device> loss_;
   Rng shuffle_;
   Tensor<std::int32_t, cpu> host_order_;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "hnn/tensor.hpp"
@@ -37,13 +38,23 @@ struct BatchProgress {
 };
 using BatchCallback = std::function<void(const BatchProgress&)>;
 
+// An optimizer's state on the host, as Optimizer::state() copies it out and a checkpoint
+// stores it (hnn/optimizer.hpp): its name, the steps it has taken, and its buffers.
+struct OptimizerState {
+  std::string name = "sgd";                  // "sgd", "adam" or "adamw" (optimizer_name())
+  std::int64_t step = 0;                     // Adam's t (steps taken); 0 for SGD, whose update does not use it
+  // Per parameter, in parameter order. SGD: the momentum (velocity) buffers, none without
+  // momentum. Adam/AdamW: every exp_avg, then every exp_avg_sq (2 x parameters).
+  std::vector<Tensor<float, cpu>> buffers;
+};
+
 // Everything besides the parameters that the next epoch of a Trainer depends on, on the
 // host: what a checkpoint stores so that a resumed run matches an uninterrupted one.
 struct TrainingState {
   int epoch = 0;                              // epochs completed
   std::uint64_t shuffle_state = 0;            // the shuffle generator after those epochs
   std::vector<std::int32_t> order;            // the example order the last shuffle left (the next permutes it)
-  std::vector<Tensor<float, cpu>> momentum;   // SGD momentum buffers, one per parameter; empty without momentum
+  OptimizerState optimizer;                   // the optimizer's step count and buffers
 };
 
 }  // namespace hnn

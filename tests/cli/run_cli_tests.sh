@@ -166,6 +166,17 @@ expect_error lr-nan '--lr' -- --lr nan --data "$good_dir"
 expect_error threads-zero '--threads' -- --threads 0 --data "$good_dir"
 expect_error unknown-flag '--no-such-flag' -- --no-such-flag 3 --data "$good_dir"
 expect_error flag-without-value '--epochs' -- --data "$good_dir" --epochs
+# The optimizer and schedule flags (examples/common/cli.hpp).
+expect_error optimizer-unknown '--optimizer' 'rmsprop' -- --optimizer rmsprop --data "$good_dir"
+expect_error momentum-with-adam '--momentum' 'sgd only' -- --optimizer adam --momentum 0.9 --data "$good_dir"
+expect_error weight-decay-negative '--weight-decay' -- --weight-decay -0.1 --data "$good_dir"
+expect_error weight-decay-not-a-number '--weight-decay' 'abc' -- --weight-decay abc --data "$good_dir"
+expect_error schedule-unknown '--schedule' 'linear' -- --schedule linear --data "$good_dir"
+expect_error step-schedule-without-step-size '--step-size' -- --schedule step --data "$good_dir"
+expect_error step-size-zero '--step-size' -- --schedule step --step-size 0 --data "$good_dir"
+expect_error step-size-without-step-schedule '--step-size' 'schedule step' -- --step-size 3 --data "$good_dir"
+expect_error gamma-zero '--gamma' -- --schedule step --step-size 2 --gamma 0 --data "$good_dir"
+expect_error gamma-not-a-number '--gamma' 'abc' -- --schedule step --step-size 2 --gamma abc --data "$good_dir"
 
 # -- missing data, and everything below: exit status 1 ------------------------------------
 expected_status=1
@@ -239,7 +250,7 @@ expect_error images-not-28x28 'train-images-idx3-ubyte' '32x32' 'expects 28x28' 
 # -- numbers that blow up: stop at the first bad batch, never print nan ---------------------
 # The sigmoid net (the default) at lr 1000 never reaches NaN or Inf: its loss climbs into the
 # thousands and stays finite. It is stopped by the loss limit (a batch mean above 100 x ln 10).
-expect_error diverges-lr-1000-sigmoid 'epoch 1' 'batch [0-9]+' 'exploded' 'smaller learning rate' -- \
+expect_error diverges-lr-1000-sigmoid 'epoch 1' 'batch [0-9]+' 'exploded' 'smaller learning rate \(now 1000\)' -- \
   --data "$good_dir" --lr 1000 --epochs 1
 expect_error diverges-lr-1000-relu 'epoch 1' 'batch [0-9]+' 'smaller learning rate' -- \
   --data "$good_dir" --lr 1000 --epochs 1 --variant relu

@@ -148,6 +148,46 @@ TEST(TrainOnBothDevices, SameHistoryOnTheCommittedSlice) {
   }
 }
 
+// Adam under a cosine schedule, and SGD with momentum under a step schedule, on both devices:
+// Adam's steps run eagerly (its bias correction changes every step, which a replayed graph
+// would freeze), and a new rate drops the recorded SGD step so the next one records it.
+TEST(TrainOnBothDevices, OptimizersAndSchedulesAgree) {
+  HNN_REQUIRE_GPU();
+  const data::Dataset all =
+      data::load_fashion_mnist(std::string(HNN_SOURCE_DIR) + "/data/fashion-mnist", data::Split::test);
+  const DeviceDataset<float, cpu> cpu_set(all);
+  const DeviceDataset<float, cuda> cuda_set(all);
+  for (const OptimizerKind kind : {OptimizerKind::adam, OptimizerKind::sgd}) {
+    SCOPED_TRACE(optimizer_name(kind));
+    TrainOptions options;
+    options.epochs = 3;
+    options.batch_size = batch_size;
+    options.seed = 23;
+    options.optimizer = kind;
+    if (kind == OptimizerKind::adam) {
+      options.lr = 2e-3;
+      options.schedule = ScheduleKind::cosine;
+    } else {
+      options.lr = 0.1;
+      options.momentum = 0.9;
+      options.schedule = ScheduleKind::step;
+      options.step_size = 1;
+      options.gamma = 0.5;
+    }
+    auto cpu_model = lenet::lenet5<float, cpu>(lenet::Variant::relu, 24);
+    auto cuda_model = lenet::lenet5<float, cuda>(lenet::Variant::relu, 24);
+    const auto cpu_history = train(cpu_model, cpu_set, cpu_set, options);
+    const auto cuda_history = train(cuda_model, cuda_set, cuda_set, options);
+    ASSERT_EQ(cuda_history.size(), 3u);
+    for (std::size_t e = 0; e < cpu_history.size(); ++e) {
+      SCOPED_TRACE("epoch " + std::to_string(e + 1));
+      EXPECT_TRUE(relatively_close(cuda_history[e].train_loss, cpu_history[e].train_loss, trajectory_tolerance))
+          << "mean training loss " << cuda_history[e].train_loss << " vs " << cpu_history[e].train_loss;
+      EXPECT_NEAR(cuda_history[e].test_acc, cpu_history[e].test_acc, 0.02) << "test accuracy";
+    }
+  }
+}
+
 // A diverging run stops at the same batch on both devices: the sigmoid net at lr 1000 whose
 // loss explodes but stays finite. On the GPU the check runs inside the replayed graph and is
 // read at the end of the epoch; the message names the first bad batch either way.

@@ -274,8 +274,10 @@ TEST_F(CheckpointTest, TrainingStateAndMetadataRoundTrip) {
   for (const auto& p : model.parameters()) {
     Tensor<float, cpu> m(p.value->shape());
     for (std::int64_t i = 0; i < m.numel(); ++i) m[i] = static_cast<float>(i) * 0.5f - 3;
-    s.momentum.push_back(m);
+    s.optimizer.buffers.push_back(m);
   }
+  s.optimizer.name = "adamw";
+  s.optimizer.step = 1234567890123LL;
   extras.training = s;
   extras.metadata = {{"variant", "relu"}, {"history", "epoch,train_loss\n1,2.0\n"}, {"empty", ""}};
   save(model, path("m.hnn"), extras);
@@ -284,9 +286,12 @@ TEST_F(CheckpointTest, TrainingStateAndMetadataRoundTrip) {
   EXPECT_EQ(c.extras.training->epoch, 7);
   EXPECT_EQ(c.extras.training->shuffle_state, s.shuffle_state);
   EXPECT_EQ(c.extras.training->order, s.order);
-  ASSERT_EQ(c.extras.training->momentum.size(), s.momentum.size());
-  for (std::size_t i = 0; i < s.momentum.size(); ++i)
-    EXPECT_EQ(c.extras.training->momentum[i].to_vector(), s.momentum[i].to_vector());
+  EXPECT_EQ(c.version, 2u);
+  EXPECT_EQ(c.extras.training->optimizer.name, "adamw");
+  EXPECT_EQ(c.extras.training->optimizer.step, 1234567890123LL);
+  ASSERT_EQ(c.extras.training->optimizer.buffers.size(), s.optimizer.buffers.size());
+  for (std::size_t i = 0; i < s.optimizer.buffers.size(); ++i)
+    EXPECT_EQ(c.extras.training->optimizer.buffers[i].to_vector(), s.optimizer.buffers[i].to_vector());
   EXPECT_EQ(c.extras.metadata, extras.metadata);
   EXPECT_EQ(c.parameter_names.front(), "0.weight");
   EXPECT_EQ(c.parameter_names.back(), "11.bias");
@@ -308,8 +313,11 @@ TEST(CheckpointCompatibility, AFileOfThePreviousReleaseLoads) {
   EXPECT_EQ(extras.training->epoch, 2);
   EXPECT_EQ(extras.training->shuffle_state, 12345u);
   EXPECT_EQ(extras.training->order, (std::vector<std::int32_t>{3, 1, 0, 2}));
-  ASSERT_EQ(extras.training->momentum.size(), net.parameters().size());
-  EXPECT_FLOAT_EQ(extras.training->momentum[0][3], 0.03f);
+  // Version 1 held SGD momentum buffers only: they read as SGD's state at step 0.
+  EXPECT_EQ(extras.training->optimizer.name, "sgd");
+  EXPECT_EQ(extras.training->optimizer.step, 0);
+  ASSERT_EQ(extras.training->optimizer.buffers.size(), net.parameters().size());
+  EXPECT_FLOAT_EQ(extras.training->optimizer.buffers[0][3], 0.03f);
 
   Tensor<float, cpu> x(Shape{2, 1, 12, 12});
   for (std::int64_t i = 0; i < x.numel(); ++i) x[i] = static_cast<float>((i * 37) % 101) / 101.0f;

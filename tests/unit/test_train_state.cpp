@@ -121,7 +121,7 @@ TEST(Resume, RestoreRefusesAStateThatDoesNotFitAndChangesNothing) {
   Trainer<float, cpu> trainer(model, set, options);
   const TrainingState good = trainer.state();
   EXPECT_EQ(good.order.size(), 100u);
-  EXPECT_EQ(good.momentum.size(), model.parameters().size());
+  EXPECT_EQ(good.optimizer.buffers.size(), model.parameters().size());
 
   TrainingState wrong_size = good;
   wrong_size.order.pop_back();
@@ -130,7 +130,7 @@ TEST(Resume, RestoreRefusesAStateThatDoesNotFitAndChangesNothing) {
   not_a_permutation.order[0] = not_a_permutation.order[1];
   EXPECT_THROW(trainer.restore(not_a_permutation), std::invalid_argument);
   TrainingState no_momentum = good;
-  no_momentum.momentum.clear();
+  no_momentum.optimizer.buffers.clear();
   no_momentum.epoch = 5;
   try {
     trainer.restore(no_momentum);
@@ -197,7 +197,7 @@ TEST(TrainHooks, CheckpointsEveryNEpochsAndResumeContinuesTheRunAndItsHistory) {
   hooks.on_checkpoint = [&](const TrainingState& state, const std::vector<EpochStats>& history) {
     checkpoint_epochs.push_back(state.epoch);
     EXPECT_EQ(history.size(), static_cast<std::size_t>(state.epoch));
-    EXPECT_EQ(state.momentum.size(), straight.parameters().size());
+    EXPECT_EQ(state.optimizer.buffers.size(), straight.parameters().size());
     if (state.epoch == 2) {
       save(straight, path, {state, {}});
       history_at_2 = history;
@@ -247,7 +247,7 @@ TEST(TrainHooks, WithoutCheckpointEveryTheLastEpochIsStillACheckpoint) {
   std::vector<int> checkpoint_epochs;
   hooks.on_checkpoint = [&](const TrainingState& state, const std::vector<EpochStats>&) {
     checkpoint_epochs.push_back(state.epoch);
-    EXPECT_TRUE(state.momentum.empty());  // no momentum, no buffers
+    EXPECT_TRUE(state.optimizer.buffers.empty());  // no momentum, no buffers
   };
   std::int64_t batches = 0;
   hooks.on_batch = [&](const BatchProgress&) { ++batches; };

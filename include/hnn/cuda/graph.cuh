@@ -27,6 +27,17 @@ class StepLauncher<cuda> {
     if (exec_ != nullptr) cudaGraphExecDestroy(exec_);
   }
 
+  // Forgets the recorded graph, which holds the kernels' arguments (the learning rate among
+  // them) as they were: the next run() runs eagerly and the one after records again.
+  void reset() {
+    if (exec_ != nullptr) {
+      HNN_CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));  // no replay of it may still be running
+      cudaGraphExecDestroy(exec_);
+    }
+    exec_ = nullptr;
+    calls_ = 0;
+  }
+
   template <class Step>
   void run(Step&& step) {
     if (exec_ != nullptr) {

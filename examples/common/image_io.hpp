@@ -7,7 +7,7 @@
 
 #include <hnn/extras/image.hpp>
 
-namespace lenet {
+namespace hnn_example {
 
 // Whether this build reads and writes PNG.
 bool png_supported();
@@ -18,4 +18,4 @@ hnn::Image read_image_file(const std::string& path);
 // Writes PNG when `path` ends in .png, binary PGM/PPM when it ends in .pgm or .ppm.
 void write_image_file(const hnn::Image& image, const std::string& path);
 
-}  // namespace lenet
+}  // namespace hnn_example

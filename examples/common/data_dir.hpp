@@ -7,7 +7,7 @@
 #include <string>
 #include <system_error>
 
-namespace lenet {
+namespace hnn_example {
 
 // The --data flag if given, else $HNN_DATA, else the repository's data/fashion-mnist when it
 // holds the training files (the committed slice holds only test files), else the Debian
@@ -25,4 +25,4 @@ inline std::string find_data_dir(const std::string& flag_value) {
   return "/usr/share/datasets/fashion-mnist";
 }
 
-}  // namespace lenet
+}  // namespace hnn_example

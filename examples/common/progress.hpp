@@ -16,7 +16,7 @@
 #include <unistd.h>
 #endif
 
-namespace lenet {
+namespace hnn_example {
 
 inline bool stdout_is_terminal() {
 #if defined(_WIN32)
@@ -70,4 +70,4 @@ class ProgressBar {
   std::chrono::steady_clock::time_point last_draw_{};
 };
 
-}  // namespace lenet
+}  // namespace hnn_example

@@ -8,7 +8,7 @@
 #include <hnn/extras/png.hpp>
 #endif
 
-namespace lenet {
+namespace hnn_example {
 
 namespace {
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -54,4 +54,4 @@ void write_image_file(const hnn::Image& image, const std::string& path) {
 #endif
 }
 
-}  // namespace lenet
+}  // namespace hnn_example

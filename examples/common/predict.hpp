@@ -1,4 +1,4 @@
-// lenet5 predict: classifies image files with a saved model and prints, per image, the
+// `<program> predict` (lenet5 predict): classifies image files with a saved model and prints, per image, the
 // most likely classes with their probabilities. Written once for every device.
 #pragma once
 
@@ -15,7 +15,7 @@
 
 #include "image_io.hpp"
 
-namespace lenet {
+namespace hnn_example {
 
 struct PredictOptions {
   std::string model_path;
@@ -100,8 +100,8 @@ int run_predict(const PredictOptions& o) {
 }
 
 #if defined(HNN_WITH_CUDA)
-// Defined in lenet5_cuda.cu; throws when no GPU is visible.
+// Defined by each program's CUDA file (lenet5/lenet5_cuda.cu); throws when no GPU is visible.
 int run_predict_cuda(const PredictOptions& o);
 #endif
 
-}  // namespace lenet
+}  // namespace hnn_example

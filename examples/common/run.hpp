@@ -1,5 +1,17 @@
-// The lenet5 program's training run, written once for every device. main.cpp instantiates
-// it for the CPU; lenet5_cuda.cu (compiled by nvcc when CUDA is enabled) for the GPU.
+// The training run of an example program, written once for every program and device:
+// flags (options.hpp) -> data -> model -> hnn::train with checkpoints, resume, history, plot,
+// progress bar -> summary, confusion matrix, gallery. A program supplies `Program`, its
+// model and default recipe:
+//   struct Program {
+//     static constexpr const char* name = "lenet5";          // metadata and messages
+//     Recipe recipe() const;                                  // its defaults (options.hpp)
+//     std::string title() const;                              // "LeNet-5 (sigmoid)"
+//     std::map<std::string, std::string> metadata() const;    // its own recipe keys, e.g. variant
+//     void take_recipe_from(const std::map<std::string, std::string>& checkpoint_metadata);
+//     template <class Device> hnn::Sequential<float, Device> model(std::uint64_t seed) const;
+//   };
+// main.cpp instantiates run_training for the CPU; the program's .cu file (compiled by nvcc
+// when CUDA is enabled) for the GPU.
 #pragma once
 
 #include <cerrno>
@@ -21,75 +33,64 @@
 
 #include "data_dir.hpp"
 #include "image_io.hpp"
-#include "model.hpp"
+#include "options.hpp"
 #include "progress.hpp"
 
-namespace lenet {
-
-struct Options {
-  int epochs = 10;
-  double lr = 0.9;  // the seed's rate for the sigmoid net; the relu variant defaults to 0.05
-  bool lr_given = false;
-  double momentum = 0;  // the relu variant defaults to 0.9
-  bool momentum_given = false;
-  std::int64_t batch_size = 256;
-  bool batch_size_given = false;
-  std::uint64_t seed = 0;
-  std::string data_dir;  // resolved by find_data_dir (data_dir.hpp)
-  Variant variant = Variant::sigmoid;
-  bool variant_given = false;
-  int threads = 0;  // 0: the library's default
-  std::string device = "cpu";
-
-  std::string save_path;     // --save: the model (and training state) after training
-  int checkpoint_every = 0;  // --checkpoint-every N: also every N epochs, to save_path
-  std::string resume_path;   // --resume: continue from this checkpoint
-  std::string history_path;  // --history FILE.csv
-  std::string plot_path;     // --plot FILE.svg
-  std::string gallery_path;  // --gallery FILE.png
-  std::string progress = "auto";  // auto (when stdout is a terminal), on, off
-};
-
-// The sigmoid net uses d2l's recipe (lr 0.9, no momentum). The relu net's default was chosen
-// on 10-epoch runs over seeds 0-2 (tests/gpu/check.sh): lr 0.05 with momentum 0.9 gave test
-// accuracy 0.889-0.897, plain lr 0.1 gave 0.869-0.873 and lr 0.2 gave 0.878-0.885.
-inline double learning_rate(const Options& o) {
-  if (o.lr_given) return o.lr;
-  return o.variant == Variant::sigmoid ? 0.9 : 0.05;
-}
-inline double momentum(const Options& o) {
-  if (o.momentum_given) return o.momentum;
-  return o.variant == Variant::sigmoid ? 0.0 : 0.9;
-}
+namespace hnn_example {
 
 // The recipe a checkpoint records, so that --resume continues it without repeating the flags.
-inline std::map<std::string, std::string> recipe_metadata(const Options& o, const hnn::TrainOptions& t,
-                                                          const hnn::data::Dataset& train_set) {
-  char lr[40], mom[40];
-  std::snprintf(lr, sizeof lr, "%.17g", t.lr);
-  std::snprintf(mom, sizeof mom, "%.17g", t.momentum);
+template <class Program>
+std::map<std::string, std::string> recipe_metadata(const Program& program, const Options& o, const hnn::TrainOptions& t,
+                                                   const hnn::data::Dataset& train_set) {
+  const auto number = [](double v) {
+    char text[40];
+    std::snprintf(text, sizeof text, "%.17g", v);
+    return std::string(text);
+  };
   std::string classes;
   for (const std::string& c : train_set.class_names) classes += (classes.empty() ? "" : "\n") + c;
-  return {{"program", "lenet5"},
-          {"variant", name(o.variant)},
-          {"lr", lr},
-          {"momentum", mom},
-          {"batch_size", std::to_string(t.batch_size)},
-          {"seed", std::to_string(o.seed)},
-          {"classes", classes},
-          {"image_size", std::to_string(train_set.rows) + "x" + std::to_string(train_set.cols)}};
+  std::map<std::string, std::string> meta = {
+      {"program", Program::name},
+      {"lr", number(t.lr)},
+      {"momentum", number(t.momentum)},
+      {"batch_size", std::to_string(t.batch_size)},
+      {"optimizer", hnn::optimizer_name(t.optimizer)},
+      {"weight_decay", number(t.weight_decay_or_default())},
+      {"schedule", hnn::schedule_name(t.schedule)},
+      {"step_size", std::to_string(t.step_size)},
+      {"gamma", number(t.gamma)},
+      {"seed", std::to_string(o.seed)},
+      {"classes", classes},
+      {"image_size", std::to_string(train_set.rows) + "x" + std::to_string(train_set.cols)}};
+  for (const auto& [key, value] : program.metadata()) meta[key] = value;
+  return meta;
 }
 
-// Fills the recipe flags the user did not give from a checkpoint's metadata.
+// Fills the recipe flags the user did not give from a checkpoint's metadata (the program's
+// own keys are Program::take_recipe_from's). A checkpoint without the optimizer keys (written
+// before they existed) was trained with SGD and a constant rate.
 inline void take_recipe_from(const std::map<std::string, std::string>& meta, Options& o) {
   const auto get = [&](const char* key) {
     const auto it = meta.find(key);
     return it == meta.end() ? std::string() : it->second;
   };
-  if (!o.variant_given && !get("variant").empty()) o.variant = get("variant") == "relu" ? Variant::relu : Variant::sigmoid;
   if (!o.lr_given && !get("lr").empty()) o.lr = std::stod(get("lr")), o.lr_given = true;
   if (!o.momentum_given && !get("momentum").empty()) o.momentum = std::stod(get("momentum")), o.momentum_given = true;
-  if (!o.batch_size_given && !get("batch_size").empty()) o.batch_size = std::stoll(get("batch_size"));
+  if (!o.batch_size_given && !get("batch_size").empty()) o.batch_size = std::stoll(get("batch_size")), o.batch_size_given = true;
+  if (!o.optimizer_given && !get("lr").empty()) {
+    o.optimizer = get("optimizer").empty() ? hnn::OptimizerKind::sgd : hnn::optimizer_kind(get("optimizer"));
+    o.optimizer_given = true;
+  }
+  if (!o.weight_decay_given && !get("lr").empty()) {
+    o.weight_decay = get("weight_decay").empty() ? 0.0 : std::stod(get("weight_decay"));
+    o.weight_decay_given = true;
+  }
+  if (!o.schedule_given && !get("lr").empty()) {
+    o.schedule = get("schedule").empty() ? hnn::ScheduleKind::constant : hnn::schedule_kind(get("schedule"));
+    o.schedule_given = true;
+  }
+  if (!o.step_size_given && !get("step_size").empty()) o.step_size = std::stoll(get("step_size")), o.step_size_given = true;
+  if (!o.gamma_given && !get("gamma").empty()) o.gamma = std::stod(get("gamma")), o.gamma_given = true;
   // The weights and the shuffle come from the file, so the run's seed is the file's: keep
   // recording it in the checkpoints this run writes.
   if (!get("seed").empty()) o.seed = std::stoull(get("seed"));
@@ -97,10 +98,11 @@ inline void take_recipe_from(const std::map<std::string, std::string>& meta, Opt
 
 // Writes the per-epoch files that --history and --plot ask for (after every epoch, so an
 // interrupted run still leaves them).
-inline void write_history_files(const Options& o, const std::vector<hnn::EpochStats>& history, const char* device) {
+inline void write_history_files(const Options& o, const std::vector<hnn::EpochStats>& history,
+                                const std::string& model_title, const char* device) {
   if (!o.history_path.empty()) hnn::write_text_file(o.history_path, hnn::history_csv(history));
   if (!o.plot_path.empty()) {
-    const std::string title = std::string("LeNet-5 (") + name(o.variant) + ") on Fashion-MNIST, " + device;
+    const std::string title = model_title + " on Fashion-MNIST, " + device;
     hnn::write_text_file(o.plot_path, hnn::history_svg(history, title));
   }
 }
@@ -117,8 +119,30 @@ inline void require_writable(const char* flag, const std::string& path) {
   std::remove(probe.c_str());
 }
 
-template <class Device>
-int run_training(Options o) {
+// "lr 0.9, momentum 0" for SGD at a constant rate (as lenet5 always printed it), else the
+// optimizer, its rate and decay, and the schedule.
+inline std::string describe_recipe(const hnn::TrainOptions& t) {
+  char text[200];
+  if (t.optimizer == hnn::OptimizerKind::sgd && t.schedule == hnn::ScheduleKind::constant &&
+      t.weight_decay_or_default() == 0) {
+    std::snprintf(text, sizeof text, "lr %g, momentum %g", t.lr, t.momentum);
+    return text;
+  }
+  std::string s = hnn::optimizer_name(t.optimizer);
+  std::snprintf(text, sizeof text, " lr %g", t.lr);
+  s += text;
+  if (t.optimizer == hnn::OptimizerKind::sgd) std::snprintf(text, sizeof text, ", momentum %g", t.momentum), s += text;
+  std::snprintf(text, sizeof text, ", weight decay %g", t.weight_decay_or_default());
+  s += text;
+  if (t.schedule == hnn::ScheduleKind::step)
+    std::snprintf(text, sizeof text, ", step schedule (x%g every %lld epochs)", t.gamma, static_cast<long long>(t.step_size)), s += text;
+  else if (t.schedule == hnn::ScheduleKind::cosine)
+    s += ", cosine schedule";
+  return s;
+}
+
+template <class Device, class Program>
+int run_training(Options o, Program program) {
   require_writable("--save", o.save_path);
   require_writable("--history", o.history_path);
   require_writable("--plot", o.plot_path);
@@ -129,12 +153,15 @@ int run_training(Options o) {
     resume = hnn::read_checkpoint(o.resume_path);
     if (!resume.extras.training)
       throw std::runtime_error(o.resume_path +
-                               ": holds a model but no training state to resume (write it with lenet5 --save)");
+                               ": holds a model but no training state to resume (write it with " +
+                               Program::name + " --save)");
     take_recipe_from(resume.extras.metadata, o);
-    if (resume.extras.training->epoch >= o.epochs)
-      throw std::runtime_error(o.resume_path + ": already trained " + std::to_string(resume.extras.training->epoch) +
-                               " epochs; pass --epochs above that to train further");
+    program.take_recipe_from(resume.extras.metadata);
   }
+  if (!o.epochs_given) o.epochs = program.recipe().epochs, o.epochs_given = true;
+  if (!o.resume_path.empty() && resume.extras.training->epoch >= o.epochs)
+    throw std::runtime_error(o.resume_path + ": already trained " + std::to_string(resume.extras.training->epoch) +
+                             " epochs; pass --epochs above that to train further");
 
   const std::string dir = find_data_dir(o.data_dir);
   const hnn::data::Dataset train_set = hnn::data::load_fashion_mnist(dir, hnn::data::Split::train);
@@ -142,24 +169,20 @@ int run_training(Options o) {
   hnn::data::require_image_shape(train_set, 28, 28);
   hnn::data::require_image_shape(test_set, 28, 28);
 
-  auto model = lenet5<float, Device>(o.variant, o.seed);
+  hnn::TrainOptions options = train_options(o, program.recipe());
+  auto model = program.template model<Device>(o.seed);
   std::vector<hnn::EpochStats> history;
   if (!o.resume_path.empty()) {
-    hnn::load(model, o.resume_path);  // checks the architecture against --variant
+    hnn::load(model, o.resume_path);  // checks the architecture (lenet5: against --variant)
     const auto it = resume.extras.metadata.find("history");
     if (it != resume.extras.metadata.end()) history = hnn::parse_history_csv(it->second);
   }
   std::fputs(model.trace(hnn::Shape{1, 1, 28, 28}).c_str(), stdout);
 
-  hnn::TrainOptions options;
-  options.epochs = o.epochs;
-  options.lr = learning_rate(o);
-  options.momentum = momentum(o);
-  options.batch_size = o.batch_size;
-  options.seed = o.seed;
-  std::printf("training LeNet-5 (%s) on %s: %lld train / %lld test images from %s, lr %g, momentum %g, batch %lld, %d epochs\n",
-              name(o.variant), Device::name, static_cast<long long>(train_set.size),
-              static_cast<long long>(test_set.size), dir.c_str(), options.lr, options.momentum,
+  const std::string title = program.title();
+  std::printf("training %s on %s: %lld train / %lld test images from %s, %s, batch %lld, %d epochs\n",
+              title.c_str(), Device::name, static_cast<long long>(train_set.size),
+              static_cast<long long>(test_set.size), dir.c_str(), describe_recipe(options).c_str(),
               static_cast<long long>(options.batch_size), options.epochs);
 
   const hnn::DeviceDataset<float, Device> train_data(train_set), test_data(test_set);
@@ -170,12 +193,12 @@ int run_training(Options o) {
   const auto save_checkpoint = [&](const hnn::TrainingState& state, const std::vector<hnn::EpochStats>& rows) {
     hnn::CheckpointExtras extras;
     extras.training = state;
-    extras.metadata = recipe_metadata(o, options, train_set);
+    extras.metadata = recipe_metadata(program, o, options, train_set);
     extras.metadata["history"] = hnn::history_csv(rows);
     hnn::save(model, o.save_path, extras);
   };
 
-  ProgressBar progress(o.progress == "on" || (o.progress == "auto" && stdout_is_terminal()), o.epochs);
+  ProgressBar progress(o.progress == "on" || (o.progress == "auto" && stdout_is_terminal()), options.epochs);
   double train_seconds = 0;
   int epochs_run = 0;
   std::vector<hnn::EpochStats> so_far = history;  // for the files written after every epoch
@@ -190,12 +213,12 @@ int run_training(Options o) {
     std::printf("epoch %2d: loss %.3f, train acc %.3f, test acc %.3f, %.1f examples/sec, %.2f s\n", s.epoch,
                 s.train_loss, s.train_acc, s.test_acc, s.examples_per_sec, s.seconds);
     std::fflush(stdout);
-    write_history_files(o, so_far, Device::name);
+    write_history_files(o, so_far, title, Device::name);
   };
   if (!o.save_path.empty()) {
     hooks.checkpoint_every = o.checkpoint_every;
     hooks.on_checkpoint = [&](const hnn::TrainingState& state, const std::vector<hnn::EpochStats>& rows) {
-      if (state.epoch == o.epochs) {
+      if (state.epoch == options.epochs) {
         final_state = state;
         return;
       }
@@ -234,9 +257,5 @@ int run_training(Options o) {
   return 0;
 }
 
-#if defined(HNN_WITH_CUDA)
-// Defined in lenet5_cuda.cu; throws when no GPU is visible.
-int run_training_cuda(const Options& o);
-#endif
 
-}  // namespace lenet
+}  // namespace hnn_example

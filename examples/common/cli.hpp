@@ -1,0 +1,135 @@
+// Command-line parsing shared by the example programs: the value parsers, the training flags
+// every program takes (options.hpp), and their help text. A bad value throws UsageError,
+// which a program's main() prints as one line and turns into exit status 2.
+#pragma once
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "options.hpp"
+
+namespace hnn_example {
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+inline long long parse_integer(const std::string& flag, const std::string& text, long long min, long long max) {
+  errno = 0;
+  char* end = nullptr;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno == ERANGE)
+    throw UsageError(flag + " expects an integer, got '" + text + "'");
+  if (v < min || v > max)
+    throw UsageError(flag + " must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + text);
+  return v;
+}
+
+inline double parse_number(const std::string& flag, const std::string& text) {
+  errno = 0;
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || errno == ERANGE) throw UsageError(flag + " expects a number, got '" + text + "'");
+  return v;
+}
+
+inline double parse_positive(const std::string& flag, const std::string& text) {
+  const double v = parse_number(flag, text);
+  if (!(v > 0) || v == std::numeric_limits<double>::infinity())
+    throw UsageError(flag + " must be a positive finite number, got " + text);
+  return v;
+}
+
+inline double parse_nonnegative(const std::string& flag, const std::string& text) {
+  const double v = parse_number(flag, text);
+  if (!(v >= 0) || v == std::numeric_limits<double>::infinity())
+    throw UsageError(flag + " must be a finite number at least 0, got " + text);
+  return v;
+}
+
+inline double parse_fraction(const std::string& flag, const std::string& text) {
+  const double v = parse_number(flag, text);
+  if (!(v >= 0 && v < 1)) throw UsageError(flag + " must be at least 0 and below 1, got " + text);
+  return v;
+}
+
+inline std::string nonempty(const std::string& flag, const std::string& value) {
+  if (value.empty()) throw UsageError(flag + " needs a file name, got an empty one");
+  return value;
+}
+
+// The help lines of the optimizer and schedule flags, for a program's usage text.
+inline const char* const optimizer_flags_help =
+    "  --optimizer sgd|adam|adamw  the optimizer (PyTorch's: Adam betas 0.9, 0.999, eps 1e-8);\n"
+    "                          another than the recipe's defaults to lr 0.001 for adam/adamw\n"
+    "  --weight-decay X        L2 weight decay, X >= 0 (adamw: decoupled, default 0.01)\n"
+    "  --schedule constant|step|cosine  the learning rate per epoch: constant; step: times\n"
+    "                          --gamma every --step-size epochs; cosine: down to 0 at --epochs\n"
+    "  --step-size N           with --schedule step: epochs between decays (required)\n"
+    "  --gamma X               with --schedule step: the decay factor, X > 0 (default 0.1)\n";
+
+// Parses `flag value` when it is one of the training flags every program shares; returns
+// false for any other flag (the program's own, or unknown).
+inline bool parse_training_flag(const std::string& flag, const std::string& value, Options& o) {
+  if (flag == "--epochs") o.epochs = static_cast<int>(parse_integer(flag, value, 1, 100000)), o.epochs_given = true;
+  else if (flag == "--lr") o.lr = parse_positive(flag, value), o.lr_given = true;
+  else if (flag == "--momentum") o.momentum = parse_fraction(flag, value), o.momentum_given = true;
+  else if (flag == "--batch-size") o.batch_size = parse_integer(flag, value, 1, 1 << 20), o.batch_size_given = true;
+  else if (flag == "--optimizer") {
+    try {
+      o.optimizer = hnn::optimizer_kind(value);
+    } catch (const std::invalid_argument&) {
+      throw UsageError("--optimizer must be sgd, adam or adamw, got '" + value + "'");
+    }
+    o.optimizer_given = true;
+  } else if (flag == "--weight-decay") o.weight_decay = parse_nonnegative(flag, value), o.weight_decay_given = true;
+  else if (flag == "--schedule") {
+    try {
+      o.schedule = hnn::schedule_kind(value);
+    } catch (const std::invalid_argument&) {
+      throw UsageError("--schedule must be constant, step or cosine, got '" + value + "'");
+    }
+    o.schedule_given = true;
+  } else if (flag == "--step-size") o.step_size = parse_integer(flag, value, 1, 100000), o.step_size_given = true;
+  else if (flag == "--gamma") o.gamma = parse_positive(flag, value), o.gamma_given = true;
+  else if (flag == "--save") o.save_path = nonempty(flag, value);
+  else if (flag == "--checkpoint-every") o.checkpoint_every = static_cast<int>(parse_integer(flag, value, 1, 100000));
+  else if (flag == "--resume") o.resume_path = nonempty(flag, value);
+  else if (flag == "--history") o.history_path = nonempty(flag, value);
+  else if (flag == "--plot") o.plot_path = nonempty(flag, value);
+  else if (flag == "--gallery") o.gallery_path = nonempty(flag, value);
+  else if (flag == "--progress") {
+    if (value != "auto" && value != "on" && value != "off")
+      throw UsageError("--progress must be auto, on or off, got '" + value + "'");
+    o.progress = value;
+  } else if (flag == "--seed") o.seed = static_cast<std::uint64_t>(parse_integer(flag, value, 0, std::numeric_limits<long long>::max()));
+  else if (flag == "--data") o.data_dir = value;
+  else if (flag == "--threads") o.threads = static_cast<int>(parse_integer(flag, value, 1, 1024));
+  else if (flag == "--device") {
+    if (value != "cpu" && value != "cuda") throw UsageError("--device must be cpu or cuda, got '" + value + "'");
+    o.device = value;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// The checks across flags, once all are parsed; `recipe` is the program's default recipe.
+inline void check_training_flags(const Options& o, const Recipe& recipe) {
+  if (o.checkpoint_every > 0 && o.save_path.empty()) throw UsageError("--checkpoint-every needs --save PATH (see --help)");
+  const hnn::OptimizerKind optimizer = o.optimizer_given ? o.optimizer : recipe.optimizer;
+  if (o.momentum_given && optimizer != hnn::OptimizerKind::sgd)
+    throw UsageError(std::string("--momentum applies to --optimizer sgd only, not ") + hnn::optimizer_name(optimizer));
+  const hnn::ScheduleKind schedule = o.schedule_given ? o.schedule : recipe.schedule;
+  if ((o.step_size_given || o.gamma_given) && schedule != hnn::ScheduleKind::step)
+    throw UsageError(std::string(o.step_size_given ? "--step-size" : "--gamma") + " applies to --schedule step only");
+  if (schedule == hnn::ScheduleKind::step && (o.step_size_given ? o.step_size : recipe.step_size) < 1 &&
+      o.resume_path.empty())
+    throw UsageError("--schedule step needs --step-size N (see --help)");
+}
+
+}  // namespace hnn_example
