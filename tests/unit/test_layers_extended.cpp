@@ -202,6 +202,40 @@ TEST(BatchNormByHand, TwoDimensionalStatisticsOverBatchAndPixels) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Padded pooling and global average pooling by hand
+// ---------------------------------------------------------------------------------------------
+
+// The 3x3 input 1..9, windows 3x3 at stride 1 with one pixel of padding.
+TEST(PaddedPoolByHand, AverageCountsThePaddingMaxIgnoresIt) {
+  Tensor<double> x(Shape{1, 1, 3, 3});
+  for (std::int64_t i = 0; i < 9; ++i) x[i] = static_cast<double>(i + 1);
+  AvgPool2dLayer<double, cpu> avg(AvgPool2d(3, 1).padding(1));
+  const Tensor<double>& a = avg.forward(x);
+  ASSERT_EQ(a.shape(), Shape({1, 1, 3, 3}));
+  EXPECT_DOUBLE_EQ(a[0], (1 + 2 + 4 + 5) / 9.0);  // count_include_pad: divided by 9, not 4
+  EXPECT_DOUBLE_EQ(a[4], 45 / 9.0);
+  EXPECT_DOUBLE_EQ(a[5], (2 + 3 + 5 + 6 + 8 + 9) / 9.0);
+
+  for (std::int64_t i = 0; i < 9; ++i) x[i] = -x[i];  // all negative: a zero pad would win a max
+  MaxPool2dLayer<double, cpu> max(MaxPool2d(3, 1).padding(1));
+  const Tensor<double>& m = max.forward(x);
+  ASSERT_EQ(m.shape(), Shape({1, 1, 3, 3}));
+  EXPECT_EQ(m.to_vector(), (std::vector<double>{-1, -1, -2, -1, -1, -2, -4, -4, -5}));
+
+  MaxPool2dLayer<double, cpu> strided(MaxPool2d(2).padding(1));  // 3x3 -> 2x2: windows {-1}, {-2,-3}, ...
+  EXPECT_EQ(strided.forward(x).to_vector(), (std::vector<double>{-1, -2, -4, -5}));
+}
+
+TEST(GlobalAvgPoolByHand, MeanOfEachPlane) {
+  Tensor<double> x(Shape{2, 2, 2, 3});
+  for (std::int64_t i = 0; i < x.numel(); ++i) x[i] = static_cast<double>(i);
+  GlobalAvgPool2dLayer<double, cpu> gap(GlobalAvgPool2d{});
+  const Tensor<double>& y = gap.forward(x);
+  ASSERT_EQ(y.shape(), Shape({2, 2, 1, 1}));
+  EXPECT_EQ(y.to_vector(), (std::vector<double>{2.5, 8.5, 14.5, 20.5}));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Dropout
 // ---------------------------------------------------------------------------------------------
 
