@@ -16,8 +16,11 @@
 //   12      8     u64 size of the whole file in bytes, trailer included
 //   20            architecture: u32 layer count, then per layer
 //                   string kind            the description's kind: "Conv2d", "Linear", "Sigmoid", ...
-//                   u32 count, i64 x count its sizes(): Conv2d (in, out, kernel, padding, stride),
-//                                          Linear (in, out), pools (kernel, stride), others none
+//                   u32 count, i64 x count its sizes(): Conv2d (in, out, kernel, padding, stride, bias),
+//                                          Linear (in, out, bias), pools (kernel, stride, padding),
+//                                          BatchNorm*d (features, affine, eps bits, momentum bits),
+//                                          Dropout (p bits), others none; files of the previous
+//                                          release hold Conv2d 5, Linear 2, pools 2 (still read)
 //                   string description     its str(): "Conv2d(1, 6, kernel=5, padding=2, stride=1)"
 //                   u32 count, then that many layer records of the same form (version 2 only):
 //                                          the sub-layers of a layer made of others (Residual), in
@@ -108,7 +111,7 @@ struct CheckpointExtras {
 // One layer as a checkpoint records it.
 struct CheckpointLayer {
   std::string kind;                  // "Conv2d"
-  std::vector<std::int64_t> sizes;   // (in, out, kernel, padding, stride)
+  std::vector<std::int64_t> sizes;   // (in, out, kernel, padding, stride, bias)
   std::string description;           // "Conv2d(1, 6, kernel=5, padding=2, stride=1)"
   std::vector<CheckpointLayer> children;  // a composite layer's sub-layers (Residual's body, shortcut)
 };

@@ -451,9 +451,9 @@ inline std::uint64_t parameter_elements(const std::vector<LayerSpec>& specs) {
   for (const LayerSpec& spec : specs) {
     if (const auto* c = spec.get_if<Conv2d>())
       total += static_cast<long double>(c->out_channels()) * c->in_channels() * c->kernel() * c->kernel() +
-               c->out_channels();
+               (c->bias() ? c->out_channels() : 0);
     if (const auto* l = spec.get_if<Linear>())
-      total += static_cast<long double>(l->out_features) * l->in_features + l->out_features;
+      total += static_cast<long double>(l->out_features) * l->in_features + (l->bias() ? l->out_features : 0);
     if (!spec.children().empty()) total += static_cast<long double>(parameter_elements(spec.children()));
   }
   return total > 1e18L ? std::numeric_limits<std::uint64_t>::max() : static_cast<std::uint64_t>(total);

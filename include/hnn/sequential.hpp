@@ -22,8 +22,11 @@
 
 #include "hnn/init.hpp"
 #include "hnn/layers/activation.hpp"
+#include "hnn/layers/batch_norm.hpp"
 #include "hnn/layers/conv2d.hpp"
+#include "hnn/layers/dropout.hpp"
 #include "hnn/layers/flatten.hpp"
+#include "hnn/layers/global_avg_pool.hpp"
 #include "hnn/layers/layer.hpp"
 #include "hnn/layers/linear.hpp"
 #include "hnn/layers/pool2d.hpp"

@@ -131,14 +131,15 @@ TEST_F(CheckpointTest, ByteLayoutIsTheDocumentedOne) {
   EXPECT_EQ(le32(b, 12), b.size());  // u64 file size, low half
   EXPECT_EQ(le32(b, 16), 0u);        // ... high half
   EXPECT_EQ(le32(b, b.size() - 4), static_cast<std::uint32_t>(::crc32(0L, b.data(), static_cast<uInt>(b.size() - 4))));
-  // The architecture: 12 layers, the first "Conv2d" with sizes (1, 6, 5, 2, 1).
+  // The architecture: 12 layers, the first "Conv2d" with sizes (1, 6, 5, 2, 1, 1): the last is
+  // its bias flag (files of the previous release record the first five).
   std::size_t at = 20;
   EXPECT_EQ(le32(b, at), 12u);
   at += 4;
   ASSERT_EQ(le32(b, at), 6u);
   EXPECT_EQ(std::string(b.begin() + static_cast<long>(at) + 4, b.begin() + static_cast<long>(at) + 10), "Conv2d");
   at += 10;
-  EXPECT_EQ(le32(b, at), 5u);
+  EXPECT_EQ(le32(b, at), 6u);
   EXPECT_EQ(le32(b, at + 4), 1u);   // in_channels, i64 low half
   EXPECT_EQ(le32(b, at + 12), 6u);  // out_channels
   // The first parameter's first value, found after its name "0.weight" and shape (6, 1, 5, 5).

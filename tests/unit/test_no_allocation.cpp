@@ -129,6 +129,27 @@ TEST_P(NoAllocation, TrainingEpochAfterTheFirst) {
       << "heap allocations in an evaluation pass";
 }
 
+// The layers of issue 11 (batch norm, dropout, tanh, global average pooling, padded pooling,
+// bias-less conv and linear), in training and evaluation mode.
+TEST(NoAllocationLayers, ExtendedLayersSteadyStep) {
+  Sequential<float, cpu> model(Conv2d(1, 4, 3).padding(1).bias(false), BatchNorm2d(4), Tanh(),
+                               MaxPool2d(3, 2).padding(1), AvgPool2d(3, 1).padding(1), Dropout(0.3), Conv2d(4, 4, 3),
+                               GlobalAvgPool2d(), Flatten(), Linear(4, 6).bias(false), BatchNorm1d(6));
+  Tensor<float> x = Tensor<float>::full(Shape{8, 1, 12, 12}, 0.5f);
+  for (std::int64_t i = 0; i < x.numel(); ++i) x[i] = static_cast<float>(i % 7) * 0.25f;
+  const Tensor<float> g = Tensor<float>::full(Shape{8, 6}, 0.1f);
+  auto step = [&] {
+    model.forward(x);
+    model.backward(g);
+  };
+  step();
+  step();
+  EXPECT_EQ(allocations_in(step), 0) << "heap allocations in a steady training step";
+  model.eval();
+  model.forward(x);
+  EXPECT_EQ(allocations_in([&] { model.forward(x); }), 0) << "heap allocations in an evaluation forward";
+}
+
 INSTANTIATE_TEST_SUITE_P(LeNet5, NoAllocation,
                          ::testing::Values(Case{lenet::Variant::sigmoid, 1}, Case{lenet::Variant::sigmoid, 2},
                                            Case{lenet::Variant::relu, 1}, Case{lenet::Variant::relu, 2}),

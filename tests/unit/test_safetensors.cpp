@@ -147,7 +147,7 @@ TEST_F(Safetensors, FloatModelRoundTrip) {
   EXPECT_EQ(values_of(other), values_of(model));
   EXPECT_EQ(metadata.at("variant"), "relu");
   EXPECT_EQ(metadata.at("hnn.format_version"), "1");
-  EXPECT_NE(metadata.at("hnn.architecture").find(R"({"kind":"Conv2d","sizes":[1,6,5,2,1])"), std::string::npos)
+  EXPECT_NE(metadata.at("hnn.architecture").find(R"({"kind":"Conv2d","sizes":[1,6,5,2,1,1])"), std::string::npos)
       << metadata.at("hnn.architecture");
 
   const SafetensorsFile f = read_safetensors(path("m.safetensors"));
@@ -256,15 +256,15 @@ TEST_F(Safetensors, LoadModelRefusesFilesWithoutOrWithBadArchitecture) {
     EXPECT_NE(std::string(e.what()).find("parameter values, the file holds 8"), std::string::npos) << e.what();
   }
   // A kind hnn does not know.
-  const std::string unknown = R"({"__metadata__": {"hnn.architecture": "[{\"kind\":\"Dropout\",\"sizes\":[],)"
-                              R"(\"description\":\"Dropout()\"}]"}})";
+  const std::string unknown = R"({"__metadata__": {"hnn.architecture": "[{\"kind\":\"Dropout3d\",\"sizes\":[],)"
+                              R"(\"description\":\"Dropout3d()\"}]"}})";
   write_bytes(path("unknown.safetensors"), file_of(unknown, {}));
   try {
     load_model_safetensors<float>(path("unknown.safetensors"));
     ADD_FAILURE() << "accepted";
   } catch (const SafetensorsError& e) {
     EXPECT_EQ(std::string(e.what()).rfind(path("unknown.safetensors") + ": ", 0), 0u) << e.what();
-    EXPECT_NE(std::string(e.what()).find("'Dropout' is unknown"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'Dropout3d' is unknown"), std::string::npos) << e.what();
   }
 }
 

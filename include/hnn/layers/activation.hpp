@@ -1,4 +1,4 @@
-// Sigmoid and ReLU: elementwise, any input shape.
+// Sigmoid, ReLU and Tanh: elementwise, any input shape.
 #pragma once
 
 #include <cstdint>
@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "hnn/kernels/activation.hpp"
+#include "hnn/kernels/tanh.hpp"
 #include "hnn/layers/layer.hpp"
 #include "hnn/registry.hpp"
 
@@ -15,6 +16,8 @@ template <class T, class Device>
 class SigmoidLayer;
 template <class T, class Device>
 class ReLULayer;
+template <class T, class Device>
+class TanhLayer;
 
 struct Sigmoid : detail::SizelessSpec<Sigmoid> {
   static constexpr const char* kind = "Sigmoid";
@@ -27,6 +30,14 @@ struct ReLU : detail::SizelessSpec<ReLU> {
   static constexpr const char* kind = "ReLU";
   template <class T, class Device>
   using layer = ReLULayer<T, Device>;
+  Shape output_shape(const Shape& input) const { return input; }
+};
+
+// (Not fused with a convolution and pooling: the fused kernels know sigmoid and ReLU only.)
+struct Tanh : detail::SizelessSpec<Tanh> {
+  static constexpr const char* kind = "Tanh";
+  template <class T, class Device>
+  using layer = TanhLayer<T, Device>;
   Shape output_shape(const Shape& input) const { return input; }
 };
 
@@ -71,9 +82,30 @@ class ReLULayer final : public Layer<T, Device> {
   Tensor<T, Device> input_, output_, grad_input_;
 };
 
+template <class T, class Device>
+class TanhLayer final : public Layer<T, Device> {
+ public:
+  explicit TanhLayer(const Tanh&) {}
+
+  const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
+    output_.resize(input.shape());
+    tanh_forward(Device{}, input.data(), output_.data(), input.numel());
+    return output_;
+  }
+  const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
+    grad_input_.resize(output_.shape());
+    tanh_backward(Device{}, output_.data(), grad_output.data(), grad_input_.data(), output_.numel());
+    return grad_input_;
+  }
+
+ private:
+  Tensor<T, Device> output_, grad_input_;
+};
+
 namespace detail {
 [[maybe_unused]] static const bool sigmoid_registered = register_layer<Sigmoid>();
 [[maybe_unused]] static const bool relu_registered = register_layer<ReLU>();
+[[maybe_unused]] static const bool tanh_registered = register_layer<Tanh>();
 }  // namespace detail
 
 }  // namespace hnn

@@ -2,6 +2,7 @@
 //
 //   Conv2d(1, 6, 5).padding(2)          in, out and kernel size; the rest by name
 //   Conv2d(16, 32, 3).stride(2).padding(1)
+//   Conv2d(6, 16, 5).bias(false)        no bias parameter (e.g. before a BatchNorm2d)
 //
 // Stride and padding are named, never positional, so they cannot be swapped by accident.
 #pragma once
@@ -43,23 +44,33 @@ class Conv2d {
     padding_ = p;
     return *this;
   }
+  // Whether the layer has a "bias" parameter (true by default, as in PyTorch).
+  Conv2d& bias(bool enabled) {
+    bias_ = enabled;
+    return *this;
+  }
 
   std::int64_t in_channels() const { return in_; }
   std::int64_t out_channels() const { return out_; }
   std::int64_t kernel() const { return kernel_; }
   std::int64_t stride() const { return stride_; }
   std::int64_t padding() const { return padding_; }
+  bool bias() const { return bias_; }
 
   std::string str() const {
     return "Conv2d(" + std::to_string(in_) + ", " + std::to_string(out_) + ", kernel=" + std::to_string(kernel_) +
-           ", padding=" + std::to_string(padding_) + ", stride=" + std::to_string(stride_) + ")";
+           ", padding=" + std::to_string(padding_) + ", stride=" + std::to_string(stride_) +
+           (bias_ ? ")" : ", bias=False)");
   }
 
-  // Checkpoints record (in, out, kernel, padding, stride), as format version 1 always has.
-  std::vector<std::int64_t> sizes() const { return {in_, out_, kernel_, padding_, stride_}; }
+  // Checkpoints record (in, out, kernel, padding, stride, bias); files of the previous release
+  // hold the first five (a bias, always).
+  std::vector<std::int64_t> sizes() const { return {in_, out_, kernel_, padding_, stride_, bias_ ? 1 : 0}; }
   static Conv2d from_sizes(const std::vector<std::int64_t>& s) {
-    detail::require_sizes(kind, s, 5);
-    return Conv2d(s[0], s[1], s[2]).padding(s[3]).stride(s[4]);
+    if (s.size() != 5) detail::require_sizes(kind, s, 6);
+    if (s.size() == 6 && s[5] != 0 && s[5] != 1)
+      detail::bad_input("Conv2d: the recorded bias flag must be 0 or 1, got " + std::to_string(s[5]));
+    return Conv2d(s[0], s[1], s[2]).padding(s[3]).stride(s[4]).bias(s.size() == 5 || s[5] == 1);
   }
 
   Conv2dGeometry geometry(const Shape& input) const {
@@ -89,6 +100,7 @@ class Conv2d {
 
  private:
   std::int64_t in_, out_, kernel_, stride_ = 1, padding_ = 0;
+  bool bias_ = true;
 };
 
 template <class T, class Device>
@@ -97,9 +109,12 @@ class Conv2dLayer final : public Layer<T, Device> {
   explicit Conv2dLayer(const Conv2d& spec)
       : spec_(spec),
         weight_(Shape{spec.out_channels(), spec.in_channels(), spec.kernel(), spec.kernel()}),
-        bias_(Shape{spec.out_channels()}),
-        grad_weight_(weight_.shape()),
-        grad_bias_(bias_.shape()) {}
+        grad_weight_(weight_.shape()) {
+    if (spec.bias()) {  // else bias_ and grad_bias_ stay empty: null pointers for the kernels
+      bias_ = Tensor<T, Device>(Shape{spec.out_channels()});
+      grad_bias_ = Tensor<T, Device>(bias_.shape());
+    }
+  }
 
   const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
     const Conv2dGeometry g = spec_.geometry(input.shape());
@@ -126,6 +141,7 @@ class Conv2dLayer final : public Layer<T, Device> {
   }
 
   std::vector<Parameter<T, Device>> parameters() override {
+    if (!spec_.bias()) return {{"weight", &weight_, &grad_weight_}};
     return {{"weight", &weight_, &grad_weight_}, {"bias", &bias_, &grad_bias_}};
   }
 

@@ -34,7 +34,11 @@
 // load_model(), which rebuilds a model from a file's layer kinds and sizes.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -163,6 +167,28 @@ inline void require_sizes(const char* kind, const std::vector<std::int64_t>& siz
   if (sizes.size() != expected)
     bad_input(std::string(kind) + " records " + std::to_string(expected) + " sizes, got " +
               std::to_string(sizes.size()));
+}
+
+// A double recorded among a description's sizes: its bit pattern, so it reads back exactly.
+inline std::int64_t double_bits(double value) {
+  std::int64_t bits = 0;
+  std::memcpy(&bits, &value, sizeof bits);
+  return bits;
+}
+inline double double_from_bits(std::int64_t bits) {
+  double value = 0;
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
+}
+
+// The shortest text that reads back as `value`, as Python's repr writes it ("0.1", "1e-05").
+inline std::string format_double(double value) {
+  char text[40];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(text, sizeof text, "%.*g", precision, value);
+    if (std::strtod(text, nullptr) == value) break;
+  }
+  return text;
 }
 
 // What every description without sizes shares (activations, Flatten).

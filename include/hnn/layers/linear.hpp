@@ -1,4 +1,7 @@
 // Linear: y = x W^T + b on (N, in_features) inputs; W is (out, in) as in PyTorch.
+//
+//   Linear(120, 84)               with a bias
+//   Linear(120, 84).bias(false)   without one (no "bias" parameter)
 #pragma once
 
 #include <string>
@@ -25,14 +28,25 @@ struct Linear {
     detail::require_positive("Linear", "out_features", out_features);
   }
 
+  // Whether the layer has a "bias" parameter (true by default, as in PyTorch).
+  Linear& bias(bool enabled) {
+    bias_ = enabled;
+    return *this;
+  }
+  bool bias() const { return bias_; }
+
   std::string str() const {
-    return "Linear(" + std::to_string(in_features) + ", " + std::to_string(out_features) + ")";
+    return "Linear(" + std::to_string(in_features) + ", " + std::to_string(out_features) +
+           (bias_ ? ")" : ", bias=False)");
   }
 
-  std::vector<std::int64_t> sizes() const { return {in_features, out_features}; }
+  // (in, out, bias); files of the previous release hold the first two (a bias, always).
+  std::vector<std::int64_t> sizes() const { return {in_features, out_features, bias_ ? 1 : 0}; }
   static Linear from_sizes(const std::vector<std::int64_t>& s) {
-    detail::require_sizes(kind, s, 2);
-    return Linear(s[0], s[1]);
+    if (s.size() != 2) detail::require_sizes(kind, s, 3);
+    if (s.size() == 3 && s[2] != 0 && s[2] != 1)
+      detail::bad_input("Linear: the recorded bias flag must be 0 or 1, got " + std::to_string(s[2]));
+    return Linear(s[0], s[1]).bias(s.size() == 2 || s[2] == 1);
   }
 
   Shape output_shape(const Shape& input) const {
@@ -44,6 +58,9 @@ struct Linear {
                         std::to_string(input[1]) + " (input " + input.str() + ")");
     return Shape{input[0], out_features};
   }
+
+ private:
+  bool bias_ = true;
 };
 
 template <class T, class Device>
@@ -52,9 +69,12 @@ class LinearLayer final : public Layer<T, Device> {
   explicit LinearLayer(const Linear& spec)
       : spec_(spec),
         weight_(Shape{spec.out_features, spec.in_features}),
-        bias_(Shape{spec.out_features}),
-        grad_weight_(weight_.shape()),
-        grad_bias_(bias_.shape()) {}
+        grad_weight_(weight_.shape()) {
+    if (spec.bias()) {  // else bias_ and grad_bias_ stay empty: null pointers for the kernels
+      bias_ = Tensor<T, Device>(Shape{spec.out_features});
+      grad_bias_ = Tensor<T, Device>(bias_.shape());
+    }
+  }
 
   const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
     output_.resize(spec_.output_shape(input.shape()));
@@ -76,6 +96,7 @@ class LinearLayer final : public Layer<T, Device> {
   }
 
   std::vector<Parameter<T, Device>> parameters() override {
+    if (!spec_.bias()) return {{"weight", &weight_, &grad_weight_}};
     return {{"weight", &weight_, &grad_weight_}, {"bias", &bias_, &grad_bias_}};
   }
 

@@ -24,11 +24,11 @@ namespace hnn {
 struct ActPool {
   FusedActivation activation = FusedActivation::sigmoid;
   FusedPooling pooling = FusedPooling::average;
-  std::int64_t pool_kernel = 2, pool_stride = 2;
+  std::int64_t pool_kernel = 2, pool_stride = 2, pool_padding = 0;
 };
 
 // Whether specs[i], specs[i + 1], specs[i + 2] are a stride-1 Conv2d, a Sigmoid or ReLU, and a
-// 2x2, stride-2 AvgPool2d or MaxPool2d; if so, fills `run`.
+// 2x2, stride-2, unpadded AvgPool2d or MaxPool2d; if so, fills `run`. The Conv2d may have no bias.
 inline bool conv2d_act_pool_run(const std::vector<LayerSpec>& specs, std::size_t i, ActPool& run) {
   if (i + 2 >= specs.size()) return false;
   const Conv2d* conv = specs[i].get_if<Conv2d>();
@@ -40,26 +40,29 @@ inline bool conv2d_act_pool_run(const std::vector<LayerSpec>& specs, std::size_t
     run.pooling = FusedPooling::average;
     run.pool_kernel = avg->kernel;
     run.pool_stride = avg->stride;
+    run.pool_padding = avg->padding();
   } else if (const auto* max = specs[i + 2].get_if<MaxPool2d>()) {
     run.pooling = FusedPooling::max;
     run.pool_kernel = max->kernel;
     run.pool_stride = max->stride;
+    run.pool_padding = max->padding();
   } else {
     return false;
   }
-  return run.pool_kernel == 2 && run.pool_stride == 2;
+  return run.pool_kernel == 2 && run.pool_stride == 2 && run.pool_padding == 0;
 }
 
 template <class T, class Device>
 class Conv2dActPoolStage final : public Stage<T, Device> {
  public:
-  // conv_layer is the model's own: its parameters, found by name, are used in place.
+  // conv_layer is the model's own: its parameters, found by name, are used in place. A
+  // Conv2d without bias has no "bias" parameter: the kernels then get null bias pointers.
   Conv2dActPoolStage(const Conv2d& conv, const ActPool& run, Layer<T, Device>& conv_layer) : conv_(conv), run_(run) {
     for (const Parameter<T, Device>& p : conv_layer.parameters()) {
       if (p.name == "weight") weight_ = p;
       if (p.name == "bias") bias_ = p;
     }
-    if (weight_.value == nullptr || bias_.value == nullptr)
+    if (weight_.value == nullptr || (conv.bias() && bias_.value == nullptr))
       throw std::logic_error("hnn: the fused " + conv.str() + " stage needs the layer's weight and bias");
   }
 
@@ -81,7 +84,8 @@ class Conv2dActPoolStage final : public Stage<T, Device> {
     pooled_.resize(Shape{g.batch, g.out_channels, g.out_height() / 2, g.out_width() / 2});
     workspace_.resize(Shape{conv2d_act_pool_workspace_size(Device{}, g)});
     conv2d_act_pool_forward(Device{}, g, run_.activation, run_.pooling, input.data(), weight_.value->data(),
-                            bias_.value->data(), activation_.data(), pooled_.data(), workspace_.data());
+                            bias_.value != nullptr ? bias_.value->data() : nullptr, activation_.data(),
+                            pooled_.data(), workspace_.data());
     return pooled_;
   }
 
@@ -95,7 +99,7 @@ class Conv2dActPoolStage final : public Stage<T, Device> {
     workspace_.resize(Shape{conv2d_act_pool_workspace_size(Device{}, g)});
     conv2d_act_pool_backward(Device{}, g, run_.activation, run_.pooling, input_.data(), weight_.value->data(),
                              activation_.data(), grad_pooled.data(), grad_input, weight_.grad->data(),
-                             bias_.grad->data(), workspace_.data());
+                             bias_.grad != nullptr ? bias_.grad->data() : nullptr, workspace_.data());
     return grad_input_;
   }
 
@@ -108,6 +112,7 @@ class Conv2dActPoolStage final : public Stage<T, Device> {
     p.in_width = g.out_width();
     p.kernel = run.pool_kernel;
     p.stride = run.pool_stride;
+    p.padding = run.pool_padding;
     return p;
   }
 

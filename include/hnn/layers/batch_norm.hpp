@@ -1,0 +1,234 @@
+// BatchNorm2d and BatchNorm1d: batch normalisation per channel, as PyTorch's nn.BatchNorm2d
+// (input (N, C, H, W)) and nn.BatchNorm1d (input (N, C) or (N, C, L)).
+//
+//   BatchNorm2d(6)                                      eps 1e-5, momentum 0.1, affine
+//   BatchNorm1d(120).eps(1e-3).momentum(0.2).affine(false)
+//
+// Training mode (the default): normalised by the batch's mean and biased variance; the
+// buffers running_mean and running_var become (1 - momentum) * running + momentum * batch
+// statistic, with the unbiased variance for running_var, as in PyTorch. Evaluation mode
+// (Sequential::eval()): normalised by the running statistics, which stay unchanged.
+// Parameters "weight" (ones) and "bias" (zeros) when affine; buffers "running_mean" (zeros)
+// and "running_var" (ones): PyTorch's state_dict names, without num_batches_tracked.
+// backward() needs a training-mode forward (the batch statistics); after an evaluation-mode
+// forward it throws std::logic_error.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "hnn/init.hpp"
+#include "hnn/kernels/batch_norm.hpp"
+#include "hnn/layers/layer.hpp"
+#include "hnn/registry.hpp"
+
+namespace hnn {
+
+template <class T, class Device, class Spec>
+class BatchNormLayer;
+
+namespace detail {
+
+// What BatchNorm2d and BatchNorm1d share: options, printing and recorded sizes.
+template <class Self>
+class BatchNormSpec {
+ public:
+  std::int64_t num_features;
+
+  explicit BatchNormSpec(std::int64_t num_features_) : num_features(num_features_) {
+    require_positive(Self::kind, "num_features", num_features);
+  }
+
+  // Added to the variance before its square root; PyTorch's default 1e-5.
+  Self& eps(double value) {
+    if (!(value > 0) || !std::isfinite(value))
+      bad_input(std::string(Self::kind) + ": eps must be positive and finite, got " + format_double(value));
+    eps_ = value;
+    return self();
+  }
+  // The weight of each batch's statistics in the running ones; PyTorch's default 0.1.
+  Self& momentum(double value) {
+    if (!(value >= 0 && value <= 1))
+      bad_input(std::string(Self::kind) + ": momentum must be in [0, 1], got " + format_double(value));
+    momentum_ = value;
+    return self();
+  }
+  // Whether the layer has a learnt "weight" and "bias"; true by default.
+  Self& affine(bool value) {
+    affine_ = value;
+    return self();
+  }
+  double eps() const { return eps_; }
+  double momentum() const { return momentum_; }
+  bool affine() const { return affine_; }
+
+  // "BatchNorm2d(6)" with the defaults, else the options that differ, as PyTorch names them.
+  std::string str() const {
+    std::string s = std::string(Self::kind) + "(" + std::to_string(num_features);
+    if (eps_ != 1e-5) s += ", eps=" + format_double(eps_);
+    if (momentum_ != 0.1) s += ", momentum=" + format_double(momentum_);
+    if (!affine_) s += ", affine=False";
+    return s + ")";
+  }
+
+  // (num_features, affine, bits of eps, bits of momentum): the doubles' bit patterns, exact.
+  std::vector<std::int64_t> sizes() const {
+    return {num_features, affine_ ? 1 : 0, double_bits(eps_), double_bits(momentum_)};
+  }
+  static Self from_sizes(const std::vector<std::int64_t>& s) {
+    require_sizes(Self::kind, s, 4);
+    if (s[1] != 0 && s[1] != 1)
+      bad_input(std::string(Self::kind) + ": the recorded affine flag must be 0 or 1, got " + std::to_string(s[1]));
+    return Self(s[0]).affine(s[1] == 1).eps(double_from_bits(s[2])).momentum(double_from_bits(s[3]));
+  }
+
+  // Values per channel of one sample: H * W, L or 1.
+  static std::int64_t spatial(const Shape& input) {
+    std::int64_t n = 1;
+    for (int i = 2; i < input.rank(); ++i) n *= input[i];
+    return n;
+  }
+
+ protected:
+  // Throws unless input has C == num_features channels in dimension 1 (the rank is the
+  // description's to check). str() only on the error path: forward() must not allocate.
+  void require_channels(const Shape& input) const {
+    if (input[1] != num_features)
+      bad_input(str() + " expects " + std::to_string(num_features) + " channels, got input " + input.str());
+  }
+
+ private:
+  Self& self() { return static_cast<Self&>(*this); }
+  double eps_ = 1e-5, momentum_ = 0.1;
+  bool affine_ = true;
+};
+
+}  // namespace detail
+
+// Batch normalisation over (N, C, H, W), statistics per channel over N, H and W.
+struct BatchNorm2d : detail::BatchNormSpec<BatchNorm2d> {
+  static constexpr const char* kind = "BatchNorm2d";
+  template <class T, class Device>
+  using layer = BatchNormLayer<T, Device, BatchNorm2d>;
+
+  explicit BatchNorm2d(std::int64_t num_features_) : BatchNormSpec(num_features_) {}
+
+  Shape output_shape(const Shape& input) const {
+    if (input.rank() != 4) detail::require_images(str(), input);
+    require_channels(input);
+    return input;
+  }
+};
+
+// Batch normalisation over (N, C) or (N, C, L), statistics per channel over N (and L).
+struct BatchNorm1d : detail::BatchNormSpec<BatchNorm1d> {
+  static constexpr const char* kind = "BatchNorm1d";
+  template <class T, class Device>
+  using layer = BatchNormLayer<T, Device, BatchNorm1d>;
+
+  explicit BatchNorm1d(std::int64_t num_features_) : BatchNormSpec(num_features_) {}
+
+  Shape output_shape(const Shape& input) const {
+    if (input.rank() != 2 && input.rank() != 3)
+      detail::bad_input(str() + " expects input of shape (N, C) or (N, C, L), got " + input.str());
+    require_channels(input);
+    return input;
+  }
+};
+
+template <class T, class Device, class Spec>
+class BatchNormLayer final : public Layer<T, Device> {
+ public:
+  explicit BatchNormLayer(const Spec& spec)
+      : spec_(spec),
+        running_mean_(Shape{spec.num_features}),
+        running_var_(Shape{spec.num_features}),
+        save_mean_(Shape{spec.num_features}),
+        save_inv_std_(Shape{spec.num_features}) {
+    if (spec.affine()) {  // else the four stay empty: null pointers for the kernels
+      weight_ = Tensor<T, Device>(Shape{spec.num_features});
+      bias_ = Tensor<T, Device>(weight_.shape());
+      grad_weight_ = Tensor<T, Device>(weight_.shape());
+      grad_bias_ = Tensor<T, Device>(weight_.shape());
+    }
+    Rng unused(0);
+    reset_parameters(unused);
+  }
+
+  const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
+    const Shape& shape = input.shape();
+    spec_.output_shape(shape);
+    const std::int64_t batch = shape[0], channels = spec_.num_features, spatial = Spec::spatial(shape);
+    input_ = input;
+    output_.resize(shape);
+    forward_training_ = this->training_;
+    if (this->training_) {
+      if (batch * spatial < 2)
+        detail::bad_input(spec_.str() + ": training needs more than one value per channel, got input " + shape.str() +
+                          " (as in PyTorch; evaluation mode accepts a single sample)");
+      batch_norm_forward_training(Device{}, batch, channels, spatial, input.data(), weight_.data(), bias_.data(),
+                                  running_mean_.data(), running_var_.data(), static_cast<T>(spec_.momentum()),
+                                  static_cast<T>(spec_.eps()), output_.data(), save_mean_.data(),
+                                  save_inv_std_.data());
+    } else {
+      batch_norm_forward_eval(Device{}, batch, channels, spatial, input.data(), weight_.data(), bias_.data(),
+                              running_mean_.data(), running_var_.data(), static_cast<T>(spec_.eps()),
+                              output_.data());
+    }
+    return output_;
+  }
+
+  const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
+    if (!forward_training_)
+      throw std::logic_error(spec_.str() +
+                             ": backward() after an evaluation-mode forward() is not supported (the batch-norm "
+                             "kernels differentiate the training-mode, batch-statistics forward only)");
+    const Shape& shape = input_.shape();
+    T* grad_input = nullptr;
+    if (this->input_gradient_) {
+      grad_input_.resize(shape);
+      grad_input = grad_input_.data();
+    }
+    batch_norm_backward(Device{}, shape[0], spec_.num_features, Spec::spatial(shape), input_.data(), weight_.data(),
+                        save_mean_.data(), save_inv_std_.data(), grad_output.data(), grad_input,
+                        grad_weight_.data(), grad_bias_.data());
+    return grad_input_;
+  }
+
+  std::vector<Parameter<T, Device>> parameters() override {
+    if (!spec_.affine()) return {};
+    return {{"weight", &weight_, &grad_weight_}, {"bias", &bias_, &grad_bias_}};
+  }
+  std::vector<Buffer<T, Device>> buffers() override {
+    return {{"running_mean", &running_mean_}, {"running_var", &running_var_}};
+  }
+
+  // PyTorch's initial state (no random draws): weight 1, bias 0, running_mean 0, running_var 1.
+  void reset_parameters(Rng&) override {
+    const Shape shape{spec_.num_features};
+    const Tensor<T, cpu> zeros = Tensor<T, cpu>::full(shape, T(0)), ones = Tensor<T, cpu>::full(shape, T(1));
+    if (spec_.affine()) {
+      weight_.copy_from(ones);
+      bias_.copy_from(zeros);
+    }
+    running_mean_.copy_from(zeros);
+    running_var_.copy_from(ones);
+  }
+
+ private:
+  Spec spec_;
+  bool forward_training_ = true;
+  Tensor<T, Device> weight_, bias_, grad_weight_, grad_bias_;
+  Tensor<T, Device> running_mean_, running_var_, save_mean_, save_inv_std_;
+  Tensor<T, Device> input_, output_, grad_input_;
+};
+
+namespace detail {
+[[maybe_unused]] static const bool batch_norm2d_registered = register_layer<BatchNorm2d>();
+[[maybe_unused]] static const bool batch_norm1d_registered = register_layer<BatchNorm1d>();
+}  // namespace detail
+
+}  // namespace hnn
