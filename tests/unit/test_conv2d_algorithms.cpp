@@ -50,6 +50,58 @@ void expect_close(const Tensor<double>& a, const Tensor<double>& b, const std::s
     ASSERT_NEAR(a[i], b[i], 1e-10 * (1 + std::abs(b[i]))) << what << "[" << i << "]";
 }
 
+// The convolution by its definition, seven nested loops: what im2col is checked against.
+Result by_definition(const Conv2dGeometry& g, const Tensor<double>& x, const Tensor<double>& w, const Tensor<double>& b,
+                     const Tensor<double>& dy) {
+  Result r{Tensor<double>::zeros(Shape{g.batch, g.out_channels, g.out_height(), g.out_width()}),
+           Tensor<double>::zeros(x.shape()), Tensor<double>::zeros(w.shape()), Tensor<double>::zeros(b.shape())};
+  const std::int64_t k = g.kernel;
+  for (std::int64_t n = 0; n < g.batch; ++n)
+    for (std::int64_t o = 0; o < g.out_channels; ++o)
+      for (std::int64_t oh = 0; oh < g.out_height(); ++oh)
+        for (std::int64_t ow = 0; ow < g.out_width(); ++ow) {
+          const std::int64_t out = ((n * g.out_channels + o) * g.out_height() + oh) * g.out_width() + ow;
+          r.y[out] = b[o];
+          r.db[o] += dy[out];
+          for (std::int64_t c = 0; c < g.in_channels; ++c)
+            for (std::int64_t kh = 0; kh < k; ++kh)
+              for (std::int64_t kw = 0; kw < k; ++kw) {
+                const std::int64_t ih = oh * g.stride - g.padding + kh, iw = ow * g.stride - g.padding + kw;
+                if (ih < 0 || ih >= g.in_height || iw < 0 || iw >= g.in_width) continue;
+                const std::int64_t in = ((n * g.in_channels + c) * g.in_height + ih) * g.in_width + iw;
+                const std::int64_t wi = ((o * g.in_channels + c) * k + kh) * k + kw;
+                r.y[out] += w[wi] * x[in];
+                r.dx[in] += w[wi] * dy[out];
+                r.dw[wi] += x[in] * dy[out];
+              }
+        }
+  return r;
+}
+
+TEST(Conv2dAlgorithms, Im2colMatchesTheDefinitionAtEveryStrideAndPadding) {
+  Rng rng(17);
+  // (batch, in, h, w, out, kernel, padding, stride): strides 1-3, padding up to kernel - 1,
+  // 1x1 kernels, odd sizes, windows that overhang the right and bottom edges.
+  const std::vector<Conv2dGeometry> geometries{
+      geometry(3, 2, 9, 7, 3, 3, 1, 2), geometry(2, 3, 8, 8, 4, 3, 1, 2), geometry(2, 2, 7, 9, 2, 1, 0, 2),
+      geometry(2, 2, 10, 11, 3, 3, 2, 3), geometry(1, 1, 5, 5, 2, 5, 2, 1), geometry(2, 2, 6, 6, 2, 2, 1, 2),
+      geometry(2, 3, 7, 7, 2, 3, 0, 1), geometry(1, 2, 4, 9, 3, 4, 3, 2)};
+  for (const Conv2dGeometry& g : geometries) {
+    const std::string what = "im2col, " + std::to_string(g.in_height) + "x" + std::to_string(g.in_width) + " kernel " +
+                             std::to_string(g.kernel) + " padding " + std::to_string(g.padding) + " stride " +
+                             std::to_string(g.stride);
+    const Tensor<double> x = random_tensor(Shape{g.batch, g.in_channels, g.in_height, g.in_width}, rng);
+    const Tensor<double> w = random_tensor(Shape{g.out_channels, g.in_channels, g.kernel, g.kernel}, rng);
+    const Tensor<double> b = random_tensor(Shape{g.out_channels}, rng);
+    const Tensor<double> dy = random_tensor(Shape{g.batch, g.out_channels, g.out_height(), g.out_width()}, rng);
+    const Result expected = by_definition(g, x, w, b, dy), got = run(g, Conv2dAlgorithm::im2col, x, w, b, dy);
+    expect_close(got.y, expected.y, what + " output");
+    expect_close(got.dx, expected.dx, what + " input gradient");
+    expect_close(got.dw, expected.dw, what + " weight gradient");
+    expect_close(got.db, expected.db, what + " bias gradient");
+  }
+}
+
 TEST(Conv2dAlgorithms, DirectMatchesIm2colOnStrideOneGeometries) {
   for (const int threads : {1, 2}) {
     set_num_threads(threads);
@@ -77,6 +129,13 @@ TEST(Conv2dAlgorithms, ChooseSaysWhichRunsAndUnsupportedOnesAreRefused) {
   EXPECT_EQ(choose(cpu{}, stride1), Conv2dAlgorithm::direct);
   EXPECT_EQ(choose(cpu{}, stride2), Conv2dAlgorithm::im2col);
   EXPECT_EQ(choose(cuda{}, stride2), Conv2dAlgorithm::staged);
+  // The backward pass of wide stride-1 convolutions runs im2col; the workspace serves both.
+  const Conv2dGeometry wide = geometry(2, 64, 7, 7, 64, 3, 1);
+  EXPECT_EQ(choose(cpu{}, wide), Conv2dAlgorithm::direct);
+  EXPECT_EQ(choose_backward(cpu{}, wide), Conv2dAlgorithm::im2col);
+  EXPECT_EQ(choose_backward(cpu{}, stride1), Conv2dAlgorithm::direct);
+  EXPECT_GE(conv2d_workspace_size(cpu{}, wide), conv2d_workspace_size(cpu{}, wide, Conv2dAlgorithm::im2col));
+  EXPECT_GE(conv2d_workspace_size(cpu{}, wide), conv2d_workspace_size(cpu{}, wide, Conv2dAlgorithm::direct));
   EXPECT_FALSE(supports(cpu{}, Conv2dAlgorithm::staged, stride1));
   std::vector<float> buffer(1024);
   try {

@@ -134,9 +134,10 @@ class Conv2dLayer final : public Layer<T, Device> {
       grad_input_.resize(input_.shape());
       grad_input = grad_input_.data();
     }
-    workspace_.resize(Shape{conv2d_workspace_size(Device{}, g, algorithm_)});
+    const Conv2dAlgorithm algorithm = choose_backward(Device{}, g);
+    workspace_.resize(Shape{conv2d_workspace_size(Device{}, g, algorithm)});
     conv2d_backward(Device{}, g, input_.data(), weight_.data(), grad_output.data(), grad_input, grad_weight_.data(),
-                    grad_bias_.data(), workspace_.data(), algorithm_);
+                    grad_bias_.data(), workspace_.data(), algorithm);
     return grad_input_;
   }
 

@@ -25,26 +25,43 @@ using RowMajorMap = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, 
 template <class T>
 using ConstRowMajorMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
 
+// The output columns [begin, end) whose input column ow * stride - padding + kw lies inside
+// the image: the rest read padding. Computed once per row of taps, so the loops below have
+// no per-element bounds test.
+inline void valid_columns(const Conv2dGeometry& g, std::int64_t kw, std::int64_t& begin, std::int64_t& end) {
+  const std::int64_t ow_n = g.out_width(), shift = kw - g.padding;  // iw = ow * stride + shift
+  begin = shift >= 0 ? 0 : std::min(ow_n, (-shift + g.stride - 1) / g.stride);
+  end = g.in_width - shift <= 0 ? 0 : std::min(ow_n, (g.in_width - shift + g.stride - 1) / g.stride);
+  end = std::max(begin, end);
+}
+
 // Unrolls one sample (C, H, W) into its patch matrix (C*k*k, OH*OW); zero padding.
 template <class T>
 void unroll(const Conv2dGeometry& g, const T* image, T* patches) {
-  const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), k = g.kernel;
+  const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), k = g.kernel, s = g.stride;
   for (std::int64_t c = 0; c < g.in_channels; ++c)
     for (std::int64_t kh = 0; kh < k; ++kh)
       for (std::int64_t kw = 0; kw < k; ++kw) {
+        std::int64_t begin, end;
+        valid_columns(g, kw, begin, end);
+        const std::int64_t shift = kw - g.padding;
         T* row = patches + ((c * k + kh) * k + kw) * oh_n * ow_n;
         const T* plane = image + c * g.in_pixels();
         for (std::int64_t oh = 0; oh < oh_n; ++oh) {
-          const std::int64_t ih = oh * g.stride - g.padding + kh;
+          const std::int64_t ih = oh * s - g.padding + kh;
           T* out = row + oh * ow_n;
           if (ih < 0 || ih >= g.in_height) {
             std::fill(out, out + ow_n, T(0));
             continue;
           }
-          for (std::int64_t ow = 0; ow < ow_n; ++ow) {
-            const std::int64_t iw = ow * g.stride - g.padding + kw;
-            out[ow] = (iw >= 0 && iw < g.in_width) ? plane[ih * g.in_width + iw] : T(0);
+          std::fill(out, out + begin, T(0));
+          const T* in = plane + ih * g.in_width;  // column ow reads in[ow * s + shift]
+          if (s == 1) {
+            std::copy(in + begin + shift, in + end + shift, out + begin);
+          } else {
+            for (std::int64_t ow = begin; ow < end; ++ow) out[ow] = in[ow * s + shift];
           }
+          std::fill(out + end, out + ow_n, T(0));
         }
       }
 }
@@ -52,19 +69,25 @@ void unroll(const Conv2dGeometry& g, const T* image, T* patches) {
 // The adjoint of unroll(): adds each patch entry back onto the pixel it came from.
 template <class T>
 void roll_back(const Conv2dGeometry& g, const T* patches, T* image) {
-  const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), k = g.kernel;
+  const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), k = g.kernel, s = g.stride;
   std::fill(image, image + g.in_channels * g.in_pixels(), T(0));
   for (std::int64_t c = 0; c < g.in_channels; ++c)
     for (std::int64_t kh = 0; kh < k; ++kh)
       for (std::int64_t kw = 0; kw < k; ++kw) {
+        std::int64_t begin, end;
+        valid_columns(g, kw, begin, end);
+        const std::int64_t shift = kw - g.padding;
         const T* row = patches + ((c * k + kh) * k + kw) * oh_n * ow_n;
         T* plane = image + c * g.in_pixels();
         for (std::int64_t oh = 0; oh < oh_n; ++oh) {
-          const std::int64_t ih = oh * g.stride - g.padding + kh;
+          const std::int64_t ih = oh * s - g.padding + kh;
           if (ih < 0 || ih >= g.in_height) continue;
-          for (std::int64_t ow = 0; ow < ow_n; ++ow) {
-            const std::int64_t iw = ow * g.stride - g.padding + kw;
-            if (iw >= 0 && iw < g.in_width) plane[ih * g.in_width + iw] += row[oh * ow_n + ow];
+          T* in = plane + ih * g.in_width;
+          const T* from = row + oh * ow_n;
+          if (s == 1) {
+            for (std::int64_t ow = begin; ow < end; ++ow) in[ow + shift] += from[ow];
+          } else {
+            for (std::int64_t ow = begin; ow < end; ++ow) in[ow * s + shift] += from[ow];
           }
         }
       }
