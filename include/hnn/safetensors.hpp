@@ -461,39 +461,38 @@ inline std::uint64_t parameter_elements(const std::vector<LayerSpec>& specs) {
 
 // -----------------------------------------------------------------------------------------
 
-// Throws unless `f` holds exactly the model's parameters (by name) with the model's shapes.
-// Returns, per parameter, the index of its tensor in `f`.
+// Throws unless `f` holds exactly the model's parameters and buffers (by name) with the
+// model's shapes. Returns, per state_dict() entry, the index of its tensor in `f`.
 template <class T, class Device>
 std::vector<std::size_t> match(const std::string& path, const SafetensorsFileOf<T>& f, const Sequential<T, Device>& model) {
   std::map<std::string, std::size_t> in_file;
   for (std::size_t i = 0; i < f.names.size(); ++i) in_file[f.names[i]] = i;
-  const auto& names = model.parameter_names();
-  const auto& parameters = model.parameters();
+  const auto& state = model.state_dict();
   std::vector<std::size_t> index;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    const auto it = in_file.find(names[i]);
+  for (const auto& [name, value] : state) {
+    const auto it = in_file.find(name);
     if (it == in_file.end())
-      throw SafetensorsError(path, "tensor '" + names[i] + "' is missing: the model needs " +
-                                       std::to_string(names.size()) + " tensors, the file holds " +
-                                       std::to_string(f.names.size()));
+      throw SafetensorsError(path, "tensor '" + name + "' is missing: the model needs " + std::to_string(state.size()) +
+                                       " tensors, the file holds " + std::to_string(f.names.size()));
     const Shape& s = f.tensors[it->second].shape();
-    if (s != parameters[i].value->shape())
-      throw SafetensorsError(path, "tensor '" + names[i] + "' has shape " + s.str() + " in the file, the model expects " +
-                                       parameters[i].value->shape().str());
+    if (s != value->shape())
+      throw SafetensorsError(path, "tensor '" + name + "' has shape " + s.str() + " in the file, the model expects " +
+                                       value->shape().str());
     index.push_back(it->second);
     in_file.erase(it);
   }
   if (!in_file.empty())
     throw SafetensorsError(path, "unexpected tensor " + in_quotes(in_file.begin()->first) +
-                                     ": the model has no parameter of that name (it has " +
-                                     std::to_string(names.size()) + ": " + names.front() + " ... " + names.back() + ")");
+                                     ": the model has no parameter or buffer of that name (it has " +
+                                     std::to_string(state.size()) + ": " + state.front().name + " ... " +
+                                     state.back().name + ")");
   return index;
 }
 
 template <class T, class Device>
 void copy_into(const SafetensorsFileOf<T>& f, const std::vector<std::size_t>& index, Sequential<T, Device>& model) {
-  const auto& parameters = model.parameters();
-  for (std::size_t i = 0; i < parameters.size(); ++i) parameters[i].value->copy_from(f.tensors[index[i]]);
+  const auto& state = model.state_dict();
+  for (std::size_t i = 0; i < state.size(); ++i) state[i].value->copy_from(f.tensors[index[i]]);
 }
 
 }  // namespace detail::safetensors
@@ -510,7 +509,8 @@ inline SafetensorsFile read_safetensors(const std::string& path) {
   return SafetensorsFile{detail::safetensors::read_as<float>(path)};
 }
 
-// Writes the model's parameters, named as PyTorch's state_dict names them ("0.weight"),
+// Writes the model's parameters and buffers (state_dict(): batch norm's running statistics
+// too), named as PyTorch's state_dict names them ("0.weight", "1.running_mean"),
 // as F32 (float models) or F64 (double models), atomically. `metadata` goes into
 // __metadata__ beside "hnn.format_version" and "hnn.architecture" (keys starting with
 // "hnn." are reserved).
@@ -530,12 +530,12 @@ void save_safetensors(const Sequential<T, Device>& model, const std::string& pat
 
   std::vector<Tensor<T, cpu>> host;
   std::uint64_t offset = 0;
-  for (std::size_t i = 0; i < model.parameters().size(); ++i) {
-    host.push_back(model.parameters()[i].value->template to<cpu>());
+  for (const auto& [name, value] : model.state_dict()) {
+    host.push_back(value->template to<cpu>());
     std::vector<std::int64_t> shape;
     for (int d = 0; d < host.back().rank(); ++d) shape.push_back(host.back().dim(d));
     const std::uint64_t end = offset + host.back().numel() * sizeof(T);
-    header[model.parameter_names()[i]] = {
+    header[name] = {
         {"dtype", sizeof(T) == 4 ? "F32" : "F64"}, {"shape", shape}, {"data_offsets", {offset, end}}};
     offset = end;
   }

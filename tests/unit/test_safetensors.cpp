@@ -163,6 +163,24 @@ TEST_F(Safetensors, FloatModelRoundTrip) {
             std::string::npos);
 }
 
+TEST_F(Safetensors, BatchNormRunningStatisticsTravelWithTheWeights) {
+  using namespace hnn;
+  Sequential<float, cpu> model(Conv2d(1, 2, 3).bias(false), BatchNorm2d(2), ReLU(), Flatten(), Linear(8, 3));
+  Rng rng(3);
+  Tensor<float, cpu> x(Shape{4, 1, 4, 4});
+  for (std::int64_t i = 0; i < x.numel(); ++i) x[i] = static_cast<float>(rng.uniform(-1, 1));
+  for (int i = 0; i < 3; ++i) model.forward(x);  // training mode: the running statistics move
+  model.eval();
+  const std::vector<float> expected = model.forward(x).to_vector();
+  save_safetensors(model, path("bn.safetensors"));
+  EXPECT_EQ(read_safetensors(path("bn.safetensors")).names,
+            (std::vector<std::string>{"0.weight", "1.weight", "1.bias", "1.running_mean", "1.running_var", "4.weight",
+                                      "4.bias"}));
+  auto loaded = load_model_safetensors<float, cpu>(path("bn.safetensors"));
+  loaded.eval();
+  EXPECT_EQ(loaded.forward(x).to_vector(), expected);  // eval mode reads the running statistics
+}
+
 TEST_F(Safetensors, DoubleModelRoundTripIsExact) {
   Sequential<double, cpu> model(Linear(3, 2));
   Tensor<double, cpu> w = Tensor<double, cpu>::from_vector(Shape{2, 3}, {0.1, 1.0 / 3, -2.0 / 7, 1e-300, 3.0, 0.7});
@@ -414,7 +432,7 @@ TEST_F(Safetensors, RefusesAMissingOrAnUnexpectedTensor) {
   const std::string extra = R"("extra": {"dtype": "F32", "shape": [1], "data_offsets": [32, 36]})";
   expect_refused(path("b"), file_of("{" + weight_entry + ", " + bias_entry + ", " + extra + "}",
                                     weight_bytes + bias_bytes + f32s({7})),
-                 "unexpected tensor 'extra': the model has no parameter of that name");
+                 "unexpected tensor 'extra': the model has no parameter or buffer of that name");
 }
 
 TEST_F(Safetensors, RefusesAShapeThatDisagreesWithTheModel) {
