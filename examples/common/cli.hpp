@@ -63,6 +63,40 @@ inline std::string nonempty(const std::string& flag, const std::string& value) {
 }
 
 // The help lines of the optimizer and schedule flags, for a program's usage text.
+// The help of the flags every training program takes, for programs without flags of their
+// own (lenet5 words some of these with its variants' defaults).
+inline const char* const training_flags_help =
+    "  --epochs N              epochs to train (default: the program's recipe)\n"
+    "  --lr X                  learning rate (default: the recipe's)\n"
+    "  --momentum X            SGD momentum, 0 <= X < 1 (default: the recipe's)\n"
+    "  --batch-size N          examples per step (default 256)\n"
+    "  --seed N                seed for weights and shuffling (default 0)\n"
+    "  --data DIR              Fashion-MNIST folder (default: $HNN_DATA, then data/fashion-mnist,\n"
+    "                          then /usr/share/datasets/fashion-mnist)\n"
+    "  --threads N             CPU threads (default: all cores)\n"
+    "  --device cpu|cuda       where to train (default cpu)\n"
+    "  --save PATH             write the model and training state to PATH after training\n"
+    "  --checkpoint-every N    with --save: also write PATH every N epochs\n"
+    "  --resume PATH           continue training from a checkpoint to --epochs in total; the\n"
+    "                          recipe flags not given come from the checkpoint\n"
+    "  --history FILE.csv      write epoch, train_loss, train_acc, test_acc, examples_per_sec,\n"
+    "                          seconds after every epoch\n"
+    "  --plot FILE.svg         write the training curves after every epoch\n"
+    "  --gallery FILE.png      write a picture of test images with their predicted classes\n"
+    "  --progress auto|on|off  a progress bar per epoch (auto: when stdout is a terminal)\n"
+    "  --help                  this text\n";
+
+// The predict sub-command's help, for the same programs.
+inline const char* const predict_flags_help =
+    "Classifies PNG, PGM or PPM images with a model written by --save and prints the most\n"
+    "likely Fashion-MNIST classes of each (converted as lenet5 predict converts them).\n"
+    "\n"
+    "  --model PATH            the checkpoint to use\n"
+    "  --test-set DIR          instead of images: the accuracy on the Fashion-MNIST test split in DIR\n"
+    "  --top K                 classes to print per image (default 3)\n"
+    "  --device cpu|cuda       where to run the model (default cpu)\n"
+    "  --threads N             CPU threads (default: all cores)\n";
+
 inline const char* const optimizer_flags_help =
     "  --optimizer sgd|adam|adamw  the optimizer (PyTorch's: Adam betas 0.9, 0.999, eps 1e-8);\n"
     "                          another than the recipe's defaults to lr 0.001 for adam/adamw\n"
@@ -71,6 +105,13 @@ inline const char* const optimizer_flags_help =
     "                          --gamma every --step-size epochs; cosine: down to 0 at --epochs\n"
     "  --step-size N           with --schedule step: epochs between decays (required)\n"
     "  --gamma X               with --schedule step: the decay factor, X > 0 (default 0.1)\n";
+
+// The whole usage text of a program with only the shared flags: `description` is its first
+// paragraph (what it trains, with which default recipe).
+inline std::string example_usage(const std::string& program, const std::string& description) {
+  return "usage: " + program + " [options]\n" + description + "\n" + training_flags_help + optimizer_flags_help +
+         "\nusage: " + program + " predict --model PATH [options] IMAGE...\n" + predict_flags_help;
+}
 
 // Parses `flag value` when it is one of the training flags every program shares; returns
 // false for any other flag (the program's own, or unknown).

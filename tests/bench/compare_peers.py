@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""hnn vs PyTorch on LeNet-5 / Fashion-MNIST, alternating, on this CPU.
+"""hnn vs PyTorch on LeNet-5 (or the ResNet example) / Fashion-MNIST, alternating, on this CPU.
 
 For each of --rounds rounds and each thread count: build/lenet5_bench --json, then
 tests/bench/peers/pytorch_lenet.py --mode bench --json (eager, channels-last and
@@ -16,6 +16,10 @@ runs this with the interpreter of scripts/install-peer.sh (.venv-peer/).
                    [--pool 32] [--json OUT.json] [--markdown OUT.md] [-- extra lenet5_bench flags]
 
 The recipes are hnn's on both sides: sigmoid lr 0.9, relu lr 0.05 with momentum 0.9.
+--variant resnet measures the ResNet example's network instead (lenet5_bench --variant
+resnet against tests/bench/peers/pytorch_resnet.py; SGD lr 0.1, momentum 0.9, weight decay
+5e-4), e.g. compare_peers.py --hnn build/lenet5_bench --variant resnet --threads 2
+--steps 30 --warmup 5 --infer-steps 10 --reps 3.
 """
 
 import argparse
@@ -28,7 +32,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-PEER = os.path.join(HERE, "peers", "pytorch_lenet.py")
+PEERS = {"lenet5": os.path.join(HERE, "peers", "pytorch_lenet.py"),
+         "resnet": os.path.join(HERE, "peers", "pytorch_resnet.py")}
 DEFAULT_PYTHON = os.path.join(ROOT, ".venv-peer", "bin", "python")
 EXECS = ("eager", "channels-last", "compile")
 TIMING = (("steps", 200, 1), ("warmup", 20, 0), ("reps", 5, 1), ("infer-steps", 50, 1),
@@ -113,7 +118,8 @@ def main():
     p.add_argument("--python", default=DEFAULT_PYTHON,
                    help="interpreter with torch >= 2 (default %(default)s, made by scripts/install-peer.sh)")
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default %(default)s)")
-    p.add_argument("--variant", default="both", choices=("sigmoid", "relu", "both"))
+    p.add_argument("--variant", default="both", choices=("sigmoid", "relu", "both", "resnet"),
+                   help="LeNet-5's sigmoid, relu or both, or the ResNet example (default %(default)s)")
     p.add_argument("--exec", default=",".join(EXECS), help="the peer's modes (default %(default)s)")
     p.add_argument("--rounds", type=positive_int(1), default=3,
                    help="hnn, peer, hnn, peer, ... rounds; medians are reported (default %(default)s)")
@@ -142,6 +148,8 @@ def main():
     torch_version = probe.stdout.strip().splitlines()[-1]
     threads = [int(t) for t in args.threads.split(",") if t]
     variants = ["sigmoid", "relu"] if args.variant == "both" else [args.variant]
+    network = "resnet" if args.variant == "resnet" else "lenet5"
+    peer_script = PEERS[network]
     execs = [e for e in args.exec.split(",") if e]
     for e in execs:
         if e not in EXECS:
@@ -175,7 +183,7 @@ def main():
             for r in h["results"]:
                 hnn_runs.setdefault((r["variant"], r["threads"]), []).append(r)
 
-            cmd = [args.python, PEER, "--mode", "bench", "--device", "cpu", "--threads", str(t),
+            cmd = [args.python, peer_script, "--mode", "bench", "--device", "cpu", "--threads", str(t),
                    "--interop-threads", "1", "--variant", args.variant, "--exec", ",".join(execs),
                    "--json", "--quiet"] + timing + data
             out = run(cmd, f"the PyTorch peer ({t} threads)", env)
@@ -226,11 +234,13 @@ def main():
 
     ceiling = hnn_meta.get("ceiling_gflops", {})
     header = [
-        f"hnn vs PyTorch {torch_version} (python {peer_meta.get('python', '?')}), LeNet-5 on Fashion-MNIST, CPU",
+        f"hnn vs PyTorch {torch_version} (python {peer_meta.get('python', '?')}), "
+        f"{'the ResNet example' if network == 'resnet' else 'LeNet-5'} on Fashion-MNIST, CPU",
         f"CPU: {model}, {os.cpu_count()} logical CPUs, SIMD: {simd}",
         "hnn FP32 GEMM ceiling: " + (", ".join(f"{k} thread(s) {g:.0f} GFLOP/s" for k, g in ceiling.items())
                                      if ceiling else "not measured"),
-        "recipes: sigmoid lr 0.9; relu lr 0.05, momentum 0.9; training batch 256, inference batch 1000",
+        ("recipe: SGD lr 0.1, momentum 0.9, weight decay 5e-4" if network == "resnet"
+         else "recipes: sigmoid lr 0.9; relu lr 0.05, momentum 0.9") + "; training batch 256, inference batch 1000",
         f"timing (both sides): {args.warmup} warm-up + {args.steps} steps in {args.reps} chunks, "
         f"{args.infer_warmup} + {args.infer_steps} inference batches; median of {args.rounds} alternating rounds "
         f"(hnn, peer, hnn, peer, ...)",

@@ -1,8 +1,9 @@
 // lenet5_bench: how fast hnn trains and runs d2l's LeNet-5 on this CPU, measured the way the
 // PyTorch peer (tests/bench/peers/pytorch_lenet.py --mode bench) measures it, so that
-// `make bench-peers` can divide one by the other.
+// `make bench-peers` can divide one by the other. `--variant resnet` measures the ResNet
+// example's network instead (examples/resnet/model.hpp; its peer is pytorch_resnet.py).
 //
-//   lenet5_bench [--data DIR] [--variant sigmoid|relu|both] [--threads 1,2] [--steps 200]
+//   lenet5_bench [--data DIR] [--variant sigmoid|relu|both|resnet] [--threads 1,2] [--steps 200]
 //                [--reps 5] [--warmup 20] [--infer-steps 50] [--infer-warmup 5]
 //                [--pool 32] [--profile] [--profile-runs 50] [--no-ceiling] [--json]
 //
@@ -34,6 +35,7 @@
 #include <hnn/data/mnist.hpp>
 #include <hnn/train.hpp>
 
+#include "../../examples/resnet/model.hpp"  // the benchmark measures the example's own network
 #include "../support/data_dir.hpp"
 #include "../support/lenet5.hpp"
 
@@ -43,9 +45,26 @@ using Clock = std::chrono::steady_clock;
 using hnn::Shape;
 using hnn::Tensor;
 
+// The networks measured, each with the recipe its peer uses too: LeNet-5's two variants, and
+// the ResNet example (SGD lr 0.1, momentum 0.9, weight decay 5e-4, its defaults).
+enum class Net { sigmoid, relu, resnet };
+
+const char* name(Net n) { return n == Net::sigmoid ? "sigmoid" : n == Net::relu ? "relu" : "resnet"; }
+
+hnn::Sequential<float, hnn::cpu> build(Net n) {
+  if (n == Net::resnet) return resnet::resnet<float, hnn::cpu>(0);
+  return lenet::lenet5<float, hnn::cpu>(n == Net::sigmoid ? lenet::Variant::sigmoid : lenet::Variant::relu, 0);
+}
+
+hnn::SgdOptions recipe(Net n) {
+  if (n == Net::sigmoid) return {0.9, 0, 0};
+  if (n == Net::relu) return {0.05, 0.9, 0};
+  return {0.1, 0.9, 5e-4};
+}
+
 struct Options {
   std::string data_dir;
-  std::vector<lenet::Variant> variants{lenet::Variant::sigmoid, lenet::Variant::relu};
+  std::vector<Net> variants{Net::sigmoid, Net::relu};
   std::vector<int> threads{1, 2};
   int warmup = 20, steps = 200, reps = 5;
   int infer_warmup = 5, infer_steps = 50;
@@ -66,7 +85,7 @@ const char* const usage =
     "\n"
     "  --data DIR            Fashion-MNIST folder (default: $HNN_DATA, data/fashion-mnist,\n"
     "                        /usr/share/datasets/fashion-mnist)\n"
-    "  --variant V           sigmoid, relu or both (default both)\n"
+    "  --variant V           sigmoid, relu or both (LeNet-5; default both), or resnet (the ResNet example)\n"
     "  --threads LIST        comma-separated thread counts (default 1,2)\n"
     "  --warmup N            untimed training steps first (default 20)\n"
     "  --steps N             timed training steps (default 200), split into --reps chunks\n"
@@ -109,10 +128,11 @@ Options parse(int argc, char** argv) {
     const std::string value = argv[++i];
     if (flag == "--data") o.data_dir = value;
     else if (flag == "--variant") {
-      if (value == "sigmoid") o.variants = {lenet::Variant::sigmoid};
-      else if (value == "relu") o.variants = {lenet::Variant::relu};
-      else if (value == "both") o.variants = {lenet::Variant::sigmoid, lenet::Variant::relu};
-      else fail("--variant must be sigmoid, relu or both, got '" + value + "'");
+      if (value == "sigmoid") o.variants = {Net::sigmoid};
+      else if (value == "relu") o.variants = {Net::relu};
+      else if (value == "both") o.variants = {Net::sigmoid, Net::relu};
+      else if (value == "resnet") o.variants = {Net::resnet};
+      else fail("--variant must be sigmoid, relu, both or resnet, got '" + value + "'");
     } else if (flag == "--threads") {
       o.threads.clear();
       std::stringstream list(value);
@@ -180,9 +200,8 @@ struct Work {
   double training() const { return forward + backward; }
 };
 
-Work count_work(const std::vector<hnn::LayerSpec>& specs, Shape shape) {
-  Work w;
-  bool first_with_input = true;  // Sequential skips the input gradient of its first layer
+// `first_with_input`: whether the chain starts the model (Sequential skips that layer's input gradient).
+void count_work(const std::vector<hnn::LayerSpec>& specs, Shape shape, bool first_with_input, Work& w) {
   for (const hnn::LayerSpec& spec : specs) {
     double macs = 0;
     if (const auto* c = spec.get_if<hnn::Conv2d>()) {
@@ -190,12 +209,20 @@ Work count_work(const std::vector<hnn::LayerSpec>& specs, Shape shape) {
       macs = static_cast<double>(g.out_channels * g.out_pixels() * g.patch_size());
     } else if (const auto* l = spec.get_if<hnn::Linear>()) {
       macs = static_cast<double>(l->in_features * l->out_features);
+    } else if (const auto* r = spec.get_if<hnn::Residual>()) {
+      count_work(r->body(), shape, first_with_input, w);
+      count_work(r->shortcut(), shape, first_with_input, w);
     }
     w.forward += 2 * macs;
     w.backward += 2 * macs * (first_with_input ? 1 : 2);
     first_with_input = false;
     shape = spec.output_shape(shape);
   }
+}
+
+Work count_work(const std::vector<hnn::LayerSpec>& specs, const Shape& shape) {
+  Work w;
+  count_work(specs, shape, true, w);
   return w;
 }
 
@@ -244,23 +271,23 @@ struct BatchPool {
 };
 
 struct Result {
-  lenet::Variant variant = lenet::Variant::sigmoid;
+  Net variant = Net::sigmoid;
   int threads = 1;
   std::vector<double> train_rates, infer_rates;
   double train = 0, infer = 0, last_loss = 0;
 };
 
-double learning_rate(lenet::Variant v) { return v == lenet::Variant::sigmoid ? 0.9 : 0.05; }
-double momentum(lenet::Variant v) { return v == lenet::Variant::sigmoid ? 0.0 : 0.9; }
-
-Result measure(const Options& o, lenet::Variant variant, int threads, const BatchPool& train, const BatchPool& test) {
+Result measure(const Options& o, Net variant, int threads, const BatchPool& train, const BatchPool& test) {
   hnn::set_num_threads(threads);
-  auto model = lenet::lenet5<float, hnn::cpu>(variant, 0);
+  auto model = build(variant);
   model.set_fusion(o.fusion);
-  hnn::SGD<float, hnn::cpu> sgd(model.parameters(), hnn::SgdOptions{learning_rate(variant), momentum(variant), 0});
+  hnn::SGD<float, hnn::cpu> sgd(model.parameters(), recipe(variant));
   hnn::SoftmaxCrossEntropy<float, hnn::cpu> loss;
-  // Size every buffer for the largest batch first, as hnn::Trainer does.
+  // Size every buffer for the largest batch first, as hnn::Trainer does (in evaluation mode,
+  // which leaves batch-norm statistics alone).
+  model.eval();
   model.forward(test.x(0));
+  model.train();
 
   std::int64_t k = 0;
   auto train_step = [&] {
@@ -283,6 +310,7 @@ Result measure(const Options& o, lenet::Variant variant, int threads, const Batc
   }
   if (!(r.last_loss < 10)) throw std::runtime_error("training diverged in the benchmark (loss " + std::to_string(r.last_loss) + ")");
 
+  model.eval();
   std::int64_t j = 0;
   for (int i = 0; i < o.infer_warmup; ++i) model.forward(test.x(j++));
   const int ichunk = o.infer_steps / o.reps;
@@ -300,10 +328,10 @@ Result measure(const Options& o, lenet::Variant variant, int threads, const Batc
 // Where a training step's time goes: each step of the model's plan (a layer, or a fused
 // Conv2d + activation + pooling run as Sequential executes it), forward and backward; the
 // loss; SGD.
-void profile(const Options& o, lenet::Variant variant, int threads, const BatchPool& train) {
+void profile(const Options& o, Net variant, int threads, const BatchPool& train) {
   hnn::set_num_threads(threads);
-  auto model = lenet::lenet5<float, hnn::cpu>(variant, 0);
-  hnn::SGD<float, hnn::cpu> sgd(model.parameters(), hnn::SgdOptions{learning_rate(variant), momentum(variant), 0});
+  auto model = build(variant);
+  hnn::SGD<float, hnn::cpu> sgd(model.parameters(), recipe(variant));
   hnn::SoftmaxCrossEntropy<float, hnn::cpu> loss;
   model.set_fusion(o.fusion);
   const hnn::Plan<float, hnn::cpu>& plan_of_model = model.plan(train.x(0).shape());
@@ -349,7 +377,7 @@ void profile(const Options& o, lenet::Variant variant, int threads, const BatchP
   double total = 0;
   for (std::size_t i = 0; i < t.size(); ++i) total += med[i] = median(t[i]);
   std::printf("\nprofile: %s, %d thread%s, batch %lld, %s, median of %d steps (microseconds; share of the step)\n",
-              lenet::name(variant), threads, threads == 1 ? "" : "s", static_cast<long long>(train.batch),
+              name(variant), threads, threads == 1 ? "" : "s", static_cast<long long>(train.batch),
               o.fusion ? "fused" : "layer by layer", o.profile_runs);
   std::printf("  %-76s %9s %6s %9s %6s\n", "step", "forward", "", "backward", "");
   for (std::size_t i = 0; i < n; ++i)
@@ -387,14 +415,15 @@ int main(int argc, char** argv) {
     const BatchPool train(train_set, o.batch, o.pool, 0), test(test_set, o.infer_batch, o.pool, 1);
     const double load_seconds = seconds_since(t_load), rss_data = rss_mb(false);
 
-    const Work work = count_work(lenet::lenet5<float, hnn::cpu>().specs(), Shape{1, 1, 28, 28});
+    // The work of the first network measured (LeNet-5's variants all do the same work).
+    const Work work = count_work(build(o.variants.front()).specs(), Shape{1, 1, 28, 28});
     std::printf("hnn lenet5_bench on %s (%d hardware threads), load average %s\n", cpu_model().c_str(),
                 hnn::num_threads(), load_start.c_str());
     std::printf("data: %s (%lld train, %lld test images, loaded in %.2f s)\n", dir.c_str(),
                 static_cast<long long>(train_set.size), static_cast<long long>(test_set.size), load_seconds);
     std::printf("work per example (multiply-adds of Conv2d and Linear x 2, from the layer shapes): "
                 "forward %.3f MFLOP, training %.3f MFLOP (forward + weight gradients + input gradients "
-                "but conv1's)\n",
+                "but the first layer's)\n",
                 work.forward / 1e6, work.training() / 1e6);
 
     std::vector<std::pair<int, double>> ceiling;
@@ -413,7 +442,7 @@ int main(int argc, char** argv) {
     std::printf("\n%-8s %7s %14s %20s %8s %6s %14s %8s %6s\n", "variant", "threads", "train ex/s", "(chunks min-max)",
                 "GFLOP/s", "ceil%", "infer img/s", "GFLOP/s", "ceil%");
     std::vector<Result> results;
-    for (lenet::Variant v : o.variants)
+    for (Net v : o.variants)
       for (int t : o.threads) {
         const Result r = measure(o, v, t, train, test);
         results.push_back(r);
@@ -421,22 +450,22 @@ int main(int argc, char** argv) {
         char range[64];
         std::snprintf(range, sizeof range, "(%.0f-%.0f)", *std::min_element(r.train_rates.begin(), r.train_rates.end()),
                       *std::max_element(r.train_rates.begin(), r.train_rates.end()));
-        std::printf("%-8s %7d %14.0f %20s %8.1f %5.0f%% %14.0f %8.1f %5.0f%%\n", lenet::name(v), t, r.train, range, tg,
+        std::printf("%-8s %7d %14.0f %20s %8.1f %5.0f%% %14.0f %8.1f %5.0f%%\n", name(v), t, r.train, range, tg,
                     c > 0 ? 100 * tg / c : 0.0, r.infer, ig, c > 0 ? 100 * ig / c : 0.0);
         std::fflush(stdout);
       }
-    for (lenet::Variant v : o.variants) {
+    for (Net v : o.variants) {
       double one = 0, two = 0;
       for (const Result& r : results)
         if (r.variant == v) (r.threads == 1 ? one : r.threads == 2 ? two : one) = r.train;
-      if (one > 0 && two > 0) std::printf("%s: 2 threads train %.2fx 1 thread\n", lenet::name(v), two / one);
+      if (one > 0 && two > 0) std::printf("%s: 2 threads train %.2fx 1 thread\n", name(v), two / one);
     }
     const double peak = rss_mb(true);
     std::printf("peak RSS %.1f MiB (after loading the data %.1f MiB); load average now %s\n", peak, rss_data,
                 load_average().c_str());
 
     if (o.profile)
-      for (lenet::Variant v : o.variants)
+      for (Net v : o.variants)
         for (int t : o.threads) profile(o, v, t, train);
 
     if (o.json) {
@@ -452,7 +481,7 @@ int main(int argc, char** argv) {
         std::printf("%s{\"variant\": \"%s\", \"threads\": %d, \"train_examples_per_sec\": %.1f, "
                     "\"train_chunk_rates\": %s, \"infer_images_per_sec\": %.1f, \"infer_chunk_rates\": %s, "
                     "\"train_gflops\": %.2f, \"infer_gflops\": %.2f, \"last_loss\": %.4f}",
-                    i ? ", " : "", lenet::name(r.variant), r.threads, r.train, json_list(r.train_rates).c_str(), r.infer,
+                    i ? ", " : "", name(r.variant), r.threads, r.train, json_list(r.train_rates).c_str(), r.infer,
                     json_list(r.infer_rates).c_str(), r.train * work.training() / 1e9, r.infer * work.forward / 1e9,
                     r.last_loss);
       }

@@ -1,4 +1,4 @@
-// The layers of issue 11 on CUDA against the same layers on the CPU: forward, backward
+// The layers of issue 11 (residual blocks included) on CUDA against the same layers on the CPU: forward, backward
 // (input and parameter gradients), running statistics and evaluation mode, on random inputs.
 // Skipped without a GPU (HNN_REQUIRE_GPU).
 #include <gtest/gtest.h>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cuda_test_util.cuh"
+#include "hnn/layers/residual.hpp"
 #include "hnn/sequential.hpp"
 
 using namespace hnn;
@@ -94,3 +95,15 @@ TEST(CudaLayers, BiaslessConvAndLinear) {
 }
 
 }  // namespace
+
+TEST(CudaLayers, ResidualBlocksWithBatchNorm) {
+  HNN_REQUIRE_GPU();
+  const std::vector<LayerSpec> identity{Conv2d(4, 4, 3).padding(1).bias(false), BatchNorm2d(4), ReLU(),
+                                        Conv2d(4, 4, 3).padding(1).bias(false), BatchNorm2d(4)};
+  expect_devices_agree({Residual(identity), ReLU()}, Shape{6, 4, 9, 9}, 12);
+  expect_devices_agree({Residual({Conv2d(4, 8, 3).stride(2).padding(1).bias(false), BatchNorm2d(8), ReLU(),
+                                  Conv2d(8, 8, 3).padding(1).bias(false), BatchNorm2d(8)},
+                                 {Conv2d(4, 8, 1).stride(2).bias(false), BatchNorm2d(8)}),
+                        ReLU(), GlobalAvgPool2d(), Flatten(), Linear(8, 3)},
+                       Shape{6, 4, 9, 9}, 13);
+}

@@ -73,6 +73,27 @@ TEST(ReadmeSnippets, Model) {
   EXPECT_EQ(net.parameter_count(), 61706);
 }
 
+TEST(ReadmeSnippets, Residual) {
+  // [readme:residual]
+  using namespace hnn;
+  auto block = [](std::int64_t in, std::int64_t out, std::int64_t stride) {
+    std::vector<LayerSpec> body{Conv2d(in, out, 3).stride(stride).padding(1).bias(false), BatchNorm2d(out), ReLU(),
+                                Conv2d(out, out, 3).padding(1).bias(false), BatchNorm2d(out)};
+    if (in == out && stride == 1) return Residual(body);  // identity shortcut: body(x) + x
+    return Residual(body, {Conv2d(in, out, 1).stride(stride).bias(false), BatchNorm2d(out)});
+  };
+  Sequential<float, cpu> net(Conv2d(1, 16, 3).padding(1).bias(false), BatchNorm2d(16), ReLU(),
+                             block(16, 16, 1), ReLU(), block(16, 32, 2), ReLU(),
+                             GlobalAvgPool2d(), Flatten(), Linear(32, 10));
+  std::cout << net.summary(Shape{1, 1, 28, 28});  // "5.shortcut.0  Conv2d(16, 32, kernel=1, ...)"
+  net.eval();                                       // running statistics, for evaluation
+  // [/readme]
+  const std::string summary = net.summary(Shape{1, 1, 28, 28});
+  EXPECT_NE(summary.find("  5.shortcut.0"), std::string::npos) << summary;
+  EXPECT_EQ(net.state_dict()[5].name, "3.body.0.weight");
+  EXPECT_EQ(net.forward(Tensor<float, cpu>::zeros(Shape{2, 1, 28, 28})).shape(), (Shape{2, 10}));
+}
+
 TEST(ReadmeSnippets, TrainSaveLoadPredict) {
   const std::string path = temp_file("lenet5.hnn"), image_path = temp_file("image.pgm");
   std::vector<float> first_pixels;  // the image written to image_path, as the model takes it

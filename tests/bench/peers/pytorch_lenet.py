@@ -48,6 +48,10 @@ except ImportError as e:  # pragma: no cover
              "that has torch.")
 
 EXECS = ("eager", "channels-last", "compile")
+# The networks this script runs; a peer for another network (pytorch_resnet.py) imports this
+# module and replaces VARIANTS, make_model, recipe and WEIGHT_DECAY before calling main().
+VARIANTS = ("sigmoid", "relu")
+WEIGHT_DECAY = 0.0
 
 DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"
 FILES = {
@@ -144,6 +148,9 @@ def make_lenet(variant):
 
     net.apply(init_weights)
     return net
+
+
+make_model = make_lenet
 
 
 # --------------------------------------------------------------------------
@@ -249,7 +256,7 @@ def recipe(variant):
 
 
 def make_optimizer(net, args):
-    return torch.optim.SGD(net.parameters(), lr=args.lr, momentum=args.momentum)
+    return torch.optim.SGD(net.parameters(), lr=args.lr, momentum=args.momentum, weight_decay=WEIGHT_DECAY)
 
 
 def apply_exec(net, exec_mode):
@@ -507,8 +514,8 @@ def parse_args(argv=None):
                    help="torch.set_num_threads for CPU (default: torch's own)")
     p.add_argument("--interop-threads", type=int, default=1,
                    help="torch.set_num_interop_threads (default %(default)s)")
-    p.add_argument("--variant", choices=("sigmoid", "relu", "both"),
-                   default="sigmoid",
+    p.add_argument("--variant", choices=VARIANTS + ("both",),
+                   default=VARIANTS[0],
                    help="sigmoid+avgpool (d2l, lr 0.9) or relu+maxpool "
                         "(lr 0.05, momentum 0.9, as hnn's); both: bench only")
     p.add_argument("--exec", default=None,
@@ -555,7 +562,7 @@ def parse_args(argv=None):
             p.error(f"--exec: unknown mode '{e}' (choose from {', '.join(EXECS)})")
     if args.mode == "train" and (args.execs != ["eager"] or args.variant == "both"):
         p.error("train mode runs one --variant, eager only")
-    args.variants = ["sigmoid", "relu"] if args.variant == "both" else [args.variant]
+    args.variants = list(VARIANTS) if args.variant == "both" else [args.variant]
     args.lr_given, args.momentum_given = args.lr, args.momentum
     set_recipe(args, args.variants[0])
     return args
@@ -603,7 +610,7 @@ def main(argv=None):
 
     if args.mode == "train":
         torch.manual_seed(args.seed)
-        net = make_lenet(args.variant).to(device)  # init on CPU RNG, then move
+        net = make_model(args.variant).to(device)  # init on CPU RNG, then move
         res = run_train(args, device, net, data)
     else:
         runs = []
@@ -611,7 +618,7 @@ def main(argv=None):
             for e in args.execs:
                 set_recipe(args, v)
                 torch.manual_seed(args.seed)
-                net = make_lenet(v).to(device)
+                net = make_model(v).to(device)
                 try:
                     runs.append(run_bench(args, device, net, data, e))
                 except Exception as err:  # e.g. torch.compile without a C++ compiler

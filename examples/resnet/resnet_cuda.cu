@@ -1,0 +1,7 @@
+// The GPU instantiations of the resnet training run and predict (compiled only with CUDA).
+#include "../common/run_cuda.hpp"
+#include "model.hpp"
+
+template int hnn_example::run_training_cuda(const hnn_example::Options&, const resnet::Program&);
+
+int hnn_example::run_predict_cuda(const PredictOptions& o) { return run_predict_on_cuda(o); }
