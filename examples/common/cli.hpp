@@ -92,7 +92,6 @@ inline const char* const predict_flags_help =
     "likely Fashion-MNIST classes of each (converted as lenet5 predict converts them).\n"
     "\n"
     "  --model PATH            the checkpoint to use\n"
-    "  --test-set DIR          instead of images: the accuracy on the Fashion-MNIST test split in DIR\n"
     "  --top K                 classes to print per image (default 3)\n"
     "  --device cpu|cuda       where to run the model (default cpu)\n"
     "  --threads N             CPU threads (default: all cores)\n";
