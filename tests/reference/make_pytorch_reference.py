@@ -22,6 +22,18 @@ One file per variant, tests/fixtures/pytorch_lenet5_<variant>.safetensors:
 Parameter names are nn.Sequential's state_dict names, which hnn's
 Sequential::parameter_names() uses too. The images and labels are not stored.
 
+A second file, tests/fixtures/pytorch_blocks.safetensors, covers the layers past LeNet
+(blocks_net() below: batch norm 2d and 1d, residual blocks with identity and 1x1-conv
+shortcuts, bias-less Conv2d and Linear, Tanh, padded max and average pooling, global
+average pooling) on the first 8 slice images, in training mode, and one Adam step:
+  weights.<name>                 every parameter and buffer (nn.Module state_dict names,
+                                 num_batches_tracked left out: hnn has no such buffer)
+  train.logits, train.loss       the training-mode forward (batch statistics)
+  grad.<name>                    d(mean loss)/d(parameter)
+  after.<name>                   every parameter and buffer after the forward and one
+                                 torch.optim.Adam step (PyTorch's defaults, lr 1e-3)
+  eval.logits                    the evaluation-mode forward after that step
+
 Run by hand, with the peer's interpreter (scripts/install-peer.sh):
   .venv-peer/bin/python tests/reference/make_pytorch_reference.py
 """
@@ -69,6 +81,77 @@ def lenet5(variant):
         nn.Linear(16 * 5 * 5, 120), act(),
         nn.Linear(120, 84), act(),
         nn.Linear(84, 10))
+
+
+class Residual(nn.Module):
+    """hnn::Residual: body(x) + shortcut(x), an empty shortcut being the identity."""
+
+    def __init__(self, body, shortcut=()):
+        super().__init__()
+        self.body = nn.Sequential(*body)
+        self.shortcut = nn.Sequential(*shortcut)
+
+    def forward(self, x):
+        return self.body(x) + self.shortcut(x)
+
+
+def blocks_net():
+    """The network of test_pytorch_reference.cpp's BlocksAgainstPyTorch, layer for layer."""
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
+        Residual([nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.Tanh(),
+                  nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4)]),
+        nn.ReLU(),
+        nn.MaxPool2d(3, stride=2, padding=1),                      # 28 -> 14
+        Residual([nn.Conv2d(4, 8, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+                  nn.Conv2d(8, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8)],
+                 [nn.Conv2d(4, 8, 1, stride=2, bias=False), nn.BatchNorm2d(8)]),  # 14 -> 7
+        nn.ReLU(),
+        nn.AvgPool2d(2, stride=2, padding=1),                      # 7 -> 4, padded zeros counted
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Linear(8, 16, bias=False), nn.BatchNorm1d(16), nn.Sigmoid(),
+        nn.Linear(16, 10))
+
+
+def write_blocks_fixture(x_all, y_all, out):
+    n = 8
+    torch.manual_seed(SEED + 1)
+    net = blocks_net()
+    with torch.no_grad():  # batch norm's affine parameters and running statistics away from 1/0
+        for m in net.modules():
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+    net = net.double()
+
+    def state(prefix):
+        return {f"{prefix}.{k}": v.detach().float().clone().contiguous()
+                for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
+
+    tensors = state("weights")
+    net.train()
+    x, y = x_all[:n].double(), y_all[:n]
+    logits = net(x)
+    loss = nn.functional.cross_entropy(logits, y)
+    loss.backward()
+    tensors["train.logits"] = logits.detach().float().contiguous()
+    tensors["train.loss"] = loss.detach().float().reshape(1)
+    for name, param in net.named_parameters():
+        tensors[f"grad.{name}"] = param.grad.detach().float().contiguous()
+    torch.optim.Adam(net.parameters()).step()
+    tensors.update(state("after"))
+    net.eval()
+    with torch.no_grad():
+        tensors["eval.logits"] = net(x).float().contiguous()
+    meta = {"network": "blocks_net() in tests/reference/make_pytorch_reference.py", "n": str(n),
+            "seed": str(SEED + 1), "optimizer": "torch.optim.Adam defaults (lr 1e-3)",
+            "arithmetic": "float64, stored as float32", "torch": torch.__version__,
+            "generator": "tests/reference/make_pytorch_reference.py"}
+    path = os.path.join(out, "pytorch_blocks.safetensors")
+    save_file(tensors, path, metadata=meta)
+    print(f"blocks, N = {n}: loss {loss.item():.6f}; wrote {path} ({os.path.getsize(path) / 1024:.0f} KiB)")
 
 
 def main():
@@ -121,6 +204,7 @@ def main():
         path = os.path.join(args.out, f"pytorch_lenet5_{variant}.safetensors")
         save_file(tensors, path, metadata=meta)
         print(f"wrote {path} ({os.path.getsize(path) / 1024:.0f} KiB, {len(tensors)} tensors)")
+    write_blocks_fixture(x_all, y_all, args.out)
     return 0
 
 

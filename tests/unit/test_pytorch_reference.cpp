@@ -1,4 +1,5 @@
-// hnn's LeNet-5 against PyTorch's own answers: tests/fixtures/pytorch_lenet5_<variant>.safetensors,
+// hnn's LeNet-5 (and, below, the layers past it) against PyTorch's own answers:
+// tests/fixtures/pytorch_lenet5_<variant>.safetensors,
 // written by tests/reference/make_pytorch_reference.py (PyTorch in float64, stored as float32)
 // from fixed weights and the first N images of the committed slice data/fashion-mnist/.
 // For both variants, N = 256 and N = 7, fusion on and off: the logits, the mean
@@ -21,7 +22,9 @@
 #include <string>
 #include <tuple>
 
+#include <hnn/adam.hpp>
 #include <hnn/data/mnist.hpp>
+#include <hnn/layers/residual.hpp>
 #include <hnn/loss.hpp>
 #include <hnn/optim.hpp>
 
@@ -43,17 +46,19 @@ struct Fixture {
   }
 };
 
-const Fixture& fixture(const std::string& variant) {
+// tests/fixtures/<file>.safetensors, read once.
+const Fixture& fixture_file(const std::string& file) {
   static std::map<std::string, Fixture> cache;
-  auto it = cache.find(variant);
+  auto it = cache.find(file);
   if (it != cache.end()) return it->second;
-  const hnn::SafetensorsFile f =
-      hnn::read_safetensors(std::string(HNN_SOURCE_DIR) + "/tests/fixtures/pytorch_lenet5_" + variant + ".safetensors");
+  const hnn::SafetensorsFile f = hnn::read_safetensors(std::string(HNN_SOURCE_DIR) + "/tests/fixtures/" + file);
   Fixture out;
   for (std::size_t i = 0; i < f.names.size(); ++i) out.tensors.emplace(f.names[i], f.tensors[i]);
   out.metadata = f.metadata;
-  return cache.emplace(variant, std::move(out)).first->second;
+  return cache.emplace(file, std::move(out)).first->second;
 }
+
+const Fixture& fixture(const std::string& variant) { return fixture_file("pytorch_lenet5_" + variant + ".safetensors"); }
 
 const hnn::data::Dataset& slice() {
   static const hnn::data::Dataset d =
@@ -129,6 +134,54 @@ INSTANTIATE_TEST_SUITE_P(LeNet5, PytorchReference,
                          ::testing::Combine(::testing::Values(lenet::Variant::sigmoid, lenet::Variant::relu),
                                             ::testing::Values(std::int64_t{256}, std::int64_t{7}), ::testing::Bool()),
                          case_name);
+
+// The layers past LeNet against PyTorch (tests/fixtures/pytorch_blocks.safetensors, see
+// make_pytorch_reference.py's blocks_net()): batch norm 2d and 1d, residual blocks with both
+// shortcuts, bias-less Conv2d and Linear, Tanh, padded pools, global average pooling; the
+// training-mode forward, every gradient, the running statistics, one Adam step, and the
+// evaluation-mode forward after it.
+TEST(PytorchReference, BlocksAgainstPyTorch) {
+  using namespace hnn;
+  const Fixture& ref = fixture_file("pytorch_blocks.safetensors");
+  Sequential<float, cpu> model(
+      Conv2d(1, 4, 3).padding(1).bias(false), BatchNorm2d(4), ReLU(),
+      Residual({Conv2d(4, 4, 3).padding(1).bias(false), BatchNorm2d(4), Tanh(), Conv2d(4, 4, 3).padding(1).bias(false),
+                BatchNorm2d(4)}),
+      ReLU(), MaxPool2d(3, 2).padding(1),
+      Residual({Conv2d(4, 8, 3).stride(2).padding(1).bias(false), BatchNorm2d(8), ReLU(),
+                Conv2d(8, 8, 3).padding(1).bias(false), BatchNorm2d(8)},
+               {Conv2d(4, 8, 1).stride(2).bias(false), BatchNorm2d(8)}),
+      ReLU(), AvgPool2d(2, 2).padding(1), GlobalAvgPool2d(), Flatten(), Linear(8, 16).bias(false), BatchNorm1d(16),
+      Sigmoid(), Linear(16, 10));
+  const auto& state = model.state_dict();
+  std::size_t in_file = 0;
+  for (const auto& [name, tensor] : ref.tensors) in_file += name.rfind("weights.", 0) == 0 ? 1 : 0;
+  ASSERT_EQ(state.size(), in_file) << "the model's state_dict and PyTorch's differ in size";
+  for (const auto& [name, value] : state) value->copy_from(ref.at("weights." + name));  // names as PyTorch's
+
+  const std::int64_t n = std::stoll(ref.metadata.at("n"));
+  const hnn::data::Dataset& d = slice();
+  const auto images = Tensor<float>::from_host(Shape{n, 1, 28, 28}, d.images.data());
+  const auto labels = Tensor<std::int32_t>::from_host(Shape{n}, d.labels.data());
+
+  SoftmaxCrossEntropy<float, cpu> loss;
+  const Tensor<float>& logits = model.forward(images);
+  EXPECT_LE(relative_error(logits, ref.at("train.logits")), kTolerance) << "training-mode logits";
+  const double mean_loss = loss(logits, labels), ref_loss = ref.at("train.loss").data()[0];
+  EXPECT_LE(std::abs(mean_loss - ref_loss) / ref_loss, kTolerance) << mean_loss << " vs " << ref_loss;
+  model.backward(loss.gradient());
+  for (std::size_t i = 0; i < model.parameters().size(); ++i)
+    EXPECT_LE(relative_error(*model.parameters()[i].grad, ref.at("grad." + model.parameter_names()[i])), kTolerance)
+        << "gradient of " << model.parameter_names()[i];
+
+  Adam<float, cpu> adam(model.parameters());
+  adam.step();
+  for (const auto& [name, value] : state)  // parameters after Adam, running statistics after the forward
+    EXPECT_LE(relative_error(*value, ref.at("after." + name)), kTolerance) << name << " after the step";
+
+  model.eval();
+  EXPECT_LE(relative_error(model.forward(images), ref.at("eval.logits")), kTolerance) << "evaluation-mode logits";
+}
 
 #else
 
