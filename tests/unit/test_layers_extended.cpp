@@ -349,7 +349,8 @@ TEST(LayersExtended, DescriptionsPrintAndRoundTrip) {
     EXPECT_EQ(back.str(), s.str());
     EXPECT_EQ(back.sizes(), s.sizes()) << s.str();
   }
-  const auto* bn = decode_layer<cpu>("BatchNorm2d", specs[0].sizes()).get_if<BatchNorm2d>();
+  const LayerSpec decoded = decode_layer<cpu>("BatchNorm2d", specs[0].sizes());  // get_if points into it
+  const auto* bn = decoded.get_if<BatchNorm2d>();
   ASSERT_NE(bn, nullptr);
   EXPECT_EQ(bn->eps(), 1.2345678901234567e-4);
   EXPECT_EQ(bn->momentum(), 0.3);
