@@ -136,9 +136,11 @@ class Sequential {
   // is followed by one indented row per sub-layer, named as its tensors are ("2.body.0").
   std::string summary(const Shape& input) const {
     std::size_t index_width = 4;  // wider only for sub-layer rows
-    for (std::size_t i = 0; i < specs_.size(); ++i)
-      for (std::size_t k = 0; k < specs_[i].children().size(); ++k)
+    for (std::size_t i = 0; i < specs_.size(); ++i) {
+      const std::size_t children = specs_[i].children().size();  // (a copy of the list: taken once)
+      for (std::size_t k = 0; k < children; ++k)
         index_width = std::max(index_width, specs_[i].child_name(k).size() + std::to_string(i).size() + 4);
+    }
     std::ostringstream out;
     out << std::left << std::setw(static_cast<int>(index_width)) << "#" << std::setw(44) << "layer" << std::setw(20) << "output shape"
         << "params\n";

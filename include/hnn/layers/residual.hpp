@@ -144,9 +144,8 @@ class ResidualLayer final : public Layer<T, Device> {
   std::vector<Parameter<T, Device>> parameters() override {
     std::vector<Parameter<T, Device>> all;
     for_each_branch([&](const std::string& prefix, Sequential<T, Device>& branch) {
-      for (std::size_t i = 0; i < branch.size(); ++i)
-        for (Parameter<T, Device> p : branch.layer(i).parameters())
-          all.push_back({prefix + std::to_string(i) + "." + p.name, p.value, p.grad});
+      for (std::size_t k = 0; k < branch.parameters().size(); ++k)  // the branch names them "<layer>.<name>"
+        all.push_back({prefix + branch.parameter_names()[k], branch.parameters()[k].value, branch.parameters()[k].grad});
     });
     return all;
   }
