@@ -1,6 +1,7 @@
 // d2l's "LeNet with batch normalization" (modern CNN chapter): LeNet-5 with a BatchNorm after
-// every convolution and every hidden Linear, before its sigmoid. Same sizes as lenet5's
-// sigmoid net; d2l trains it with lr 1.0, batch 256, 10 epochs.
+// every convolution and every hidden Linear, before its sigmoid. d2l's sizes: the first
+// convolution is unpadded (28 -> 24), so 16 x 4 x 4 features reach the first Linear (lenet5
+// pads it and has 400). d2l trains it with lr 1.0, batch 256, 10 epochs.
 #pragma once
 
 #include <cstdint>

@@ -1,9 +1,12 @@
 // Each layer's forward on small hand-computed cases, and its backward against finite differences.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "gradient_check.hpp"
+#include "hnn/kernels/sgd.hpp"
+#include "hnn/loss.hpp"
 #include "hnn/sequential.hpp"
 
 using namespace hnn;
@@ -201,6 +204,88 @@ TEST(Layers, RejectWrongInputShapesNamingTheLayer) {
   EXPECT_THROW(pool.forward(Tensor<float>(Shape{2, 1, 1, 1})), std::invalid_argument);
   EXPECT_THROW(Conv2d(1, 0, 5), std::invalid_argument);
   EXPECT_THROW(AvgPool2d(-2), std::invalid_argument);
+}
+
+TEST(Threads, LinearGivesTheSameResultsOnOneAndTwoThreads) {
+  // Each thread sums its own samples' weight gradient and the partial sums are added at the
+  // end. Shapes big enough for two threads: padded rows (77 inputs), and a batch too small to
+  // give the second thread any sample.
+  struct Case {
+    std::int64_t batch, in, out;
+  };
+  for (const Case c : {Case{256, 77, 60}, Case{256, 400, 120}, Case{5, 1000, 300}}) {
+    Rng rng(11);
+    const Tensor<double> x = random_tensor(Shape{c.batch, c.in}, rng);
+    const Tensor<double> dy = random_tensor(Shape{c.batch, c.out}, rng);
+    std::vector<std::vector<double>> results;
+    for (const int threads : {1, 2}) {
+      set_num_threads(threads);
+      LinearLayer<double, cpu> fc(Linear(c.in, c.out));
+      Rng init(5);
+      randomize_parameters(fc, init);
+      results.push_back(values(fc.forward(x)));
+      results.push_back(values(fc.backward(dy)));
+      results.push_back(values(*fc.parameters()[0].grad));
+      results.push_back(values(*fc.parameters()[1].grad));
+    }
+    set_num_threads(1);
+    // The weight gradient against its definition, sum over samples of dy^T x.
+    const std::vector<double> xs = values(x), dys = values(dy);
+    for (std::int64_t o = 0; o < c.out; o += 7)
+      for (std::int64_t i = 0; i < c.in; i += 5) {
+        double expected = 0;
+        for (std::int64_t n = 0; n < c.batch; ++n) expected += dys[n * c.out + o] * xs[n * c.in + i];
+        ASSERT_NEAR(results[6][o * c.in + i], expected, 1e-10 * (1 + std::abs(expected)))
+            << "batch " << c.batch << ", dW[" << o << "][" << i << "] on two threads";
+      }
+    for (std::size_t i = 0; i < 4; ++i)
+      for (std::size_t j = 0; j < results[i].size(); ++j)
+        ASSERT_NEAR(results[i][j], results[i + 4][j], 1e-12 * (1 + std::abs(results[i][j])))
+            << "batch " << c.batch << ", result " << i;
+  }
+}
+
+TEST(Threads, LossAndSgdOnTwoThreadsMatchTheirDefinitions) {
+  // The loss splits the batch between the threads and adds their sums; SGD splits large
+  // tensors. Both against the formulas, on two threads.
+  Rng rng(21);
+  const std::int64_t batch = 256, classes = 10;
+  const Tensor<double> logits = random_tensor(Shape{batch, classes}, rng, -3, 3);
+  Tensor<std::int32_t> labels(Shape{batch});
+  for (std::int64_t n = 0; n < batch; ++n) labels.data()[n] = static_cast<std::int32_t>((n * 7) % classes);
+  double expected_loss = 0, expected_correct = 0;
+  std::vector<double> expected_grad(static_cast<std::size_t>(batch * classes));
+  for (std::int64_t n = 0; n < batch; ++n) {
+    const double* z = logits.data() + n * classes;
+    double sum = 0;
+    for (std::int64_t c = 0; c < classes; ++c) sum += std::exp(z[c]);
+    expected_loss += std::log(sum) - z[labels.data()[n]];
+    expected_correct += (std::max_element(z, z + classes) - z) == labels.data()[n] ? 1 : 0;
+    for (std::int64_t c = 0; c < classes; ++c)
+      expected_grad[n * classes + c] = (std::exp(z[c]) / sum - (c == labels.data()[n] ? 1 : 0)) / batch;
+  }
+  set_num_threads(2);
+  SoftmaxCrossEntropy<double, cpu> loss;
+  const std::vector<double> grad = values(loss.forward_backward(logits, labels));
+  EXPECT_NEAR(loss.totals().loss_sum, expected_loss, 1e-9 * expected_loss);
+  EXPECT_EQ(loss.totals().correct, expected_correct);
+  for (std::size_t i = 0; i < grad.size(); ++i) ASSERT_NEAR(grad[i], expected_grad[i], 1e-14) << "gradient " << i;
+
+  const std::int64_t n = 40000;  // above the size SGD splits
+  std::vector<float> param(n), grads(n), velocity(n), expected_param(n), expected_velocity(n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    param[i] = 0.001f * static_cast<float>(i % 997);
+    grads[i] = 0.01f * static_cast<float>((i * 31) % 101) - 0.5f;
+    velocity[i] = 0.1f * static_cast<float>(i % 7);
+    expected_velocity[i] = 0.9f * velocity[i] + (grads[i] + 0.01f * param[i]);
+    expected_param[i] = param[i] - 0.5f * expected_velocity[i];
+  }
+  sgd_update(cpu{}, n, param.data(), grads.data(), velocity.data(), 0.5f, 0.9f, 0.01f);
+  set_num_threads(1);
+  for (std::int64_t i = 0; i < n; ++i) {
+    ASSERT_FLOAT_EQ(velocity[i], expected_velocity[i]) << "velocity " << i;
+    ASSERT_FLOAT_EQ(param[i], expected_param[i]) << "parameter " << i;
+  }
 }
 
 TEST(Threads, ConvAndPoolGiveTheSameResultsOnOneAndTwoThreads) {

@@ -17,7 +17,7 @@ namespace detail {
 // Multiply-adds below which a Linear layer runs on one thread: LeNet-5's Linear(120, 84) and
 // Linear(84, 10) gain nothing measurable from a second thread at batch 256, and every
 // parallel region is a wait for the slowest thread.
-constexpr std::int64_t linear_parallel_work = std::int64_t{4} << 20;
+constexpr std::int64_t linear_parallel_work = std::int64_t{1} << 20;
 
 template <class T>
 using LinearMatrix = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
@@ -31,15 +31,19 @@ void linear_forward(cpu, std::int64_t batch, std::int64_t in_features, std::int6
   // Y = X * W^T: the product wants W^T row-major (in, out), padded to whole packets.
   const std::int64_t pitch = detail::round_up(out_features, detail::packet_size<T>);
   T* wt = detail::gemm::scratch<T>(in_features * pitch);
-  for (std::int64_t i = 0; i < in_features; ++i) {
-    for (std::int64_t o = 0; o < out_features; ++o) wt[i * pitch + o] = weight[o * in_features + i];
-    std::fill(wt + i * pitch + out_features, wt + (i + 1) * pitch, T(0));
-  }
 #if defined(_OPENMP)
 #pragma omp parallel if (batch * in_features * out_features >= detail::linear_parallel_work)
 #endif
   {
     const int t = thread_index(), threads = team_size();
+    const auto [i0, i1] = detail::thread_range(in_features, t, threads, 1);
+    for (std::int64_t i = i0; i < i1; ++i) {
+      for (std::int64_t o = 0; o < out_features; ++o) wt[i * pitch + o] = weight[o * in_features + i];
+      std::fill(wt + i * pitch + out_features, wt + (i + 1) * pitch, T(0));
+    }
+#if defined(_OPENMP)
+#pragma omp barrier
+#endif
     const auto [n0, n1] = detail::thread_range(batch, t, threads, detail::gemm::rows_block);
     detail::gemm::multiply(n0, n1, out_features, in_features, input, in_features, std::int64_t{1}, wt, pitch, output,
                            out_features, bias);
@@ -51,16 +55,22 @@ void linear_forward(cpu, std::int64_t batch, std::int64_t in_features, std::int6
 template <class T>
 void linear_backward(cpu, std::int64_t batch, std::int64_t in_features, std::int64_t out_features, const T* input,
                      const T* weight, const T* grad_output, T* grad_input, T* grad_weight, T* grad_bias) {
-  // dW = dY^T X (rows split by output feature), dX = dY W (rows split by sample). Both read
-  // X or W as the row-major right operand, so rows are padded to whole packets when
-  // in_features is not a multiple of one.
+  // dW = dY^T X and dX = dY W, both split by sample: each thread reads only the rows of X and
+  // dY that the layers before it wrote on that thread (a core's own cache), and the threads'
+  // partial dW are summed at the end. Both products read X or W as the row-major right
+  // operand, so rows are padded to whole packets when in_features is not a multiple of one.
   const std::int64_t pitch = detail::round_up(in_features, detail::packet_size<T>);
   const bool pad = pitch != in_features;
-  T* packed = pad ? detail::gemm::scratch<T>((batch + out_features) * pitch) : nullptr;
+  const bool parallel = batch * in_features * out_features >= detail::linear_parallel_work;
+  const std::int64_t weights = out_features * in_features;
+  const std::int64_t partials = parallel ? num_threads() - 1 : 0;  // dW of threads 1.. (thread 0 writes grad_weight)
+  T* scratch = detail::gemm::scratch<T>((pad ? (batch + out_features) * pitch : 0) + partials * weights);
+  T* packed = pad ? scratch : nullptr;
+  T* partial_dw = scratch + (pad ? (batch + out_features) * pitch : 0);
   const T* x = pad ? packed : input;
   const T* w = pad ? packed + batch * pitch : weight;
 #if defined(_OPENMP)
-#pragma omp parallel if (batch * in_features * out_features >= detail::linear_parallel_work)
+#pragma omp parallel if (parallel)
 #endif
   {
     const int t = thread_index(), threads = team_size();
@@ -78,18 +88,33 @@ void linear_backward(cpu, std::int64_t batch, std::int64_t in_features, std::int
 #pragma omp barrier
 #endif
     }
+    const auto [n0, n1] = detail::thread_range(batch, t, threads, detail::gemm::rows_block);
+    T* my_dw = t == 0 ? grad_weight : partial_dw + (t - 1) * weights;
+    if (n1 > n0) {
+      detail::gemm::multiply(std::int64_t{0}, out_features, in_features, n1 - n0, grad_output + n0 * out_features,
+                             std::int64_t{1}, out_features, x + n0 * pitch, pitch, my_dw, in_features);
+    } else {
+      std::fill(my_dw, my_dw + weights, T(0));
+    }
+    if (grad_input != nullptr) {
+      detail::gemm::multiply(n0, n1, in_features, out_features, grad_output, out_features, std::int64_t{1}, w, pitch,
+                             grad_input, in_features);
+    }
     const auto [o0, o1] = detail::thread_range(out_features, t, threads, 1);
-    detail::gemm::multiply(o0, o1, in_features, batch, grad_output, std::int64_t{1}, out_features, x, pitch,
-                           grad_weight, in_features);
     for (std::int64_t o = o0; o < o1 && grad_bias != nullptr; ++o) {
       T sum = 0;
       for (std::int64_t n = 0; n < batch; ++n) sum += grad_output[n * out_features + o];
       grad_bias[o] = sum;
     }
-    if (grad_input != nullptr) {
-      const auto [n0, n1] = detail::thread_range(batch, t, threads, detail::gemm::rows_block);
-      detail::gemm::multiply(n0, n1, in_features, out_features, grad_output, out_features, std::int64_t{1}, w, pitch,
-                             grad_input, in_features);
+    if (threads > 1) {
+#if defined(_OPENMP)
+#pragma omp barrier
+#endif
+      const auto [e0, e1] = detail::thread_range(weights, t, threads);
+      for (int u = 1; u < threads; ++u) {
+        const T* other = partial_dw + (u - 1) * weights;
+        for (std::int64_t e = e0; e < e1; ++e) grad_weight[e] += other[e];
+      }
     }
   }
 }

@@ -1,11 +1,14 @@
 // Softmax cross-entropy on the CPU, fused with its gradient and the batch statistics.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 
 #include "hnn/device.hpp"
+#include "hnn/kernels/cpu/vectorize.hpp"
+#include "hnn/parallel.hpp"
 
 namespace hnn {
 
@@ -31,24 +34,42 @@ void softmax_cross_entropy(cpu, std::int64_t batch, std::int64_t classes, const 
                            const std::int32_t* labels, T* grad_logits, double* stats,
                            const std::int64_t* batch_number,
                            double max_mean_loss = std::numeric_limits<double>::infinity()) {
-  double loss_sum = 0, correct = 0;
-  for (std::int64_t n = 0; n < batch; ++n) {
-    const T* z = logits + n * classes;
-    std::int64_t best = 0;
-    for (std::int64_t c = 1; c < classes; ++c)
-      if (z[c] > z[best]) best = c;
-    const T max = z[best];
-    T sum = 0;
-    for (std::int64_t c = 0; c < classes; ++c) sum += std::exp(z[c] - max);
-    const T loss = std::log(sum) + max - z[labels[n]];
-    loss_sum += static_cast<double>(loss);
-    correct += (best == labels[n]) ? 1.0 : 0.0;
-    if (grad_logits != nullptr) {
-      T* g = grad_logits + n * classes;
-      const T inv = T(1) / (sum * T(batch));
-      for (std::int64_t c = 0; c < classes; ++c) g[c] = std::exp(z[c] - max) * inv;
-      g[labels[n]] -= T(1) / T(batch);
+  // Samples split between the threads once the batch is large enough to pay for a parallel
+  // region; each thread's sums are added in thread order, so a thread count gives one answer.
+  constexpr int max_threads = 64;
+  double thread_loss[max_threads] = {}, thread_correct[max_threads] = {};
+#if defined(_OPENMP)
+#pragma omp parallel if (batch * classes >= 2048 && num_threads() > 1) num_threads(std::min(num_threads(), max_threads))
+#endif
+  {
+    const int t = thread_index();
+    const auto [n0, n1] = detail::thread_range(batch, t, team_size(), 1);
+    double my_loss = 0, my_correct = 0;  // written to the shared arrays once, at the end
+    for (std::int64_t n = n0; n < n1; ++n) {
+      const T* z = logits + n * classes;
+      std::int64_t best = 0;
+      for (std::int64_t c = 1; c < classes; ++c)
+        if (z[c] > z[best]) best = c;
+      const T max = z[best];
+      T sum = 0;
+      for (std::int64_t c = 0; c < classes; ++c) sum += std::exp(z[c] - max);
+      const T loss = std::log(sum) + max - z[labels[n]];
+      my_loss += static_cast<double>(loss);
+      my_correct += (best == labels[n]) ? 1.0 : 0.0;
+      if (grad_logits != nullptr) {
+        T* g = grad_logits + n * classes;
+        const T inv = T(1) / (sum * T(batch));
+        for (std::int64_t c = 0; c < classes; ++c) g[c] = std::exp(z[c] - max) * inv;
+        g[labels[n]] -= T(1) / T(batch);
+      }
     }
+    thread_loss[t] = my_loss;
+    thread_correct[t] = my_correct;
+  }
+  double loss_sum = 0, correct = 0;
+  for (int t = 0; t < max_threads; ++t) {
+    loss_sum += thread_loss[t];
+    correct += thread_correct[t];
   }
   stats[LossStats::loss_sum] += loss_sum;
   stats[LossStats::correct] += correct;
