@@ -4,7 +4,8 @@
 //        |  compiled once per input shape (and again when it changes or fusion is switched)
 //        v
 //   Plan: [stage, stage, ...]   a stage is one layer, or a fused run of layers
-//                               (stages/conv2d_act_pool.hpp) with the same interface
+//                               (stages/conv2d_act_pool.hpp, stages/batch_norm_relu.hpp)
+//                               with the same interface
 //
 // The planner is the one place that decides fusion; forward/backward are plain loops.
 #pragma once
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "hnn/layers/layer.hpp"
+#include "hnn/stages/batch_norm_relu.hpp"
 #include "hnn/stages/conv2d_act_pool.hpp"
 
 namespace hnn {
@@ -43,8 +45,9 @@ class Plan {
     Shape s = input;
     for (std::size_t i = 0; i < specs.size();) {
       std::unique_ptr<Stage<T, Device>> fused;
-      if (fusion) fused = fuse_conv2d_act_pool<T, Device>(specs, i, *layers[i], s);
-      const std::size_t count = fused ? 3 : 1;
+      std::size_t count = 1;
+      if (fusion && (fused = fuse_conv2d_act_pool<T, Device>(specs, i, *layers[i], s))) count = 3;
+      else if (fusion && (fused = fuse_batch_norm_relu<T, Device>(specs, i, *layers[i], s))) count = 2;
       for (std::size_t k = i; k < i + count; ++k) s = output_shape(specs, k, s);
       Stage<T, Device>* stage = fused ? fused.get() : layers[i].get();
       if (fused) fused_.push_back(std::move(fused));

@@ -92,6 +92,18 @@ class BatchNormSpec {
     return n;
   }
 
+  // What the layer and the fused BatchNorm + ReLU stage (stages/batch_norm_relu.hpp) refuse.
+  void require_training_values(const Shape& input) const {
+    if (input[0] * spatial(input) < 2)
+      bad_input(str() + ": training needs more than one value per channel, got input " + input.str() +
+                " (as in PyTorch; evaluation mode accepts a single sample)");
+  }
+  [[noreturn]] void throw_backward_after_eval() const {
+    throw std::logic_error(str() +
+                           ": backward() after an evaluation-mode forward() is not supported (the batch-norm "
+                           "kernels differentiate the training-mode, batch-statistics forward only)");
+  }
+
  protected:
   // Throws unless input has C == num_features channels in dimension 1 (the rank is the
   // description's to check). str() only on the error path: forward() must not allocate.
@@ -166,9 +178,7 @@ class BatchNormLayer final : public Layer<T, Device> {
     output_.resize(shape);
     forward_training_ = this->training_;
     if (this->training_) {
-      if (batch * spatial < 2)
-        detail::bad_input(spec_.str() + ": training needs more than one value per channel, got input " + shape.str() +
-                          " (as in PyTorch; evaluation mode accepts a single sample)");
+      spec_.require_training_values(shape);
       batch_norm_forward_training(Device{}, batch, channels, spatial, input.data(), weight_.data(), bias_.data(),
                                   running_mean_.data(), running_var_.data(), static_cast<T>(spec_.momentum()),
                                   static_cast<T>(spec_.eps()), output_.data(), save_mean_.data(),
@@ -182,10 +192,7 @@ class BatchNormLayer final : public Layer<T, Device> {
   }
 
   const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
-    if (!forward_training_)
-      throw std::logic_error(spec_.str() +
-                             ": backward() after an evaluation-mode forward() is not supported (the batch-norm "
-                             "kernels differentiate the training-mode, batch-statistics forward only)");
+    if (!forward_training_) spec_.throw_backward_after_eval();
     const Shape& shape = input_.shape();
     T* grad_input = nullptr;
     if (this->input_gradient_) {

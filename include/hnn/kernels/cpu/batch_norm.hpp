@@ -42,14 +42,24 @@ inline void check_batch_norm_count(std::int64_t batch, std::int64_t spatial) {
 }
 }  // namespace detail
 
-template <class T>
-void batch_norm_forward_training(cpu, std::int64_t batch, std::int64_t channels, std::int64_t spatial, const T* input,
+namespace detail {
+// y = x * scale + shift over one plane, then max(y, 0) when Relu (the fused BatchNorm + ReLU).
+template <bool Relu, class T>
+void normalize_plane(const T* input, T* output, std::int64_t spatial, T scale, T shift) {
+  if constexpr (Relu)
+    Plane<T>(output, spatial) = (ConstPlane<T>(input, spatial) * scale + shift).max(T(0));
+  else
+    Plane<T>(output, spatial) = ConstPlane<T>(input, spatial) * scale + shift;
+}
+
+template <bool Relu, class T>
+void batch_norm_forward_training(std::int64_t batch, std::int64_t channels, std::int64_t spatial, const T* input,
                                  const T* weight, const T* bias, T* running_mean, T* running_var, T momentum, T eps,
                                  T* output, T* save_mean, T* save_inv_std) {
-  detail::check_batch_norm_count(batch, spatial);
+  check_batch_norm_count(batch, spatial);
   const std::int64_t count = batch * spatial;
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (count * channels >= detail::batch_norm_parallel_work)
+#pragma omp parallel for schedule(static) if (count * channels >= batch_norm_parallel_work)
 #endif
   for (std::int64_t c = 0; c < channels; ++c) {
     // Two passes in double: the mean, then the squared deviations from it (no cancellation).
@@ -75,17 +85,17 @@ void batch_norm_forward_training(cpu, std::int64_t batch, std::int64_t channels,
     const T shift = (bias != nullptr ? bias[c] : T(0)) - static_cast<T>(mean) * scale;
     for (std::int64_t n = 0; n < batch; ++n) {
       const std::int64_t at = (n * channels + c) * spatial;
-      detail::Plane<T>(output + at, spatial) = detail::ConstPlane<T>(input + at, spatial) * scale + shift;
+      normalize_plane<Relu>(input + at, output + at, spatial, scale, shift);
     }
   }
 }
 
-template <class T>
-void batch_norm_forward_eval(cpu, std::int64_t batch, std::int64_t channels, std::int64_t spatial, const T* input,
+template <bool Relu, class T>
+void batch_norm_forward_eval(std::int64_t batch, std::int64_t channels, std::int64_t spatial, const T* input,
                              const T* weight, const T* bias, const T* running_mean, const T* running_var, T eps,
                              T* output) {
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (batch * spatial * channels >= detail::batch_norm_parallel_work)
+#pragma omp parallel for schedule(static) if (batch * spatial * channels >= batch_norm_parallel_work)
 #endif
   for (std::int64_t c = 0; c < channels; ++c) {
     const T inv_std = T(1) / std::sqrt(running_var[c] + eps);
@@ -93,10 +103,94 @@ void batch_norm_forward_eval(cpu, std::int64_t batch, std::int64_t channels, std
     const T shift = (bias != nullptr ? bias[c] : T(0)) - running_mean[c] * scale;
     for (std::int64_t n = 0; n < batch; ++n) {
       const std::int64_t at = (n * channels + c) * spatial;
-      detail::Plane<T>(output + at, spatial) = detail::ConstPlane<T>(input + at, spatial) * scale + shift;
+      normalize_plane<Relu>(input + at, output + at, spatial, scale, shift);
     }
   }
 }
+}  // namespace detail
+
+template <class T>
+void batch_norm_forward_training(cpu, std::int64_t batch, std::int64_t channels, std::int64_t spatial, const T* input,
+                                 const T* weight, const T* bias, T* running_mean, T* running_var, T momentum, T eps,
+                                 T* output, T* save_mean, T* save_inv_std) {
+  detail::batch_norm_forward_training<false>(batch, channels, spatial, input, weight, bias, running_mean, running_var,
+                                             momentum, eps, output, save_mean, save_inv_std);
+}
+
+template <class T>
+void batch_norm_forward_eval(cpu, std::int64_t batch, std::int64_t channels, std::int64_t spatial, const T* input,
+                             const T* weight, const T* bias, const T* running_mean, const T* running_var, T eps,
+                             T* output) {
+  detail::batch_norm_forward_eval<false>(batch, channels, spatial, input, weight, bias, running_mean, running_var, eps,
+                                         output);
+}
+
+namespace detail {
+// Relu: the fused BatchNorm + ReLU, whose output (`relu_output`) masks dy: the gradient that
+// reaches the batch norm is dy where the stage's output was positive, else 0.
+template <bool Relu, class T>
+void batch_norm_backward(std::int64_t batch, std::int64_t channels, std::int64_t spatial, const T* input,
+                         const T* weight, const T* save_mean, const T* save_inv_std, const T* relu_output,
+                         const T* grad_output, T* grad_input, T* grad_weight, T* grad_bias) {
+  const std::int64_t count = batch * spatial;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (count * channels >= batch_norm_parallel_work)
+#endif
+  for (std::int64_t c = 0; c < channels; ++c) {
+    const T mean = save_mean[c], inv_std = save_inv_std[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (std::int64_t n = 0; n < batch; ++n) {
+      const std::int64_t at = (n * channels + c) * spatial;
+      if constexpr (Relu) {  // plain loops: Eigen 3.4's select() does not vectorise
+        const T* y = relu_output + at;
+        const T* d = grad_output + at;
+        const T* xs = input + at;
+        T plane_dy = 0, plane_dy_xhat = 0;
+#if defined(_OPENMP)
+#pragma omp simd reduction(+ : plane_dy, plane_dy_xhat)
+#endif
+        for (std::int64_t k = 0; k < spatial; ++k) {
+          const T g = y[k] > T(0) ? d[k] : T(0);  // d is loaded either way, so this vectorises
+          plane_dy += g;
+          plane_dy_xhat += g * ((xs[k] - mean) * inv_std);
+        }
+        sum_dy += static_cast<double>(plane_dy);
+        sum_dy_xhat += static_cast<double>(plane_dy_xhat);
+      } else {
+        const ConstPlane<T> dy(grad_output + at, spatial), x(input + at, spatial);
+        sum_dy += static_cast<double>(dy.sum());
+        sum_dy_xhat += static_cast<double>((dy * ((x - mean) * inv_std)).sum());
+      }
+    }
+    if (grad_bias != nullptr) grad_bias[c] = static_cast<T>(sum_dy);
+    if (grad_weight != nullptr) grad_weight[c] = static_cast<T>(sum_dy_xhat);
+    if (grad_input == nullptr) continue;
+    const T scale = (weight != nullptr ? weight[c] : T(1)) * inv_std;
+    const T mean_dy = static_cast<T>(sum_dy / static_cast<double>(count));
+    const T mean_dy_xhat = static_cast<T>(sum_dy_xhat / static_cast<double>(count));
+    for (std::int64_t n = 0; n < batch; ++n) {
+      const std::int64_t at = (n * channels + c) * spatial;
+      if constexpr (Relu) {
+        const T* y = relu_output + at;
+        const T* d = grad_output + at;
+        const T* xs = input + at;
+        T* dx = grad_input + at;
+#if defined(_OPENMP)
+#pragma omp simd
+#endif
+        for (std::int64_t k = 0; k < spatial; ++k) {
+          const T g = y[k] > T(0) ? d[k] : T(0);
+          dx[k] = scale * (g - mean_dy - ((xs[k] - mean) * inv_std) * mean_dy_xhat);
+        }
+      } else {
+        const ConstPlane<T> dy(grad_output + at, spatial), x(input + at, spatial);
+        const auto x_hat = (x - mean) * inv_std;
+        Plane<T>(grad_input + at, spatial) = scale * (dy - mean_dy - x_hat * mean_dy_xhat);
+      }
+    }
+  }
+}
+}  // namespace detail
 
 // The training-mode gradients, from what batch_norm_forward_training saved. With
 // x_hat = (x - mean) * inv_std and m = batch * spatial, per channel:
@@ -107,32 +201,36 @@ template <class T>
 void batch_norm_backward(cpu, std::int64_t batch, std::int64_t channels, std::int64_t spatial, const T* input,
                          const T* weight, const T* save_mean, const T* save_inv_std, const T* grad_output,
                          T* grad_input, T* grad_weight, T* grad_bias) {
-  const std::int64_t count = batch * spatial;
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (count * channels >= detail::batch_norm_parallel_work)
-#endif
-  for (std::int64_t c = 0; c < channels; ++c) {
-    const T mean = save_mean[c], inv_std = save_inv_std[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (std::int64_t n = 0; n < batch; ++n) {
-      const std::int64_t at = (n * channels + c) * spatial;
-      const auto dy = detail::ConstPlane<T>(grad_output + at, spatial);
-      sum_dy += static_cast<double>(dy.sum());
-      sum_dy_xhat += static_cast<double>((dy * ((detail::ConstPlane<T>(input + at, spatial) - mean) * inv_std)).sum());
-    }
-    if (grad_bias != nullptr) grad_bias[c] = static_cast<T>(sum_dy);
-    if (grad_weight != nullptr) grad_weight[c] = static_cast<T>(sum_dy_xhat);
-    if (grad_input == nullptr) continue;
-    const T scale = (weight != nullptr ? weight[c] : T(1)) * inv_std;
-    const T mean_dy = static_cast<T>(sum_dy / static_cast<double>(count));
-    const T mean_dy_xhat = static_cast<T>(sum_dy_xhat / static_cast<double>(count));
-    for (std::int64_t n = 0; n < batch; ++n) {
-      const std::int64_t at = (n * channels + c) * spatial;
-      const auto x_hat = (detail::ConstPlane<T>(input + at, spatial) - mean) * inv_std;
-      detail::Plane<T>(grad_input + at, spatial) =
-          scale * (detail::ConstPlane<T>(grad_output + at, spatial) - mean_dy - x_hat * mean_dy_xhat);
-    }
-  }
+  detail::batch_norm_backward<false>(batch, channels, spatial, input, weight, save_mean, save_inv_std,
+                                     static_cast<const T*>(nullptr), grad_output, grad_input, grad_weight, grad_bias);
+}
+
+// BatchNorm followed by ReLU in one pass each way (the planner's fused stage,
+// stages/batch_norm_relu.hpp): output = max(batch_norm(x), 0). The backward takes that output
+// to mask dy. The forward is the two layers' arithmetic (the same bits); the backward's sums
+// over a masked plane may round differently in the last place.
+template <class T>
+void batch_norm_relu_forward_training(cpu, std::int64_t batch, std::int64_t channels, std::int64_t spatial,
+                                      const T* input, const T* weight, const T* bias, T* running_mean, T* running_var,
+                                      T momentum, T eps, T* output, T* save_mean, T* save_inv_std) {
+  detail::batch_norm_forward_training<true>(batch, channels, spatial, input, weight, bias, running_mean, running_var,
+                                            momentum, eps, output, save_mean, save_inv_std);
+}
+
+template <class T>
+void batch_norm_relu_forward_eval(cpu, std::int64_t batch, std::int64_t channels, std::int64_t spatial,
+                                  const T* input, const T* weight, const T* bias, const T* running_mean,
+                                  const T* running_var, T eps, T* output) {
+  detail::batch_norm_forward_eval<true>(batch, channels, spatial, input, weight, bias, running_mean, running_var, eps,
+                                        output);
+}
+
+template <class T>
+void batch_norm_relu_backward(cpu, std::int64_t batch, std::int64_t channels, std::int64_t spatial, const T* input,
+                              const T* weight, const T* save_mean, const T* save_inv_std, const T* output,
+                              const T* grad_output, T* grad_input, T* grad_weight, T* grad_bias) {
+  detail::batch_norm_backward<true>(batch, channels, spatial, input, weight, save_mean, save_inv_std, output,
+                                    grad_output, grad_input, grad_weight, grad_bias);
 }
 
 }  // namespace hnn
