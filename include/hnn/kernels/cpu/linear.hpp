@@ -14,9 +14,9 @@
 namespace hnn {
 
 namespace detail {
-// Multiply-adds below which a Linear layer runs on one thread: LeNet-5's Linear(120, 84) and
-// Linear(84, 10) gain nothing measurable from a second thread at batch 256, and every
-// parallel region is a wait for the slowest thread.
+// Multiply-adds below which a Linear layer runs on one thread (a parallel region is a wait for
+// the slowest thread): at batch 256 LeNet-5's Linear(84, 10) (0.2M) stays on one, while
+// Linear(120, 84) (2.6M) gains from two (tests/bench/NOTES.md, third session).
 constexpr std::int64_t linear_parallel_work = std::int64_t{1} << 20;
 
 template <class T>
