@@ -102,11 +102,18 @@ TEST(Conv2dAlgorithms, Im2colMatchesTheDefinitionAtEveryStrideAndPadding) {
   }
 }
 
-TEST(Conv2dAlgorithms, DirectMatchesIm2colOnStrideOneGeometries) {
+TEST(Conv2dAlgorithms, DirectMatchesIm2colAtEveryStride) {
   for (const int threads : {1, 2}) {
     set_num_threads(threads);
-    for (const Conv2dGeometry& g : {geometry(3, 1, 28, 28, 6, 5, 2), geometry(5, 6, 14, 14, 16, 5, 0),
-                                    geometry(2, 3, 7, 9, 4, 3, 1), geometry(4, 2, 6, 5, 3, 1, 0)}) {
+    // Stride 1 (LeNet's two convs, a padded 3x3, a 1x1), then strided: the ResNet's 3x3 and
+    // 1x1 at stride 2 (even and odd sizes, so the last phase row and column differ), a kernel
+    // of 2 (one tap per phase), stride 3, a stride above the kernel (pixels no tap reads),
+    // and a 4x4 kernel at stride 2 with padding 3 (phases of two taps each way).
+    for (const Conv2dGeometry& g :
+         {geometry(3, 1, 28, 28, 6, 5, 2), geometry(5, 6, 14, 14, 16, 5, 0), geometry(2, 3, 7, 9, 4, 3, 1),
+          geometry(4, 2, 6, 5, 3, 1, 0), geometry(3, 4, 28, 28, 8, 3, 1, 2), geometry(3, 3, 9, 7, 5, 3, 1, 2),
+          geometry(2, 4, 14, 14, 7, 1, 0, 2), geometry(2, 3, 7, 8, 2, 1, 0, 2), geometry(2, 2, 6, 6, 2, 2, 1, 2),
+          geometry(2, 2, 10, 11, 3, 3, 2, 3), geometry(2, 2, 9, 8, 3, 2, 0, 3), geometry(1, 2, 4, 9, 3, 4, 3, 2)}) {
       ASSERT_TRUE(supports(cpu{}, Conv2dAlgorithm::direct, g));
       Rng rng(static_cast<std::uint64_t>(g.in_channels * 100 + g.kernel));
       const Tensor<double> x = random_tensor(Shape{g.batch, g.in_channels, g.in_height, g.in_width}, rng);
@@ -127,24 +134,36 @@ TEST(Conv2dAlgorithms, DirectMatchesIm2colOnStrideOneGeometries) {
 TEST(Conv2dAlgorithms, ChooseSaysWhichRunsAndUnsupportedOnesAreRefused) {
   const Conv2dGeometry stride1 = geometry(2, 1, 8, 8, 2, 3, 1), stride2 = geometry(2, 1, 8, 8, 2, 3, 1, 2);
   EXPECT_EQ(choose(cpu{}, stride1), Conv2dAlgorithm::direct);
-  EXPECT_EQ(choose(cpu{}, stride2), Conv2dAlgorithm::im2col);
+  EXPECT_EQ(choose(cpu{}, stride2), Conv2dAlgorithm::direct);
   EXPECT_EQ(choose(cuda{}, stride2), Conv2dAlgorithm::staged);
-  // The backward pass of wide stride-1 convolutions runs im2col; the workspace serves both.
-  const Conv2dGeometry wide = geometry(2, 64, 7, 7, 64, 3, 1);
+  // A strided 1x1 (the ResNet's projection shortcut) runs im2col; a 1x1 at stride 1 runs direct.
+  EXPECT_EQ(choose(cpu{}, geometry(2, 16, 28, 28, 32, 1, 0, 2)), Conv2dAlgorithm::im2col);
+  EXPECT_EQ(choose(cpu{}, geometry(2, 16, 28, 28, 32, 1, 0, 1)), Conv2dAlgorithm::direct);
+  // The backward pass of wide convolutions, and of strided ones onto small planes, runs im2col;
+  // the workspace serves both passes.
+  const Conv2dGeometry wide = geometry(2, 64, 7, 7, 64, 3, 1), small_strided = geometry(2, 32, 14, 14, 64, 3, 1, 2);
   EXPECT_EQ(choose(cpu{}, wide), Conv2dAlgorithm::direct);
   EXPECT_EQ(choose_backward(cpu{}, wide), Conv2dAlgorithm::im2col);
+  EXPECT_EQ(choose(cpu{}, small_strided), Conv2dAlgorithm::direct);
+  EXPECT_EQ(choose_backward(cpu{}, small_strided), Conv2dAlgorithm::im2col);
+  EXPECT_EQ(choose_backward(cpu{}, geometry(2, 16, 28, 28, 32, 3, 1, 2)), Conv2dAlgorithm::direct);
   EXPECT_EQ(choose_backward(cpu{}, stride1), Conv2dAlgorithm::direct);
-  EXPECT_GE(conv2d_workspace_size(cpu{}, wide), conv2d_workspace_size(cpu{}, wide, Conv2dAlgorithm::im2col));
-  EXPECT_GE(conv2d_workspace_size(cpu{}, wide), conv2d_workspace_size(cpu{}, wide, Conv2dAlgorithm::direct));
+  for (const Conv2dGeometry& g : {wide, small_strided}) {
+    EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, Conv2dAlgorithm::im2col));
+    EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, Conv2dAlgorithm::direct));
+  }
   EXPECT_FALSE(supports(cpu{}, Conv2dAlgorithm::staged, stride1));
+  // Padding as large as the kernel reads rows of nothing but padding: the direct grid refuses it.
+  const Conv2dGeometry overpadded = geometry(2, 1, 8, 8, 2, 2, 2, 2);
+  EXPECT_EQ(choose(cpu{}, overpadded), Conv2dAlgorithm::im2col);
   std::vector<float> buffer(1024);
   try {
-    conv2d_forward(cpu{}, stride2, buffer.data(), buffer.data(), buffer.data(), buffer.data(), buffer.data(),
+    conv2d_forward(cpu{}, overpadded, buffer.data(), buffer.data(), buffer.data(), buffer.data(), buffer.data(),
                    Conv2dAlgorithm::direct);
-    FAIL() << "the direct algorithm ran a stride-2 convolution";
+    FAIL() << "the direct algorithm ran a convolution with padding 2 and a 2x2 kernel";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("direct"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("stride 2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("padding 2"), std::string::npos) << e.what();
   }
 }
 

@@ -1,8 +1,9 @@
 // Conv2d, the op's one face: which algorithm runs for a geometry, on either device, and the
 // forward/backward entry points that run it. The algorithms are the files beneath:
 //
-//   cpu/conv2d/direct.hpp   stride-1 convolutions vectorised along a sample's rows (the default
-//                           for stride 1 and kernels up to 16x16)
+//   cpu/conv2d/direct.hpp   convolutions vectorised along a sample's rows, strided ones split
+//                           into phases (the default for kernels from 2x2 up to 16x16, and
+//                           1x1 at stride 1)
 //   cpu/conv2d/im2col.hpp   im2col + one Eigen GEMM per sample (any stride, padding, kernel)
 //   cuda/conv2d.cuh         "staged": a sample's planes and the weights in shared memory, per
 //                           pass where they fit in 48 KB; "direct": one thread per output,
@@ -41,17 +42,24 @@ inline bool supports(cuda, Conv2dAlgorithm algorithm, const Conv2dGeometry&) {
   return algorithm != Conv2dAlgorithm::im2col;
 }
 
-// The one place that says which algorithm runs by default.
+// The one place that says which algorithm runs by default. A strided 1x1 convolution is a
+// plain product of the weights with every s-th pixel, which im2col's GEMM does faster (16 -> 32
+// at 28x28, stride 2, batch 256, 2 threads: 1.3 ms against 1.6 forward).
 inline Conv2dAlgorithm choose(cpu, const Conv2dGeometry& g) {
-  return detail::direct::applicable(g) ? Conv2dAlgorithm::direct : Conv2dAlgorithm::im2col;
+  const bool direct = detail::direct::applicable(g) && (g.stride == 1 || g.kernel > 1);
+  return direct ? Conv2dAlgorithm::direct : Conv2dAlgorithm::im2col;
 }
 inline Conv2dAlgorithm choose(cuda, const Conv2dGeometry&) { return Conv2dAlgorithm::staged; }
 
-// The backward pass may run another algorithm than the forward (the two share no state): the
-// direct kernels' backward falls behind im2col's from 64 input channels (64 -> 64 at 7x7,
-// batch 256, 2 threads: 18.4 ms against 14.5; 32 -> 32 at 8x8: 4.6 against 6.2 ms).
+// The backward pass may run another algorithm than the forward (the two share no state). The
+// direct weight gradient reloads its accumulators for every sample, so it falls behind im2col's
+// when a sample's output plane is small and the channels many: from 64 input channels (64 -> 64
+// at 7x7, batch 256, 2 threads: 18.4 ms against 14.5; 32 -> 32 at 8x8: 4.6 against 6.2 ms),
+// and strided onto fewer than 64 pixels (32 -> 64, 14x14 -> 7x7: 10.9 against 8.8 ms; 16 -> 32,
+// 28x28 -> 14x14: 9.4 against 11.3 ms).
 inline Conv2dAlgorithm choose_backward(cpu, const Conv2dGeometry& g) {
-  return g.in_channels >= 64 ? Conv2dAlgorithm::im2col : choose(cpu{}, g);
+  const bool small_strided = g.stride > 1 && g.out_pixels() < 64;
+  return g.in_channels >= 64 || small_strided ? Conv2dAlgorithm::im2col : choose(cpu{}, g);
 }
 inline Conv2dAlgorithm choose_backward(cuda, const Conv2dGeometry& g) { return choose(cuda{}, g); }
 

@@ -24,7 +24,7 @@ struct Conv2dGeometry {
 // The algorithms of Conv2d; kernels/conv2d.hpp says which runs where.
 enum class Conv2dAlgorithm {
   im2col,  // CPU
-  direct,  // CPU: stride 1 only; CUDA: any geometry
+  direct,  // CPU: kernels up to 16x16, padding below the kernel size; CUDA: any geometry
   staged,  // CUDA: shared-memory kernels for every pass whose tiles fit, direct for the rest
 };
 inline const char* name(Conv2dAlgorithm a) {

@@ -1,5 +1,5 @@
-// Direct stride-1 convolution on the CPU, vectorised with Eigen's packet primitives (the
-// widest SIMD the compiler targets: AVX-512, AVX, SSE, NEON, or plain scalars).
+// Direct convolution on the CPU, vectorised with Eigen's packet primitives (the widest SIMD
+// the compiler targets: AVX-512, AVX, SSE, NEON, or plain scalars).
 //
 // LeNet-5's convolutions are tiny (1 -> 6 and 6 -> 16 channels, 5x5): as GEMMs they have one
 // dimension of 6 or 16 and spend their time packing. Here every sample is convolved
@@ -20,6 +20,13 @@
 // fewer, but with LeNet's 16 channels the product's loops are too short to pay: measured
 // 40% slower for conv2.) Each thread zeroes its scratch once per call and then only
 // rewrites the positions that hold data, so the padding stays zero from sample to sample.
+//
+// Stride s > 1 becomes the same sum by splitting the padded input into phases: phase (a, b)
+// is the plane of the pixels (s * i + a, s * j + b), stored as its own grid of pitch
+// ws = ceil(wp / s). Output (oh, ow) reads tap (kh, kw) from phase (kh % s, kw % s) at
+// (oh + kh / s, ow + kw / s), so off(t) = phase plane + (kh / s) * ws + kw / s and the loops
+// above run unchanged, with no lane spent on the skipped pixels. The input gradient runs
+// once per phase, over that phase's taps, and scatters its plane back to every s-th pixel.
 #pragma once
 
 #include <Eigen/Core>
@@ -49,49 +56,103 @@ constexpr std::int64_t max_taps = 256;
 // Sizes of one sample on the wide grid, and of every per-thread scratch buffer (in elements).
 template <class T>
 struct Plan {
-  std::int64_t wp = 0, hp = 0;       // padded input width (the row pitch of the grid) and height
+  std::int64_t stride = 1;
+  std::int64_t wp = 0, hp = 0;       // padded input width and height
+  std::int64_t ws = 0, hs = 0;       // one phase plane: width (the grid's row pitch) and height
+  std::int64_t phases = 1;           // phases per axis that some tap reads: min(stride, kernel)
   std::int64_t taps = 0;             // kernel * kernel
-  std::int64_t q = 0;                // output positions computed per plane (out_height * wp, rounded to packets)
-  std::int64_t in_plane = 0;         // padded input plane + the overrun of the last taps
+  std::int64_t q = 0;                // output positions computed per plane (out_height * ws, rounded to packets)
+  std::int64_t in_plane = 0;         // one phase plane + the overrun of the last taps
+  std::int64_t x_pitch = 0;          // one input channel: phases^2 phase planes
   std::int64_t lead = 0;             // zeros in front of each dY plane (the input gradient reads behind it)
   std::int64_t dy_plane = 0;         // lead + dY on the grid + zeros behind
-  std::int64_t r = 0;                // input-gradient positions per plane (in_height * wp, rounded)
+  std::int64_t r = 0;                // input-gradient positions per plane and phase (rounded)
   // Offsets of each buffer inside one thread's slice of the workspace.
-  std::int64_t x_at = 0, y_at = 0, dy_at = 0, dx_at = 0, dw_at = 0, db_at = 0;
+  std::int64_t x_at = 0, y_at = 0, dy_at = 0, dx_at = 0, dw_at = 0, db_at = 0, w_at = 0;
   std::int64_t per_thread = 0;
 
   explicit Plan(const Conv2dGeometry& g) {
-    const std::int64_t p = packet_size<T>, k = g.kernel;
+    const std::int64_t p = packet_size<T>, k = g.kernel, s = g.stride;
+    stride = s;
     wp = g.in_width + 2 * g.padding;
     hp = g.in_height + 2 * g.padding;
+    ws = (wp + s - 1) / s;
+    hs = (hp + s - 1) / s;
+    phases = std::min(s, k);
     taps = k * k;
-    const std::int64_t reach = (k - 1) * (wp + 1);  // the largest tap offset
-    q = round_up(g.out_height() * wp, p);
-    in_plane = round_up(std::max(hp * wp, q + reach), p);
-    r = round_up(g.in_height * wp, p);
+    const std::int64_t reach = (k - 1) / s * (ws + 1);  // the largest offset inside a phase plane
+    q = round_up(g.out_height() * ws, p);
+    in_plane = round_up(std::max(hs * ws, q + reach), p);
+    x_pitch = phases * phases * in_plane;
+    std::int64_t rows = 0, last_first_row = 0;
+    for (std::int64_t a = 0; a < phases; ++a) {
+      rows = std::max(rows, image_rows(g, a).second - image_rows(g, a).first);
+      last_first_row = std::max(last_first_row, image_rows(g, a).first);
+    }
+    r = round_up(rows * ws, p);
     lead = round_up(reach, p);
-    // dY is read at [lead + padding * wp - reach, lead + padding * wp + r) by the input
-    // gradient and at [lead, lead + q) by the weight gradient.
-    dy_plane = round_up(lead + std::max(q, g.padding * wp + r), p);
+    // dY is read at [lead + first_row * ws - reach, lead + first_row * ws + r) by the input
+    // gradient of each phase and at [lead, lead + q) by the weight gradient.
+    dy_plane = round_up(lead + std::max(q, last_first_row * ws + r), p);
     x_at = 0;
-    y_at = x_at + g.in_channels * in_plane;
+    y_at = x_at + g.in_channels * x_pitch;
     dy_at = y_at + g.out_channels * q;
     dx_at = dy_at + g.out_channels * dy_plane;
     dw_at = dx_at + g.in_channels * r;
     db_at = dw_at + g.out_channels * g.in_channels * taps * p;
-    per_thread = db_at + g.out_channels * p;
+    w_at = db_at + g.out_channels * p;
+    per_thread = w_at + (s > 1 ? g.weight_count() : 0);
   }
 
-  // Offsets of the taps on the grid, row-major over (kh, kw).
-  void offsets(const Conv2dGeometry& g, std::int64_t* off) const {
-    for (std::int64_t kh = 0; kh < g.kernel; ++kh)
-      for (std::int64_t kw = 0; kw < g.kernel; ++kw) off[kh * g.kernel + kw] = kh * wp + kw;
+  // The rows [first, end) of a phase plane with row phase `a` that hold image rows (the
+  // rest are padding): padded row s * i + a is image row s * i + a - padding. The same
+  // formula serves columns with the width.
+  static std::pair<std::int64_t, std::int64_t> image_span(std::int64_t a, std::int64_t s, std::int64_t pad,
+                                                          std::int64_t size, std::int64_t plane_size) {
+    const std::int64_t first = pad > a ? (pad - a + s - 1) / s : 0;
+    const std::int64_t last = size - 1 + pad - a;  // the last padded index holding image, minus a
+    const std::int64_t end = last < 0 ? 0 : std::min(plane_size, last / s + 1);
+    return {first, std::max(first, end)};
+  }
+  std::pair<std::int64_t, std::int64_t> image_rows(const Conv2dGeometry& g, std::int64_t a) const {
+    return image_span(a, stride, g.padding, g.in_height, hs);
+  }
+  std::pair<std::int64_t, std::int64_t> image_columns(const Conv2dGeometry& g, std::int64_t b) const {
+    return image_span(b, stride, g.padding, g.in_width, ws);
+  }
+};
+
+// Where each tap reads, row-major over (kh, kw): off[t] on a channel's phase planes (forward
+// and weight gradient); and the taps grouped by phase for the input gradient, phase
+// (a, b) = slot a * phases + b holding order[begin[slot] .. begin[slot + 1]) at the offsets
+// phase_off[...] inside its own plane.
+struct Taps {
+  std::int64_t off[max_taps], phase_off[max_taps], order[max_taps], begin[max_taps + 1];
+
+  template <class T>
+  Taps(const Conv2dGeometry& g, const Plan<T>& plan) {
+    const std::int64_t k = g.kernel, s = plan.stride, slots = plan.phases * plan.phases;
+    const auto slot = [&](std::int64_t kh, std::int64_t kw) { return kh % s * plan.phases + kw % s; };
+    const auto inside = [&](std::int64_t kh, std::int64_t kw) { return kh / s * plan.ws + kw / s; };
+    std::int64_t n = 0;
+    for (std::int64_t p = 0; p < slots; ++p) {
+      begin[p] = n;
+      for (std::int64_t kh = 0; kh < k; ++kh)
+        for (std::int64_t kw = 0; kw < k; ++kw) {
+          if (slot(kh, kw) != p) continue;
+          order[n] = kh * k + kw;
+          phase_off[n++] = inside(kh, kw);
+        }
+    }
+    begin[slots] = n;
+    for (std::int64_t kh = 0; kh < k; ++kh)
+      for (std::int64_t kw = 0; kw < k; ++kw) off[kh * k + kw] = slot(kh, kw) * plan.in_plane + inside(kh, kw);
   }
 };
 
 // Whether the direct kernels handle this convolution (else the im2col path does).
 inline bool applicable(const Conv2dGeometry& g) {
-  return g.stride == 1 && g.kernel * g.kernel <= max_taps && g.padding < g.kernel;
+  return g.stride >= 1 && g.kernel * g.kernel <= max_taps && g.padding < g.kernel;
 }
 
 // out[o * out_pitch + v * P + l] (+)= sum_c sum_t w[o * w_o + c * w_c + t] * in[c * in_pitch + off[t] * sign + v * P + l]
@@ -180,16 +241,29 @@ inline void weight_block(const T* dy, std::int64_t dy_pitch, const T* x, const s
   }
 }
 
-// Copies one sample (channels, height, width) into the interior of its zero-padded grid.
+// Copies one sample (channels, height, width) into the interior of its zero-padded phase
+// planes (one plane, the padded image itself, at stride 1).
 template <class T>
-void fill_padded(const T* image, std::int64_t channels, std::int64_t height, std::int64_t width, std::int64_t pad,
-                 std::int64_t wp, std::int64_t plane, T* grid) {
-  for (std::int64_t c = 0; c < channels; ++c)
-    for (std::int64_t h = 0; h < height; ++h) {
-      const T* src = image + (c * height + h) * width;
-      T* dst = grid + c * plane + (h + pad) * wp + pad;
-      for (std::int64_t w = 0; w < width; ++w) dst[w] = src[w];  // short rows: a loop beats a memmove call
-    }
+void fill_phases(const Conv2dGeometry& g, const Plan<T>& plan, const T* image, T* grid) {
+  const std::int64_t s = plan.stride;
+  for (std::int64_t c = 0; c < g.in_channels; ++c)
+    for (std::int64_t a = 0; a < plan.phases; ++a)
+      for (std::int64_t b = 0; b < plan.phases; ++b) {
+        const auto [i0, i1] = plan.image_rows(g, a);
+        const auto [j0, j1] = plan.image_columns(g, b);
+        T* plane = grid + c * plan.x_pitch + (a * plan.phases + b) * plan.in_plane;
+        for (std::int64_t i = i0; i < i1; ++i) {
+          // padded pixel (s * i + a, s * j + b) is image pixel [row + s * j + b - padding]
+          const T* src = image + (c * g.in_height + s * i + a - g.padding) * g.in_width;
+          const std::int64_t shift = b - g.padding;
+          T* dst = plane + i * plan.ws;
+          if (s == 1) {
+            for (std::int64_t j = j0; j < j1; ++j) dst[j] = src[j + shift];  // short rows: a loop beats a memmove call
+          } else {
+            for (std::int64_t j = j0; j < j1; ++j) dst[j] = src[s * j + shift];
+          }
+        }
+      }
 }
 
 // Y = conv(X) + bias: each sample is convolved onto the grid in the thread's scratch, then
@@ -197,9 +271,8 @@ void fill_padded(const T* image, std::int64_t channels, std::int64_t height, std
 template <class T>
 void forward(const Conv2dGeometry& g, const T* input, const T* weight, const T* bias, T* output, T* workspace) {
   const Plan<T> plan(g);
+  const Taps taps(g, plan);
   const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), out_pixels = g.out_pixels();
-  std::int64_t off[max_taps];
-  plan.offsets(g, off);
 #if defined(_OPENMP)
 #pragma omp parallel
 #endif
@@ -207,20 +280,19 @@ void forward(const Conv2dGeometry& g, const T* input, const T* weight, const T* 
     T* ws = workspace + thread_index() * plan.per_thread;
     T* x = ws + plan.x_at;
     T* y = ws + plan.y_at;
-    std::fill(x, x + g.in_channels * plan.in_plane, T(0));
+    std::fill(x, x + g.in_channels * plan.x_pitch, T(0));
 #if defined(_OPENMP)
 #pragma omp for schedule(static) nowait
 #endif
     for (std::int64_t n = 0; n < g.batch; ++n) {
-      fill_padded(input + n * g.in_channels * g.in_pixels(), g.in_channels, g.in_height, g.in_width, g.padding,
-                  plan.wp, plan.in_plane, x);
-      correlate<false>(x, plan.in_plane, g.in_channels, off, plan.taps, weight, g.in_channels * plan.taps, plan.taps,
-                       g.out_channels, y, plan.q, plan.q);
+      fill_phases(g, plan, input + n * g.in_channels * g.in_pixels(), x);
+      correlate<false>(x, plan.x_pitch, g.in_channels, taps.off, plan.taps, weight, g.in_channels * plan.taps,
+                       plan.taps, g.out_channels, y, plan.q, plan.q);
       T* out = output + n * g.out_channels * out_pixels;
       for (std::int64_t o = 0; o < g.out_channels; ++o) {
         const T b = bias != nullptr ? bias[o] : T(0);
         for (std::int64_t h = 0; h < oh_n; ++h) {
-          const T* src = y + o * plan.q + h * plan.wp;
+          const T* src = y + o * plan.q + h * plan.ws;
           T* dst = out + o * out_pixels + h * ow_n;
           for (std::int64_t w = 0; w < ow_n; ++w) dst[w] = src[w] + b;
         }
@@ -229,16 +301,46 @@ void forward(const Conv2dGeometry& g, const T* input, const T* weight, const T* 
   }
 }
 
+// The input gradient of one sample from its dY on the grid: one full correlation of dY with
+// the weights per phase, each scattered back onto its pixels of grad_input (which every
+// phase together covers; at stride > kernel the pixels no tap reads get zeros).
+template <class T>
+void input_gradient(const Conv2dGeometry& g, const Plan<T>& plan, const Taps& taps, const T* dy, const T* weight,
+                    T* dx, T* grad_input) {
+  const std::int64_t s = plan.stride;
+  if (s > g.kernel) std::fill(grad_input, grad_input + g.in_channels * g.in_pixels(), T(0));
+  for (std::int64_t a = 0; a < plan.phases; ++a)
+    for (std::int64_t b = 0; b < plan.phases; ++b) {
+      const auto [i0, i1] = plan.image_rows(g, a);
+      const auto [j0, j1] = plan.image_columns(g, b);
+      if (i0 == i1 || j0 == j1) continue;
+      const std::int64_t slot = a * plan.phases + b, first = taps.begin[slot];
+      correlate<true>(dy + plan.lead + i0 * plan.ws, plan.dy_plane, g.out_channels, taps.phase_off + first,
+                      taps.begin[slot + 1] - first, weight + first, plan.taps, g.in_channels * plan.taps,
+                      g.in_channels, dx, plan.r, round_up((i1 - i0) * plan.ws, packet_size<T>));
+      for (std::int64_t c = 0; c < g.in_channels; ++c)
+        for (std::int64_t i = i0; i < i1; ++i) {
+          const T* src = dx + c * plan.r + (i - i0) * plan.ws;
+          T* dst = grad_input + (c * g.in_height + s * i + a - g.padding) * g.in_width;
+          const std::int64_t shift = b - g.padding;
+          if (s == 1) {
+            std::copy(src + j0, src + j1, dst + j0 + shift);
+          } else {
+            for (std::int64_t j = j0; j < j1; ++j) dst[s * j + shift] = src[j];
+          }
+        }
+    }
+}
+
 // The gradients of the weight, bias and (when grad_input is not null) input. Each sample's
 // dLoss/dOutput is copied onto the grid (plane o's pixel (oh, ow) at o * plan.dy_plane +
-// oh * plan.wp + ow); the positions around it are zeroed once per call and never written.
+// oh * plan.ws + ow); the positions around it are zeroed once per call and never written.
 template <class T>
 void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T* grad_output, T* grad_input,
               T* grad_weight, T* grad_bias, T* workspace) {
   const Plan<T> plan(g);
+  const Taps taps(g, plan);
   constexpr std::int64_t S = packet_size<T>;
-  std::int64_t off[max_taps];
-  plan.offsets(g, off);
   const std::int64_t wcount = g.weight_count(), vectors = plan.q / S;
   const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), out_pixels = g.out_pixels();
   const int threads = num_threads();
@@ -252,21 +354,29 @@ void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T*
     T* dx = ws + plan.dx_at;
     T* dw = ws + plan.dw_at;  // (out, in, taps) x P lanes of partial sums
     T* db = ws + plan.db_at;  // out x P lanes of partial sums
-    std::fill(x, x + g.in_channels * plan.in_plane, T(0));
+    std::fill(x, x + g.in_channels * plan.x_pitch, T(0));
     std::fill(dy, dy + g.out_channels * plan.dy_plane, T(0));
     std::fill(dw, dw + wcount * S, T(0));
     std::fill(db, db + g.out_channels * S, T(0));
+    // The input gradient reads each phase's taps together: at stride > 1, a copy of the
+    // weights with every (out, in) row's taps in phase order.
+    const T* phase_weight = weight;
+    if (grad_input != nullptr && plan.stride > 1) {
+      T* sorted = ws + plan.w_at;
+      for (std::int64_t row = 0; row < wcount; row += plan.taps)
+        for (std::int64_t t = 0; t < plan.taps; ++t) sorted[row + t] = weight[row + taps.order[t]];
+      phase_weight = sorted;
+    }
 
 #if defined(_OPENMP)
 #pragma omp for schedule(static) nowait
 #endif
     for (std::int64_t n = 0; n < g.batch; ++n) {
-      fill_padded(input + n * g.in_channels * g.in_pixels(), g.in_channels, g.in_height, g.in_width, g.padding,
-                  plan.wp, plan.in_plane, x);
+      fill_phases(g, plan, input + n * g.in_channels * g.in_pixels(), x);
       const T* gy = grad_output + n * g.out_channels * out_pixels;
       for (std::int64_t o = 0; o < g.out_channels; ++o)
         for (std::int64_t h = 0; h < oh_n; ++h)
-          std::copy_n(gy + o * out_pixels + h * ow_n, ow_n, dy + plan.lead + o * plan.dy_plane + h * plan.wp);
+          std::copy_n(gy + o * out_pixels + h * ow_n, ow_n, dy + plan.lead + o * plan.dy_plane + h * plan.ws);
 
       // Weight gradient: blocks of output channels x taps, one input channel at a time.
       for (std::int64_t o0 = 0; o0 < g.out_channels; o0 += wgrad_out_block) {
@@ -280,8 +390,9 @@ void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T*
                 constexpr int TB = decltype(tb_c)::value;
                 const auto run = [&](auto with_bias) {
                   weight_block<OB, TB, decltype(with_bias)::value>(
-                      dy + o0 * plan.dy_plane + plan.lead, plan.dy_plane, x + c * plan.in_plane, off + t0, vectors,
-                      dw + ((o0 * g.in_channels + c) * plan.taps + t0) * S, g.in_channels * plan.taps * S, db + o0 * S);
+                      dy + o0 * plan.dy_plane + plan.lead, plan.dy_plane, x + c * plan.x_pitch, taps.off + t0,
+                      vectors, dw + ((o0 * g.in_channels + c) * plan.taps + t0) * S, g.in_channels * plan.taps * S,
+                      db + o0 * S);
                 };
                 if (c == 0 && t0 == 0) run(std::true_type{});
                 else run(std::false_type{});
@@ -290,16 +401,8 @@ void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T*
         });
       }
 
-      // Input gradient: the full correlation of dY with the weights, on the input's grid.
-      if (grad_input != nullptr) {
-        const T* dy_first = dy + plan.lead + g.padding * plan.wp;  // position of input row 0 on the grid
-        correlate<true>(dy_first, plan.dy_plane, g.out_channels, off, plan.taps, weight, plan.taps,
-                        g.in_channels * plan.taps, g.in_channels, dx, plan.r, plan.r);
-        T* gx = grad_input + n * g.in_channels * g.in_pixels();
-        for (std::int64_t c = 0; c < g.in_channels; ++c)
-          for (std::int64_t h = 0; h < g.in_height; ++h)
-            std::copy_n(dx + c * plan.r + h * plan.wp + g.padding, g.in_width, gx + (c * g.in_height + h) * g.in_width);
-      }
+      if (grad_input != nullptr)
+        input_gradient(g, plan, taps, dy, phase_weight, dx, grad_input + n * g.in_channels * g.in_pixels());
     }
 
     // Each thread sums the lanes of its own partial gradients (no barrier needed); the bias
