@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <stdexcept>
@@ -13,6 +14,8 @@
 
 #include "gradient_check.hpp"
 #include "hnn/checkpoint.hpp"
+#include "hnn/kernels/batch_norm.hpp"
+#include "hnn/parallel.hpp"
 #include "hnn/sequential.hpp"
 
 using namespace hnn;
@@ -206,6 +209,75 @@ TEST(BatchNormByHand, TwoDimensionalStatisticsOverBatchAndPixels) {
 // ---------------------------------------------------------------------------------------------
 
 // The 3x3 input 1..9, windows 3x3 at stride 1 with one pixel of padding.
+// The 3x3 input 1..9, windows 3x3 at stride 1 with one pixel of padding.
+// The kernels split the batch between threads (each keeping per-channel partial sums): on
+// one and two threads, with a batch that splits unevenly and a tensor large enough for a
+// parallel region, every output against the formulas, computed here plane by plane.
+TEST(BatchNormByHand, KernelsOnOneAndTwoThreadsMatchTheFormulas) {
+  const std::int64_t batch = 37, channels = 5, spatial = 13 * 17, count = batch * spatial;
+  ASSERT_GE(batch * channels * spatial, detail::batch_norm_parallel_work);  // else one thread runs it all
+  Rng rng(23);
+  const Tensor<double> x = random_tensor(Shape{batch, channels, spatial}, rng), dy = random_tensor(x.shape(), rng);
+  const Tensor<double> weight = random_tensor(Shape{channels}, rng), bias = random_tensor(Shape{channels}, rng);
+  const auto at = [&](std::int64_t n, std::int64_t c, std::int64_t k) { return (n * channels + c) * spatial + k; };
+  for (const int threads : {1, 2}) {
+    set_num_threads(threads);
+    std::vector<double> running_mean(channels, 0.5), running_var(channels, 2.0), save_mean(channels),
+        save_inv_std(channels), grad_weight(channels), grad_bias(channels), relu_grad_weight(channels),
+        relu_grad_bias(channels);
+    Tensor<double> y(x.shape()), dx(x.shape()), relu_y(x.shape()), relu_dx(x.shape());
+    batch_norm_forward_training(cpu{}, batch, channels, spatial, x.data(), weight.data(), bias.data(),
+                                running_mean.data(), running_var.data(), 0.1, 1e-5, y.data(), save_mean.data(),
+                                save_inv_std.data());
+    batch_norm_backward(cpu{}, batch, channels, spatial, x.data(), weight.data(), save_mean.data(), save_inv_std.data(),
+                        dy.data(), dx.data(), grad_weight.data(), grad_bias.data());
+    batch_norm_relu_forward_training(cpu{}, batch, channels, spatial, x.data(), weight.data(), bias.data(),
+                                     static_cast<double*>(nullptr), static_cast<double*>(nullptr), 0.1, 1e-5,
+                                     relu_y.data(), save_mean.data(), save_inv_std.data());
+    batch_norm_relu_backward(cpu{}, batch, channels, spatial, x.data(), weight.data(), save_mean.data(),
+                             save_inv_std.data(), relu_y.data(), dy.data(), relu_dx.data(), relu_grad_weight.data(),
+                             relu_grad_bias.data());
+    const std::string where = std::to_string(threads) + " thread(s), channel ";
+    for (std::int64_t c = 0; c < channels; ++c) {
+      double sum = 0, squares = 0;
+      for (std::int64_t n = 0; n < batch; ++n)
+        for (std::int64_t k = 0; k < spatial; ++k) sum += x[at(n, c, k)];
+      const double mean = sum / count;
+      for (std::int64_t n = 0; n < batch; ++n)
+        for (std::int64_t k = 0; k < spatial; ++k) squares += (x[at(n, c, k)] - mean) * (x[at(n, c, k)] - mean);
+      const double inv_std = 1 / std::sqrt(squares / count + 1e-5);
+      ASSERT_NEAR(save_mean[c], mean, 1e-12) << where << c;
+      ASSERT_NEAR(save_inv_std[c], inv_std, 1e-12 * inv_std) << where << c;
+      ASSERT_NEAR(running_mean[c], 0.9 * 0.5 + 0.1 * mean, 1e-12) << where << c;
+      ASSERT_NEAR(running_var[c], 0.9 * 2.0 + 0.1 * squares / (count - 1), 1e-12) << where << c;
+      // dL/dx = w * inv_std * (g - mean(g) - x_hat * mean(g * x_hat)), g = dy (masked by the
+      // ReLU's output for the fused kernels)
+      for (const bool relu : {false, true}) {
+        const auto g = [&](std::int64_t i) { return !relu || relu_y[i] > 0 ? dy[i] : 0.0; };
+        double sum_g = 0, sum_g_xhat = 0;
+        for (std::int64_t n = 0; n < batch; ++n)
+          for (std::int64_t k = 0; k < spatial; ++k) {
+            const std::int64_t i = at(n, c, k);
+            const double x_hat = (x[i] - mean) * inv_std, y_expected = x_hat * weight[c] + bias[c];
+            ASSERT_NEAR(relu ? relu_y[i] : y[i], relu ? std::max(y_expected, 0.0) : y_expected, 1e-12) << where << c;
+            sum_g += g(i);
+            sum_g_xhat += g(i) * x_hat;
+          }
+        ASSERT_NEAR(relu ? relu_grad_bias[c] : grad_bias[c], sum_g, 1e-10) << where << c << (relu ? " relu" : "");
+        ASSERT_NEAR(relu ? relu_grad_weight[c] : grad_weight[c], sum_g_xhat, 1e-10) << where << c;
+        for (std::int64_t n = 0; n < batch; ++n)
+          for (std::int64_t k = 0; k < spatial; ++k) {
+            const std::int64_t i = at(n, c, k);
+            const double x_hat = (x[i] - mean) * inv_std;
+            const double expected = weight[c] * inv_std * (g(i) - sum_g / count - x_hat * sum_g_xhat / count);
+            ASSERT_NEAR(relu ? relu_dx[i] : dx[i], expected, 1e-10) << where << c << " sample " << n;
+          }
+      }
+    }
+  }
+  set_num_threads(1);
+}
+
 TEST(PaddedPoolByHand, AverageCountsThePaddingMaxIgnoresIt) {
   Tensor<double> x(Shape{1, 1, 3, 3});
   for (std::int64_t i = 0; i < 9; ++i) x[i] = static_cast<double>(i + 1);
