@@ -108,12 +108,14 @@ TEST(Conv2dAlgorithms, DirectMatchesIm2colAtEveryStride) {
     // Stride 1 (LeNet's two convs, a padded 3x3, a 1x1), then strided: the ResNet's 3x3 and
     // 1x1 at stride 2 (even and odd sizes, so the last phase row and column differ), a kernel
     // of 2 (one tap per phase), stride 3, a stride above the kernel (pixels no tap reads),
-    // and a 4x4 kernel at stride 2 with padding 3 (phases of two taps each way).
+    // a 4x4 kernel at stride 2 with padding 3 (phases of two taps each way); and 7x7 planes,
+    // whose backward holds several samples per group, the last group short.
     for (const Conv2dGeometry& g :
          {geometry(3, 1, 28, 28, 6, 5, 2), geometry(5, 6, 14, 14, 16, 5, 0), geometry(2, 3, 7, 9, 4, 3, 1),
           geometry(4, 2, 6, 5, 3, 1, 0), geometry(3, 4, 28, 28, 8, 3, 1, 2), geometry(3, 3, 9, 7, 5, 3, 1, 2),
           geometry(2, 4, 14, 14, 7, 1, 0, 2), geometry(2, 3, 7, 8, 2, 1, 0, 2), geometry(2, 2, 6, 6, 2, 2, 1, 2),
-          geometry(2, 2, 10, 11, 3, 3, 2, 3), geometry(2, 2, 9, 8, 3, 2, 0, 3), geometry(1, 2, 4, 9, 3, 4, 3, 2)}) {
+          geometry(2, 2, 10, 11, 3, 3, 2, 3), geometry(2, 2, 9, 8, 3, 2, 0, 3), geometry(1, 2, 4, 9, 3, 4, 3, 2),
+          geometry(21, 3, 7, 7, 4, 3, 1)}) {
       ASSERT_TRUE(supports(cpu{}, Conv2dAlgorithm::direct, g));
       Rng rng(static_cast<std::uint64_t>(g.in_channels * 100 + g.kernel));
       const Tensor<double> x = random_tensor(Shape{g.batch, g.in_channels, g.in_height, g.in_width}, rng);
@@ -139,11 +141,11 @@ TEST(Conv2dAlgorithms, ChooseSaysWhichRunsAndUnsupportedOnesAreRefused) {
   // A strided 1x1 (the ResNet's projection shortcut) runs im2col; a 1x1 at stride 1 runs direct.
   EXPECT_EQ(choose(cpu{}, geometry(2, 16, 28, 28, 32, 1, 0, 2)), Conv2dAlgorithm::im2col);
   EXPECT_EQ(choose(cpu{}, geometry(2, 16, 28, 28, 32, 1, 0, 1)), Conv2dAlgorithm::direct);
-  // The backward pass of wide convolutions, and of strided ones onto small planes, runs im2col;
-  // the workspace serves both passes.
+  // The backward pass of strided convolutions onto small planes runs im2col; the workspace
+  // serves both passes.
   const Conv2dGeometry wide = geometry(2, 64, 7, 7, 64, 3, 1), small_strided = geometry(2, 32, 14, 14, 64, 3, 1, 2);
   EXPECT_EQ(choose(cpu{}, wide), Conv2dAlgorithm::direct);
-  EXPECT_EQ(choose_backward(cpu{}, wide), Conv2dAlgorithm::im2col);
+  EXPECT_EQ(choose_backward(cpu{}, wide), Conv2dAlgorithm::direct);
   EXPECT_EQ(choose(cpu{}, small_strided), Conv2dAlgorithm::direct);
   EXPECT_EQ(choose_backward(cpu{}, small_strided), Conv2dAlgorithm::im2col);
   EXPECT_EQ(choose_backward(cpu{}, geometry(2, 16, 28, 28, 32, 3, 1, 2)), Conv2dAlgorithm::direct);

@@ -52,14 +52,13 @@ inline Conv2dAlgorithm choose(cpu, const Conv2dGeometry& g) {
 inline Conv2dAlgorithm choose(cuda, const Conv2dGeometry&) { return Conv2dAlgorithm::staged; }
 
 // The backward pass may run another algorithm than the forward (the two share no state). The
-// direct weight gradient reloads its accumulators for every sample, so it falls behind im2col's
-// when a sample's output plane is small and the channels many: from 64 input channels (64 -> 64
-// at 7x7, batch 256, 2 threads: 18.4 ms against 14.5; 32 -> 32 at 8x8: 4.6 against 6.2 ms),
-// and strided onto fewer than 64 pixels (32 -> 64, 14x14 -> 7x7: 10.9 against 8.8 ms; 16 -> 32,
-// 28x28 -> 14x14: 9.4 against 11.3 ms).
+// direct weight gradient holds a group of samples per pass over its accumulators (so 64 -> 64
+// at 7x7, batch 256, 2 threads, takes 13.2 ms against im2col's 15.9), but a strided conv onto
+// a small plane wastes lanes on the grid's padding columns: 32 -> 64, 14x14 -> 7x7 stride 2
+// takes 9.2 ms against 8.1, and runs im2col.
 inline Conv2dAlgorithm choose_backward(cpu, const Conv2dGeometry& g) {
   const bool small_strided = g.stride > 1 && g.out_pixels() < 64;
-  return g.in_channels >= 64 || small_strided ? Conv2dAlgorithm::im2col : choose(cpu{}, g);
+  return small_strided ? Conv2dAlgorithm::im2col : choose(cpu{}, g);
 }
 inline Conv2dAlgorithm choose_backward(cuda, const Conv2dGeometry& g) { return choose(cuda{}, g); }
 

@@ -52,6 +52,10 @@ constexpr int vec_block = 3;
 // Weight gradient: out_block x tap_block accumulators.
 constexpr int wgrad_out_block = registers >= 32 ? 4 : 2;
 constexpr int wgrad_tap_block = 5;
+// The weight gradient keeps its accumulators in registers over a group of samples holding at
+// least this many packets of output positions: one 7x7 plane is 4 packets (AVX-512), too few
+// to pay for loading and storing 20 accumulators.
+constexpr std::int64_t wgrad_min_vectors = 32;
 // The tap offsets live on the stack.
 constexpr std::int64_t max_taps = 256;
 
@@ -69,6 +73,7 @@ struct Plan {
   std::int64_t lead = 0;             // zeros in front of each dY plane (the input gradient reads behind it)
   std::int64_t dy_plane = 0;         // lead + dY on the grid + zeros behind
   std::int64_t r = 0;                // input-gradient positions per plane and phase (rounded)
+  std::int64_t group = 1;            // samples the backward holds on grids at once (see backward())
   // Offsets of each buffer inside one thread's slice of the workspace.
   std::int64_t x_at = 0, y_at = 0, dy_at = 0, dx_at = 0, dw_at = 0, db_at = 0, w_at = 0;
   std::int64_t per_thread = 0;
@@ -96,10 +101,11 @@ struct Plan {
     // dY is read at [lead + first_row * ws - reach, lead + first_row * ws + r) by the input
     // gradient of each phase and at [lead, lead + q) by the weight gradient.
     dy_plane = round_up(lead + std::max(q, last_first_row * ws + r), p);
+    group = std::max<std::int64_t>(1, std::min(g.batch, (wgrad_min_vectors * p + q - 1) / q));
     x_at = 0;
-    y_at = x_at + g.in_channels * x_pitch;
+    y_at = x_at + group * g.in_channels * x_pitch;
     dy_at = y_at + g.out_channels * q;
-    dx_at = dy_at + g.out_channels * dy_plane;
+    dx_at = dy_at + group * g.out_channels * dy_plane;
     dw_at = dx_at + g.in_channels * r;
     db_at = dw_at + g.out_channels * g.in_channels * taps * p;
     w_at = db_at + g.out_channels * p;
@@ -211,13 +217,15 @@ void correlate(const T* in, std::int64_t in_pitch, std::int64_t channels, const 
   }
 }
 
-// acc[(o * channels + c) * taps + t][lanes] += sum_v dy[o * dy_pitch + v * P] * x[c * x_pitch + off[t] + v * P]
-// for o < OB, the taps [t0, t0 + TB): the partial sums stay in packets until the end.
-// WithBias also adds sum_v dy[o][v] to bias_acc[o][lanes] (the bias gradient, from the
-// packets already loaded: a scalar sum would be a serial chain of dependent adds).
+// acc[(o * channels + c) * taps + t][lanes] += sum_n sum_v dy_n[o * dy_pitch + v * P] * x_n[c * x_pitch + off[t] + v * P]
+// for o < OB, the taps [t0, t0 + TB), over `samples` samples (dy_n = dy + n * dy_sample, x_n =
+// x + n * x_sample): the partial sums stay in packets until the end.
+// WithBias also adds sum dy[o] to bias_acc[o][lanes] (the bias gradient, from the packets
+// already loaded: a scalar sum would be a serial chain of dependent adds).
 template <int OB, int TB, bool WithBias, class T>
-inline void weight_block(const T* dy, std::int64_t dy_pitch, const T* x, const std::int64_t* off, std::int64_t vectors,
-                         T* acc, std::int64_t acc_o, T* bias_acc) {
+inline void weight_block(const T* dy, std::int64_t dy_pitch, std::int64_t dy_sample, const T* x, std::int64_t x_sample,
+                         std::int64_t samples, const std::int64_t* off, std::int64_t vectors, T* acc, std::int64_t acc_o,
+                         T* bias_acc) {
   using namespace Eigen::internal;
   using P = Packet<T>;
   constexpr std::int64_t S = packet_size<T>;
@@ -226,15 +234,19 @@ inline void weight_block(const T* dy, std::int64_t dy_pitch, const T* x, const s
     for (int t = 0; t < TB; ++t) a[o][t] = ploadu<P>(acc + o * acc_o + t * S);
     if constexpr (WithBias) b[o] = ploadu<P>(bias_acc + o * S);
   }
-  for (std::int64_t v = 0; v < vectors; ++v) {
-    P d[OB];
-    for (int o = 0; o < OB; ++o) {
-      d[o] = ploadu<P>(dy + o * dy_pitch + v * S);
-      if constexpr (WithBias) b[o] = padd(b[o], d[o]);
-    }
-    for (int t = 0; t < TB; ++t) {
-      const P xv = ploadu<P>(x + off[t] + v * S);
-      for (int o = 0; o < OB; ++o) a[o][t] = pmadd(d[o], xv, a[o][t]);
+  for (std::int64_t n = 0; n < samples; ++n) {
+    const T* dyn = dy + n * dy_sample;
+    const T* xn = x + n * x_sample;
+    for (std::int64_t v = 0; v < vectors; ++v) {
+      P d[OB];
+      for (int o = 0; o < OB; ++o) {
+        d[o] = ploadu<P>(dyn + o * dy_pitch + v * S);
+        if constexpr (WithBias) b[o] = padd(b[o], d[o]);
+      }
+      for (int t = 0; t < TB; ++t) {
+        const P xv = ploadu<P>(xn + off[t] + v * S);
+        for (int o = 0; o < OB; ++o) a[o][t] = pmadd(d[o], xv, a[o][t]);
+      }
     }
   }
   for (int o = 0; o < OB; ++o) {
@@ -345,6 +357,7 @@ void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T*
   constexpr std::int64_t S = packet_size<T>;
   const std::int64_t wcount = g.weight_count(), vectors = plan.q / S;
   const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), out_pixels = g.out_pixels();
+  const std::int64_t groups = (g.batch + plan.group - 1) / plan.group;
   const int threads = num_threads();
 #if defined(_OPENMP)
 #pragma omp parallel num_threads(threads)
@@ -356,8 +369,8 @@ void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T*
     T* dx = ws + plan.dx_at;
     T* dw = ws + plan.dw_at;  // (out, in, taps) x P lanes of partial sums
     T* db = ws + plan.db_at;  // out x P lanes of partial sums
-    std::fill(x, x + g.in_channels * plan.x_pitch, T(0));
-    std::fill(dy, dy + g.out_channels * plan.dy_plane, T(0));
+    std::fill(x, x + plan.group * g.in_channels * plan.x_pitch, T(0));
+    std::fill(dy, dy + plan.group * g.out_channels * plan.dy_plane, T(0));
     std::fill(dw, dw + wcount * S, T(0));
     std::fill(db, db + g.out_channels * S, T(0));
     // The input gradient reads each phase's taps together: at stride > 1, a copy of the
@@ -369,18 +382,25 @@ void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T*
         for (std::int64_t t = 0; t < plan.taps; ++t) sorted[row + t] = weight[row + taps.order[t]];
       phase_weight = sorted;
     }
+    const std::int64_t x_sample = g.in_channels * plan.x_pitch, dy_sample = g.out_channels * plan.dy_plane;
 
+    // Groups of plan.group samples: each sample's input and dY on its own grids.
 #if defined(_OPENMP)
 #pragma omp for schedule(static) nowait
 #endif
-    for (std::int64_t n = 0; n < g.batch; ++n) {
-      fill_phases(g, plan, input + n * g.in_channels * g.in_pixels(), x);
-      const T* gy = grad_output + n * g.out_channels * out_pixels;
-      for (std::int64_t o = 0; o < g.out_channels; ++o)
-        for (std::int64_t h = 0; h < oh_n; ++h)
-          std::copy_n(gy + o * out_pixels + h * ow_n, ow_n, dy + plan.lead + o * plan.dy_plane + h * plan.ws);
+    for (std::int64_t k = 0; k < groups; ++k) {
+      const std::int64_t n0 = k * plan.group, samples = std::min(plan.group, g.batch - n0);
+      for (std::int64_t b = 0; b < samples; ++b) {
+        fill_phases(g, plan, input + (n0 + b) * g.in_channels * g.in_pixels(), x + b * x_sample);
+        const T* gy = grad_output + (n0 + b) * g.out_channels * out_pixels;
+        T* dyb = dy + b * dy_sample + plan.lead;
+        for (std::int64_t o = 0; o < g.out_channels; ++o)
+          for (std::int64_t h = 0; h < oh_n; ++h)
+            std::copy_n(gy + o * out_pixels + h * ow_n, ow_n, dyb + o * plan.dy_plane + h * plan.ws);
+      }
 
-      // Weight gradient: blocks of output channels x taps, one input channel at a time.
+      // Weight gradient: blocks of output channels x taps, one input channel at a time, over
+      // the group's samples.
       for (std::int64_t o0 = 0; o0 < g.out_channels; o0 += wgrad_out_block) {
         const int ob = static_cast<int>(std::min<std::int64_t>(wgrad_out_block, g.out_channels - o0));
         with_constant<wgrad_out_block>(ob, [&](auto ob_c) {
@@ -392,9 +412,9 @@ void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T*
                 constexpr int TB = decltype(tb_c)::value;
                 const auto run = [&](auto with_bias) {
                   weight_block<OB, TB, decltype(with_bias)::value>(
-                      dy + o0 * plan.dy_plane + plan.lead, plan.dy_plane, x + c * plan.x_pitch, taps.off + t0,
-                      vectors, dw + ((o0 * g.in_channels + c) * plan.taps + t0) * S, g.in_channels * plan.taps * S,
-                      db + o0 * S);
+                      dy + o0 * plan.dy_plane + plan.lead, plan.dy_plane, dy_sample, x + c * plan.x_pitch, x_sample,
+                      samples, taps.off + t0, vectors, dw + ((o0 * g.in_channels + c) * plan.taps + t0) * S,
+                      g.in_channels * plan.taps * S, db + o0 * S);
                 };
                 if (c == 0 && t0 == 0) run(std::true_type{});
                 else run(std::false_type{});
@@ -404,7 +424,9 @@ void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T*
       }
 
       if (grad_input != nullptr)
-        input_gradient(g, plan, taps, dy, phase_weight, dx, grad_input + n * g.in_channels * g.in_pixels());
+        for (std::int64_t b = 0; b < samples; ++b)
+          input_gradient(g, plan, taps, dy + b * dy_sample, phase_weight, dx,
+                         grad_input + (n0 + b) * g.in_channels * g.in_pixels());
     }
 
     // Each thread sums the lanes of its own partial gradients (no barrier needed); the bias
