@@ -108,7 +108,12 @@ void batch_norm_forward_training(std::int64_t batch, std::int64_t channels, std:
                                  T* output, T* save_mean, T* save_inv_std) {
   check_batch_norm_count(batch, spatial);
   const std::int64_t count = batch * spatial;
-  ChannelPartials partial(batch, channels, spatial, 2);  // sums, then squared deviations
+  // One pass over the input for the statistics: each thread sums d = x - k and d^2 with k its
+  // first plane's mean (the shifted-data algorithm: k is near the mean, so sum d^2 - (sum d)^2
+  // / n loses nothing to cancellation), and the threads' means and squared deviations are
+  // merged in thread order (Chan et al.). Two passes (the mean, then the deviations) read
+  // 12.8 MB twice for the ResNet's first batch norms.
+  ChannelPartials partial(batch, channels, spatial, 4);  // shift k, sum d, sum d^2, count
   T* scale = channel_values<T>(channels, 2);
   T* shift = scale + channels;
 #if defined(_OPENMP)
@@ -116,39 +121,43 @@ void batch_norm_forward_training(std::int64_t batch, std::int64_t channels, std:
 #endif
   {
     const int t = thread_index();
-    // Two passes in double: the mean, then the squared deviations from it (no cancellation).
 #if defined(_OPENMP)
 #pragma omp for schedule(static)
 #endif
     for (std::int64_t n = 0; n < batch; ++n)
-      for (std::int64_t c = 0; c < channels; ++c)
-        partial.at(t, 0, c) +=
-            static_cast<double>(ConstPlane<T>(input + (n * channels + c) * spatial, spatial).sum());
-#if defined(_OPENMP)
-#pragma omp single
-#endif
-    for (std::int64_t c = 0; c < channels; ++c) save_mean[c] = static_cast<T>(partial.total(0, c) / count);
-#if defined(_OPENMP)
-#pragma omp for schedule(static)
-#endif
-    for (std::int64_t n = 0; n < batch; ++n)
-      for (std::int64_t c = 0; c < channels; ++c)
-        partial.at(t, 1, c) += static_cast<double>(
-            (ConstPlane<T>(input + (n * channels + c) * spatial, spatial) - save_mean[c]).square().sum());
+      for (std::int64_t c = 0; c < channels; ++c) {
+        const ConstPlane<T> x(input + (n * channels + c) * spatial, spatial);
+        if (partial.at(t, 3, c) == 0) partial.at(t, 0, c) = static_cast<double>(static_cast<T>(x.mean()));
+        const auto d = x - static_cast<T>(partial.at(t, 0, c));
+        partial.at(t, 1, c) += static_cast<double>(d.sum());
+        partial.at(t, 2, c) += static_cast<double>(d.square().sum());
+        partial.at(t, 3, c) += static_cast<double>(spatial);
+      }
 #if defined(_OPENMP)
 #pragma omp single
 #endif
     for (std::int64_t c = 0; c < channels; ++c) {
-      const double squares = partial.total(1, c), var = squares / static_cast<double>(count);
-      const T mean = save_mean[c], inv_std = static_cast<T>(1.0 / std::sqrt(var + static_cast<double>(eps)));
+      double total = 0, mean = 0, squares = 0;  // squared deviations from the mean
+      for (int u = 0; u < partial.threads; ++u) {
+        const double n = partial.at(u, 3, c);
+        if (n == 0) continue;  // a thread without samples
+        const double sum_d = partial.at(u, 1, c), thread_mean = partial.at(u, 0, c) + sum_d / n;
+        const double thread_squares = partial.at(u, 2, c) - sum_d * sum_d / n, delta = thread_mean - mean;
+        mean += delta * n / (total + n);
+        squares += thread_squares + delta * delta * total * n / (total + n);
+        total += n;
+      }
+      const double var = squares / static_cast<double>(count);
+      save_mean[c] = static_cast<T>(mean);
+      const T inv_std = static_cast<T>(1.0 / std::sqrt(var + static_cast<double>(eps)));
       save_inv_std[c] = inv_std;
-      if (running_mean != nullptr) running_mean[c] = (T(1) - momentum) * running_mean[c] + momentum * mean;
+      if (running_mean != nullptr) running_mean[c] = (T(1) - momentum) * running_mean[c] + momentum * save_mean[c];
       if (running_var != nullptr)
         running_var[c] = (T(1) - momentum) * running_var[c] +
                          momentum * static_cast<T>(squares / static_cast<double>(count - 1));
       // y = x * scale + shift, with scale = weight * inv_std and shift = bias - mean * scale.
       scale[c] = (weight != nullptr ? weight[c] : T(1)) * inv_std;
-      shift[c] = (bias != nullptr ? bias[c] : T(0)) - mean * scale[c];
+      shift[c] = (bias != nullptr ? bias[c] : T(0)) - save_mean[c] * scale[c];
     }
 #if defined(_OPENMP)
 #pragma omp for schedule(static)
