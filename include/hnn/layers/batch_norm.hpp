@@ -170,39 +170,19 @@ class BatchNormLayer final : public Layer<T, Device> {
     reset_parameters(unused);
   }
 
-  const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
-    const Shape& shape = input.shape();
-    spec_.output_shape(shape);
-    const std::int64_t batch = shape[0], channels = spec_.num_features, spatial = Spec::spatial(shape);
-    input_ = input;
-    output_.resize(shape);
-    forward_training_ = this->training_;
-    if (this->training_) {
-      spec_.require_training_values(shape);
-      batch_norm_forward_training(Device{}, batch, channels, spatial, input.data(), weight_.data(), bias_.data(),
-                                  running_mean_.data(), running_var_.data(), static_cast<T>(spec_.momentum()),
-                                  static_cast<T>(spec_.eps()), output_.data(), save_mean_.data(),
-                                  save_inv_std_.data());
-    } else {
-      batch_norm_forward_eval(Device{}, batch, channels, spatial, input.data(), weight_.data(), bias_.data(),
-                              running_mean_.data(), running_var_.data(), static_cast<T>(spec_.eps()),
-                              output_.data());
-    }
-    return output_;
+  const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override { return run_forward(input, false); }
+  const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
+    return run_backward(grad_output, this->input_gradient_);
   }
 
-  const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
-    if (!forward_training_) spec_.throw_backward_after_eval();
-    const Shape& shape = input_.shape();
-    T* grad_input = nullptr;
-    if (this->input_gradient_) {
-      grad_input_.resize(shape);
-      grad_input = grad_input_.data();
-    }
-    batch_norm_backward(Device{}, shape[0], spec_.num_features, Spec::spatial(shape), input_.data(), weight_.data(),
-                        save_mean_.data(), save_inv_std_.data(), grad_output.data(), grad_input,
-                        grad_weight_.data(), grad_bias_.data());
-    return grad_input_;
+  // The layer followed by a ReLU, one pass each way: what the planner's fused stage
+  // (stages/batch_norm_relu.hpp) runs in place of this layer and the ReLU after it, on devices
+  // with the kernels (has_batch_norm_relu). The output is then the ReLU's, and it masks dy in
+  // the backward that follows.
+  const Tensor<T, Device>& forward_then_relu(const Tensor<T, Device>& input) { return run_forward(input, true); }
+  const Tensor<T, Device>& backward_then_relu(const Tensor<T, Device>& grad_output, bool input_gradient) {
+    if (!forward_relu_) throw std::logic_error(spec_.str() + ": backward_then_relu() after a forward() without the ReLU");
+    return run_backward(grad_output, input_gradient);
   }
 
   std::vector<Parameter<T, Device>> parameters() override {
@@ -226,8 +206,69 @@ class BatchNormLayer final : public Layer<T, Device> {
   }
 
  private:
+  const Tensor<T, Device>& run_forward(const Tensor<T, Device>& input, bool relu) {
+    if (relu && !has_batch_norm_relu<Device>::value)
+      throw std::logic_error(spec_.str() + ": no fused BatchNorm + ReLU kernels on " + Device::name);
+    const Shape& shape = input.shape();
+    spec_.output_shape(shape);
+    const std::int64_t batch = shape[0], channels = spec_.num_features, spatial = Spec::spatial(shape);
+    input_ = input;
+    output_.resize(shape);
+    forward_training_ = this->training_;
+    forward_relu_ = relu;
+    const T momentum = static_cast<T>(spec_.momentum()), eps = static_cast<T>(spec_.eps());
+    if (this->training_) {
+      spec_.require_training_values(shape);
+      if constexpr (has_batch_norm_relu<Device>::value) {
+        if (relu) {
+          batch_norm_relu_forward_training(Device{}, batch, channels, spatial, input.data(), weight_.data(),
+                                           bias_.data(), running_mean_.data(), running_var_.data(), momentum, eps,
+                                           output_.data(), save_mean_.data(), save_inv_std_.data());
+          return output_;
+        }
+      }
+      batch_norm_forward_training(Device{}, batch, channels, spatial, input.data(), weight_.data(), bias_.data(),
+                                  running_mean_.data(), running_var_.data(), momentum, eps, output_.data(),
+                                  save_mean_.data(), save_inv_std_.data());
+    } else {
+      if constexpr (has_batch_norm_relu<Device>::value) {
+        if (relu) {
+          batch_norm_relu_forward_eval(Device{}, batch, channels, spatial, input.data(), weight_.data(), bias_.data(),
+                                       running_mean_.data(), running_var_.data(), eps, output_.data());
+          return output_;
+        }
+      }
+      batch_norm_forward_eval(Device{}, batch, channels, spatial, input.data(), weight_.data(), bias_.data(),
+                              running_mean_.data(), running_var_.data(), eps, output_.data());
+    }
+    return output_;
+  }
+
+  // The backward of the last forward, with its ReLU mask if it had one.
+  const Tensor<T, Device>& run_backward(const Tensor<T, Device>& grad_output, bool input_gradient) {
+    if (!forward_training_) spec_.throw_backward_after_eval();
+    const Shape& shape = input_.shape();
+    T* grad_input = nullptr;
+    if (input_gradient) {
+      grad_input_.resize(shape);
+      grad_input = grad_input_.data();
+    }
+    const std::int64_t batch = shape[0], channels = spec_.num_features, spatial = Spec::spatial(shape);
+    if constexpr (has_batch_norm_relu<Device>::value) {
+      if (forward_relu_) {
+        batch_norm_relu_backward(Device{}, batch, channels, spatial, input_.data(), weight_.data(), save_mean_.data(),
+                                 save_inv_std_.data(), output_.data(), grad_output.data(), grad_input,
+                                 grad_weight_.data(), grad_bias_.data());
+        return grad_input_;
+      }
+    }
+    batch_norm_backward(Device{}, batch, channels, spatial, input_.data(), weight_.data(), save_mean_.data(),
+                        save_inv_std_.data(), grad_output.data(), grad_input, grad_weight_.data(), grad_bias_.data());
+    return grad_input_;
+  }
+
   Spec spec_;
-  bool forward_training_ = true;
+  bool forward_training_ = true, forward_relu_ = false;  // what the last forward ran
   Tensor<T, Device> weight_, bias_, grad_weight_, grad_bias_;
   Tensor<T, Device> running_mean_, running_var_, save_mean_, save_inv_std_;
   Tensor<T, Device> input_, output_, grad_input_;
