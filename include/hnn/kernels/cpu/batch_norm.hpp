@@ -102,6 +102,18 @@ T* channel_values(std::int64_t channels, int count) {
   return reusable_buffer<T, 1>(static_cast<std::size_t>(channels * count));
 }
 
+// f(c, at) for every plane (n, c), `at` its first element, the samples shared out among the
+// enclosing parallel region's threads in memory order; a thread gets the same samples on
+// every call with the same batch (a static schedule), so it reads the planes it wrote.
+template <class F>
+void for_each_plane(std::int64_t batch, std::int64_t channels, std::int64_t spatial, F&& f) {
+#if defined(_OPENMP)
+#pragma omp for schedule(static)
+#endif
+  for (std::int64_t n = 0; n < batch; ++n)
+    for (std::int64_t c = 0; c < channels; ++c) f(c, (n * channels + c) * spatial);
+}
+
 template <bool Relu, class T>
 void batch_norm_forward_training(std::int64_t batch, std::int64_t channels, std::int64_t spatial, const T* input,
                                  const T* weight, const T* bias, T* running_mean, T* running_var, T momentum, T eps,
@@ -121,18 +133,14 @@ void batch_norm_forward_training(std::int64_t batch, std::int64_t channels, std:
 #endif
   {
     const int t = thread_index();
-#if defined(_OPENMP)
-#pragma omp for schedule(static)
-#endif
-    for (std::int64_t n = 0; n < batch; ++n)
-      for (std::int64_t c = 0; c < channels; ++c) {
-        const ConstPlane<T> x(input + (n * channels + c) * spatial, spatial);
-        if (partial.at(t, 3, c) == 0) partial.at(t, 0, c) = static_cast<double>(static_cast<T>(x.mean()));
-        const auto d = x - static_cast<T>(partial.at(t, 0, c));
-        partial.at(t, 1, c) += static_cast<double>(d.sum());
-        partial.at(t, 2, c) += static_cast<double>(d.square().sum());
-        partial.at(t, 3, c) += static_cast<double>(spatial);
-      }
+    for_each_plane(batch, channels, spatial, [&](std::int64_t c, std::int64_t at) {
+      const ConstPlane<T> x(input + at, spatial);
+      if (partial.at(t, 3, c) == 0) partial.at(t, 0, c) = static_cast<double>(static_cast<T>(x.mean()));
+      const auto d = x - static_cast<T>(partial.at(t, 0, c));
+      partial.at(t, 1, c) += static_cast<double>(d.sum());
+      partial.at(t, 2, c) += static_cast<double>(d.square().sum());
+      partial.at(t, 3, c) += static_cast<double>(spatial);
+    });
 #if defined(_OPENMP)
 #pragma omp single
 #endif
@@ -159,14 +167,9 @@ void batch_norm_forward_training(std::int64_t batch, std::int64_t channels, std:
       scale[c] = (weight != nullptr ? weight[c] : T(1)) * inv_std;
       shift[c] = (bias != nullptr ? bias[c] : T(0)) - save_mean[c] * scale[c];
     }
-#if defined(_OPENMP)
-#pragma omp for schedule(static)
-#endif
-    for (std::int64_t n = 0; n < batch; ++n)
-      for (std::int64_t c = 0; c < channels; ++c) {
-        const std::int64_t at = (n * channels + c) * spatial;
-        normalize_plane<Relu>(input + at, output + at, spatial, scale[c], shift[c]);
-      }
+    for_each_plane(batch, channels, spatial, [&](std::int64_t c, std::int64_t at) {
+      normalize_plane<Relu>(input + at, output + at, spatial, scale[c], shift[c]);
+    });
   }
 }
 
@@ -182,13 +185,11 @@ void batch_norm_forward_eval(std::int64_t batch, std::int64_t channels, std::int
     shift[c] = (bias != nullptr ? bias[c] : T(0)) - running_mean[c] * scale[c];
   }
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (batch * spatial * channels >= batch_norm_parallel_work)
+#pragma omp parallel if (batch * spatial * channels >= batch_norm_parallel_work)
 #endif
-  for (std::int64_t n = 0; n < batch; ++n)
-    for (std::int64_t c = 0; c < channels; ++c) {
-      const std::int64_t at = (n * channels + c) * spatial;
-      normalize_plane<Relu>(input + at, output + at, spatial, scale[c], shift[c]);
-    }
+  for_each_plane(batch, channels, spatial, [&](std::int64_t c, std::int64_t at) {
+    normalize_plane<Relu>(input + at, output + at, spatial, scale[c], shift[c]);
+  });
 }
 }  // namespace detail
 
@@ -225,34 +226,29 @@ void batch_norm_backward(std::int64_t batch, std::int64_t channels, std::int64_t
 #endif
   {
     const int t = thread_index();
-#if defined(_OPENMP)
-#pragma omp for schedule(static)
-#endif
-    for (std::int64_t n = 0; n < batch; ++n)
-      for (std::int64_t c = 0; c < channels; ++c) {
-        const std::int64_t at = (n * channels + c) * spatial;
-        const T mean = save_mean[c], inv_std = save_inv_std[c];
-        if constexpr (Relu) {  // plain loops: Eigen 3.4's select() does not vectorise
-          const T* y = relu_output + at;
-          const T* d = grad_output + at;
-          const T* xs = input + at;
-          T plane_dy = 0, plane_dy_xhat = 0;
+    for_each_plane(batch, channels, spatial, [&](std::int64_t c, std::int64_t at) {
+      const T mean = save_mean[c], inv_std = save_inv_std[c];
+      if constexpr (Relu) {  // plain loops: Eigen 3.4's select() does not vectorise
+        const T* y = relu_output + at;
+        const T* d = grad_output + at;
+        const T* xs = input + at;
+        T plane_dy = 0, plane_dy_xhat = 0;
 #if defined(_OPENMP)
 #pragma omp simd reduction(+ : plane_dy, plane_dy_xhat)
 #endif
-          for (std::int64_t k = 0; k < spatial; ++k) {
-            const T g = y[k] > T(0) ? d[k] : T(0);  // d is loaded either way, so this vectorises
-            plane_dy += g;
-            plane_dy_xhat += g * ((xs[k] - mean) * inv_std);
-          }
-          partial.at(t, 0, c) += static_cast<double>(plane_dy);
-          partial.at(t, 1, c) += static_cast<double>(plane_dy_xhat);
-        } else {
-          const ConstPlane<T> dy(grad_output + at, spatial), x(input + at, spatial);
-          partial.at(t, 0, c) += static_cast<double>(dy.sum());
-          partial.at(t, 1, c) += static_cast<double>((dy * ((x - mean) * inv_std)).sum());
+        for (std::int64_t k = 0; k < spatial; ++k) {
+          const T g = y[k] > T(0) ? d[k] : T(0);  // d is loaded either way, so this vectorises
+          plane_dy += g;
+          plane_dy_xhat += g * ((xs[k] - mean) * inv_std);
         }
+        partial.at(t, 0, c) += static_cast<double>(plane_dy);
+        partial.at(t, 1, c) += static_cast<double>(plane_dy_xhat);
+      } else {
+        const ConstPlane<T> dy(grad_output + at, spatial), x(input + at, spatial);
+        partial.at(t, 0, c) += static_cast<double>(dy.sum());
+        partial.at(t, 1, c) += static_cast<double>((dy * ((x - mean) * inv_std)).sum());
       }
+    });
 #if defined(_OPENMP)
 #pragma omp single
 #endif
@@ -265,32 +261,27 @@ void batch_norm_backward(std::int64_t batch, std::int64_t channels, std::int64_t
       mean_dy_xhat[c] = static_cast<T>(sum_dy_xhat / static_cast<double>(count));
     }
     if (grad_input != nullptr) {
-#if defined(_OPENMP)
-#pragma omp for schedule(static)
-#endif
-      for (std::int64_t n = 0; n < batch; ++n)
-        for (std::int64_t c = 0; c < channels; ++c) {
-          const std::int64_t at = (n * channels + c) * spatial;
-          const T mean = save_mean[c], inv_std = save_inv_std[c], sc = scale[c], m_dy = mean_dy[c],
-                  m_dy_xhat = mean_dy_xhat[c];
-          if constexpr (Relu) {
-            const T* y = relu_output + at;
-            const T* d = grad_output + at;
-            const T* xs = input + at;
-            T* dx = grad_input + at;
+      for_each_plane(batch, channels, spatial, [&](std::int64_t c, std::int64_t at) {
+        const T mean = save_mean[c], inv_std = save_inv_std[c], sc = scale[c], m_dy = mean_dy[c],
+                m_dy_xhat = mean_dy_xhat[c];
+        if constexpr (Relu) {
+          const T* y = relu_output + at;
+          const T* d = grad_output + at;
+          const T* xs = input + at;
+          T* dx = grad_input + at;
 #if defined(_OPENMP)
 #pragma omp simd
 #endif
-            for (std::int64_t k = 0; k < spatial; ++k) {
-              const T g = y[k] > T(0) ? d[k] : T(0);
-              dx[k] = sc * (g - m_dy - ((xs[k] - mean) * inv_std) * m_dy_xhat);
-            }
-          } else {
-            const ConstPlane<T> dy(grad_output + at, spatial), x(input + at, spatial);
-            const auto x_hat = (x - mean) * inv_std;
-            Plane<T>(grad_input + at, spatial) = sc * (dy - m_dy - x_hat * m_dy_xhat);
+          for (std::int64_t k = 0; k < spatial; ++k) {
+            const T g = y[k] > T(0) ? d[k] : T(0);
+            dx[k] = sc * (g - m_dy - ((xs[k] - mean) * inv_std) * m_dy_xhat);
           }
+        } else {
+          const ConstPlane<T> dy(grad_output + at, spatial), x(input + at, spatial);
+          const auto x_hat = (x - mean) * inv_std;
+          Plane<T>(grad_input + at, spatial) = sc * (dy - m_dy - x_hat * m_dy_xhat);
         }
+      });
     }
   }
 }
