@@ -102,6 +102,30 @@ TEST(Conv2dAlgorithms, Im2colMatchesTheDefinitionAtEveryStrideAndPadding) {
   }
 }
 
+// Wide layers (in doubles: 16+ input channels, output channels in pairs of packets): odd
+// sizes at stride 1, a row longer than one block holds, 48 outputs (three packets on AVX-512,
+// so blocks of two), stride 2 onto a 7x7 plane; the first and the last two also take the
+// input gradient channel-major (a 5x5 kernel, and padding 2 of a 3x3 whose flipped
+// convolution has none).
+const Conv2dGeometry channel_major_geometries[] = {
+    geometry(3, 16, 7, 9, 32, 3, 1),      geometry(2, 17, 5, 31, 32, 3, 1), geometry(2, 20, 6, 5, 48, 3, 1, 1),
+    geometry(2, 32, 14, 13, 64, 3, 1, 2), geometry(2, 16, 9, 8, 16, 5, 1),  geometry(2, 32, 6, 23, 16, 3, 2)};
+
+TEST(Conv2dAlgorithms, ChannelMajorForwardRunsOnWideLayers) {
+  for (const Conv2dGeometry& g : channel_major_geometries)
+    EXPECT_TRUE(detail::direct::Plan<double>(g).channel_major) << g.in_channels << " -> " << g.out_channels;
+  for (const int i : {0, 4, 5})
+    EXPECT_TRUE(detail::direct::Plan<double>(channel_major_geometries[i]).channel_major_input_gradient) << i;
+  EXPECT_FALSE(detail::direct::Plan<double>(channel_major_geometries[3]).channel_major_input_gradient);  // strided
+  // The ResNet's: 32 -> 32, 64 -> 64, both strided 3x3s; not its stem, nor its 16 -> 16 where
+  // 16 outputs are a single packet (AVX-512).
+  EXPECT_TRUE(detail::direct::Plan<float>(geometry(2, 64, 7, 7, 64, 3, 1)).channel_major);
+  EXPECT_TRUE(detail::direct::Plan<float>(geometry(2, 16, 28, 28, 32, 3, 1, 2)).channel_major);
+  EXPECT_EQ(detail::direct::Plan<float>(geometry(2, 16, 28, 28, 16, 3, 1)).channel_major,
+            detail::packet_size<float> <= 8);
+  EXPECT_FALSE(detail::direct::Plan<float>(geometry(2, 1, 28, 28, 16, 3, 1)).channel_major);
+}
+
 TEST(Conv2dAlgorithms, DirectMatchesIm2colAtEveryStride) {
   for (const int threads : {1, 2}) {
     set_num_threads(threads);
@@ -109,13 +133,16 @@ TEST(Conv2dAlgorithms, DirectMatchesIm2colAtEveryStride) {
     // 1x1 at stride 2 (even and odd sizes, so the last phase row and column differ), a kernel
     // of 2 (one tap per phase), stride 3, a stride above the kernel (pixels no tap reads),
     // a 4x4 kernel at stride 2 with padding 3 (phases of two taps each way); and 7x7 planes,
-    // whose backward holds several samples per group, the last group short.
+    // whose backward holds several samples per group, the last group short. Last, geometries
+    // whose forward runs the channel-major kernel (ChannelMajorForwardRunsOnWideLayers).
     for (const Conv2dGeometry& g :
          {geometry(3, 1, 28, 28, 6, 5, 2), geometry(5, 6, 14, 14, 16, 5, 0), geometry(2, 3, 7, 9, 4, 3, 1),
           geometry(4, 2, 6, 5, 3, 1, 0), geometry(3, 4, 28, 28, 8, 3, 1, 2), geometry(3, 3, 9, 7, 5, 3, 1, 2),
           geometry(2, 4, 14, 14, 7, 1, 0, 2), geometry(2, 3, 7, 8, 2, 1, 0, 2), geometry(2, 2, 6, 6, 2, 2, 1, 2),
           geometry(2, 2, 10, 11, 3, 3, 2, 3), geometry(2, 2, 9, 8, 3, 2, 0, 3), geometry(1, 2, 4, 9, 3, 4, 3, 2),
-          geometry(21, 3, 7, 7, 4, 3, 1)}) {
+          geometry(21, 3, 7, 7, 4, 3, 1), channel_major_geometries[0], channel_major_geometries[1],
+          channel_major_geometries[2], channel_major_geometries[3], channel_major_geometries[4],
+          channel_major_geometries[5]}) {
       ASSERT_TRUE(supports(cpu{}, Conv2dAlgorithm::direct, g));
       Rng rng(static_cast<std::uint64_t>(g.in_channels * 100 + g.kernel));
       const Tensor<double> x = random_tensor(Shape{g.batch, g.in_channels, g.in_height, g.in_width}, rng);

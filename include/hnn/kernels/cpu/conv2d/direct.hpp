@@ -27,6 +27,10 @@
 // (oh + kh / s, ow + kw / s), so off(t) = phase plane + (kh / s) * ws + kw / s and the loops
 // above run unchanged, with no lane spent on the skipped pixels. The input gradient runs
 // once per phase, over that phase's taps, and scatters its plane back to every s-th pixel.
+//
+// Wide layers (Plan::channel_major) run the forward with channel_major.hpp's kernel instead,
+// output channels in the lanes, on a pixel-major copy of the same grid; at stride 1 their
+// input gradient is that same forward run on dY with the weights flipped (see backward()).
 #pragma once
 
 #include <Eigen/Core>
@@ -35,6 +39,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "hnn/kernels/cpu/conv2d/channel_major.hpp"
 #include "hnn/kernels/cpu/vectorize.hpp"
 #include "hnn/kernels/geometry.hpp"
 #include "hnn/parallel.hpp"
@@ -74,11 +79,14 @@ struct Plan {
   std::int64_t dy_plane = 0;         // lead + dY on the grid + zeros behind
   std::int64_t r = 0;                // input-gradient positions per plane and phase (rounded)
   std::int64_t group = 1;            // samples the backward holds on grids at once (see backward())
+  bool channel_major = false;        // the forward runs channel_major.hpp's kernel
   // Offsets of each buffer inside one thread's slice of the workspace.
   std::int64_t x_at = 0, y_at = 0, dy_at = 0, dx_at = 0, dw_at = 0, db_at = 0, w_at = 0;
   std::int64_t per_thread = 0;
 
-  explicit Plan(const Conv2dGeometry& g) {
+  bool channel_major_input_gradient = false;  // the input gradient runs it too (see backward())
+
+  explicit Plan(const Conv2dGeometry& g, bool with_input_gradient = true) {
     const std::int64_t p = packet_size<T>, k = g.kernel, s = g.stride;
     stride = s;
     wp = g.in_width + 2 * g.padding;
@@ -109,7 +117,26 @@ struct Plan {
     dw_at = dx_at + g.in_channels * r;
     db_at = dw_at + g.out_channels * g.in_channels * taps * p;
     w_at = db_at + g.out_channels * p;
-    per_thread = w_at + (s > 1 ? g.weight_count() : 0);
+    channel_major = channel_major::suits<T>(g);
+    // w_at: the backward's phase-sorted weights (stride > 1), the channel-major forward's
+    // transposed ones.
+    per_thread = w_at + (s > 1 || channel_major ? g.weight_count() : 0);
+    if (with_input_gradient && s == 1 && channel_major::suits<T>(input_gradient_geometry(g))) {
+      channel_major_input_gradient = true;
+      per_thread = std::max(per_thread, Plan(input_gradient_geometry(g), false).per_thread);
+    }
+  }
+
+  // At stride 1 the input gradient is a forward convolution: dY, padded by kernel - 1 -
+  // padding, correlated with the weights flipped in space and with in and out swapped.
+  static Conv2dGeometry input_gradient_geometry(const Conv2dGeometry& g) {
+    Conv2dGeometry t = g;
+    t.in_channels = g.out_channels;
+    t.out_channels = g.in_channels;
+    t.in_height = g.out_height();
+    t.in_width = g.out_width();
+    t.padding = g.kernel - 1 - g.padding;
+    return t;
   }
 
   // The rows [first, end) of a phase plane with row phase `a` that hold image rows (the
@@ -280,12 +307,77 @@ void fill_phases(const Conv2dGeometry& g, const Plan<T>& plan, const T* image, T
       }
 }
 
+// The same phase planes, pixel-major: padded pixel (s * i + a, s * j + b)'s channels together
+// at ((a * phases + b) * in_plane + i * ws + j) * in_channels (channel_major.hpp's layout).
+template <class T>
+void fill_phases_pixel_major(const Conv2dGeometry& g, const Plan<T>& plan, const T* image, T* grid) {
+  const std::int64_t s = plan.stride, channels = g.in_channels, pixels = g.in_pixels();
+  for (std::int64_t a = 0; a < plan.phases; ++a)
+    for (std::int64_t b = 0; b < plan.phases; ++b) {
+      const auto [i0, i1] = plan.image_rows(g, a);
+      const auto [j0, j1] = plan.image_columns(g, b);
+      T* plane = grid + (a * plan.phases + b) * plan.in_plane * channels;
+      for (std::int64_t i = i0; i < i1; ++i)
+        for (std::int64_t j = j0; j < j1; ++j) {
+          const T* src = image + (s * i + a - g.padding) * g.in_width + s * j + b - g.padding;
+          T* dst = plane + (i * plan.ws + j) * channels;
+          for (std::int64_t c = 0; c < channels; ++c) dst[c] = src[c * pixels];
+        }
+    }
+}
+
+// The forward with channel_major.hpp's kernel: each sample's input on its pixel-major grid,
+// its output pixel-major in the scratch, then transposed to (channel, pixel) with the bias.
+// weight_at(o, c, t) gives the weight of output o, input c, tap t; each thread keeps its own
+// slice (of `pitch` elements) of the workspace.
+template <class T, class WeightAt>
+void forward_channel_major(const Conv2dGeometry& g, const Plan<T>& plan, const Taps& taps, const T* input,
+                           WeightAt weight_at, const T* bias, T* output, T* workspace, std::int64_t pitch) {
+  std::int64_t off[max_taps];
+  for (std::int64_t t = 0; t < plan.taps; ++t) off[t] = taps.off[t] * g.in_channels;
+  const std::int64_t in = g.in_channels, out = g.out_channels, out_pixels = g.out_pixels();
+#if defined(_OPENMP)
+#pragma omp parallel
+#endif
+  {
+    T* ws = workspace + thread_index() * pitch;
+    T* x = ws + plan.x_at;
+    T* y = ws + plan.y_at;
+    T* w = ws + plan.w_at;  // w[(t * in + c) * out + o]
+    std::fill(x, x + in * plan.x_pitch, T(0));
+    for (std::int64_t o = 0; o < out; ++o)
+      for (std::int64_t c = 0; c < in; ++c)
+        for (std::int64_t t = 0; t < plan.taps; ++t) w[(t * in + c) * out + o] = weight_at(o, c, t);
+#if defined(_OPENMP)
+#pragma omp for schedule(static) nowait
+#endif
+    for (std::int64_t n = 0; n < g.batch; ++n) {
+      fill_phases_pixel_major(g, plan, input + n * in * g.in_pixels(), x);
+      if (channel_major::vectors_for<T>(out) == 4)
+        channel_major::rows<4>(g, plan.ws, x, off, plan.taps, w, y);
+      else
+        channel_major::rows<2>(g, plan.ws, x, off, plan.taps, w, y);
+      T* dst = output + n * out * out_pixels;
+      for (std::int64_t o = 0; o < out; ++o) {
+        const T b = bias != nullptr ? bias[o] : T(0);
+        for (std::int64_t p = 0; p < out_pixels; ++p) dst[o * out_pixels + p] = y[p * out + o] + b;
+      }
+    }
+  }
+}
+
 // Y = conv(X) + bias: each sample is convolved onto the grid in the thread's scratch, then
 // the bias is added while it is copied out (in cache).
 template <class T>
 void forward(const Conv2dGeometry& g, const T* input, const T* weight, const T* bias, T* output, T* workspace) {
   const Plan<T> plan(g);
   const Taps taps(g, plan);
+  if (plan.channel_major) {
+    const auto weight_at = [&](std::int64_t o, std::int64_t c, std::int64_t t) {
+      return weight[(o * g.in_channels + c) * plan.taps + t];
+    };
+    return forward_channel_major(g, plan, taps, input, weight_at, bias, output, workspace, plan.per_thread);
+  }
   const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), out_pixels = g.out_pixels();
 #if defined(_OPENMP)
 #pragma omp parallel
@@ -353,6 +445,18 @@ template <class T>
 void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T* grad_output, T* grad_input,
               T* grad_weight, T* grad_bias, T* workspace) {
   const Plan<T> plan(g);
+  if (grad_input != nullptr && plan.channel_major_input_gradient) {
+    backward(g, input, weight, grad_output, static_cast<T*>(nullptr), grad_weight, grad_bias, workspace);
+    // The input gradient as the forward of Plan::input_gradient_geometry: input channel c of
+    // the flipped weights' output o is the weight's output c, input o, tap taps - 1 - t.
+    const Conv2dGeometry tg = Plan<T>::input_gradient_geometry(g);
+    const Plan<T> tplan(tg, false);
+    const auto weight_at = [&](std::int64_t c, std::int64_t o, std::int64_t t) {
+      return weight[(o * g.in_channels + c) * plan.taps + plan.taps - 1 - t];
+    };
+    return forward_channel_major(tg, tplan, Taps(tg, tplan), grad_output, weight_at, static_cast<const T*>(nullptr),
+                                 grad_input, workspace, plan.per_thread);
+  }
   const Taps taps(g, plan);
   constexpr std::int64_t S = packet_size<T>;
   const std::int64_t wcount = g.weight_count(), vectors = plan.q / S;
