@@ -407,6 +407,59 @@ void forward(const Conv2dGeometry& g, const T* input, const T* weight, const T* 
   }
 }
 
+// The weight and bias gradients with channel_major.hpp's kernel: each sample's input on its
+// pixel-major grid and its dY transposed pixel-major; each thread sums into its own
+// dw[(t * in + c) * out + o] and db[o], added up in thread order at the end.
+template <class T>
+void weight_gradient_channel_major(const Conv2dGeometry& g, const Plan<T>& plan, const Taps& taps, const T* input,
+                                   const T* grad_output, T* grad_weight, T* grad_bias, T* workspace) {
+  std::int64_t off[max_taps];
+  for (std::int64_t t = 0; t < plan.taps; ++t) off[t] = taps.off[t] * g.in_channels;
+  const std::int64_t in = g.in_channels, out = g.out_channels, out_pixels = g.out_pixels(), wcount = g.weight_count();
+  const int threads = num_threads();
+#if defined(_OPENMP)
+#pragma omp parallel num_threads(threads)
+#endif
+  {
+    T* ws = workspace + thread_index() * plan.per_thread;
+    T* x = ws + plan.x_at;
+    T* dy = ws + plan.y_at;
+    T* dw = ws + plan.dw_at;
+    T* db = dw + wcount;
+    std::fill(x, x + in * plan.x_pitch, T(0));
+    std::fill(dw, dw + wcount + out, T(0));
+#if defined(_OPENMP)
+#pragma omp for schedule(static) nowait
+#endif
+    for (std::int64_t n = 0; n < g.batch; ++n) {
+      fill_phases_pixel_major(g, plan, input + n * in * g.in_pixels(), x);
+      const T* gy = grad_output + n * out * out_pixels;
+      for (std::int64_t o = 0; o < out; ++o) {
+        T sum = 0;
+        for (std::int64_t p = 0; p < out_pixels; ++p) {
+          dy[p * out + o] = gy[o * out_pixels + p];
+          sum += gy[o * out_pixels + p];
+        }
+        db[o] += sum;
+      }
+      if (channel_major::vectors_for<T>(out) == 4)
+        channel_major::weight_rows<4>(g, plan.ws, x, off, plan.taps, dy, dw);
+      else
+        channel_major::weight_rows<2>(g, plan.ws, x, off, plan.taps, dy, dw);
+    }
+  }
+  const auto partial = [&](std::int64_t at) {
+    T sum = 0;
+    for (int u = 0; u < threads; ++u) sum += workspace[u * plan.per_thread + plan.dw_at + at];
+    return sum;
+  };
+  for (std::int64_t o = 0; o < out; ++o)
+    for (std::int64_t c = 0; c < in; ++c)
+      for (std::int64_t t = 0; t < plan.taps; ++t) grad_weight[(o * in + c) * plan.taps + t] = partial((t * in + c) * out + o);
+  if (grad_bias != nullptr)
+    for (std::int64_t o = 0; o < out; ++o) grad_bias[o] = partial(wcount + o);
+}
+
 // The input gradient of one sample from its dY on the grid: one full correlation of dY with
 // the weights per phase, each scattered back onto its pixels of grad_input (which every
 // phase together covers; at stride > kernel the pixels no tap reads get zeros).
@@ -445,8 +498,13 @@ template <class T>
 void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T* grad_output, T* grad_input,
               T* grad_weight, T* grad_bias, T* workspace) {
   const Plan<T> plan(g);
-  if (grad_input != nullptr && plan.channel_major_input_gradient) {
-    backward(g, input, weight, grad_output, static_cast<T*>(nullptr), grad_weight, grad_bias, workspace);
+  // Wide layers take the channel-major kernels; the input gradient only at stride 1.
+  if (grad_input == nullptr ? plan.channel_major : plan.channel_major_input_gradient) {
+    if (plan.channel_major)
+      weight_gradient_channel_major(g, plan, Taps(g, plan), input, grad_output, grad_weight, grad_bias, workspace);
+    else
+      backward(g, input, weight, grad_output, static_cast<T*>(nullptr), grad_weight, grad_bias, workspace);
+    if (grad_input == nullptr) return;
     // The input gradient as the forward of Plan::input_gradient_geometry: input channel c of
     // the flipped weights' output o is the weight's output c, input o, tap taps - 1 - t.
     const Conv2dGeometry tg = Plan<T>::input_gradient_geometry(g);
