@@ -104,9 +104,8 @@ TEST(Conv2dAlgorithms, Im2colMatchesTheDefinitionAtEveryStrideAndPadding) {
 
 // Wide layers (in doubles: 16+ input channels, output channels in pairs of packets): odd
 // sizes at stride 1, a row longer than one block holds, 48 outputs (three packets on AVX-512,
-// so blocks of two), stride 2 onto a 7x7 plane; the first and the last two also take the
-// input gradient channel-major (a 5x5 kernel, and padding 2 of a 3x3 whose flipped
-// convolution has none).
+// so blocks of two), stride 2 onto a 7x7 plane, a 5x5 kernel, padding 2. All but the second
+// and third (input channels not in pairs of packets) take the input gradient channel-major.
 const Conv2dGeometry channel_major_geometries[] = {
     geometry(3, 16, 7, 9, 32, 3, 1),      geometry(2, 17, 5, 31, 32, 3, 1), geometry(2, 20, 6, 5, 48, 3, 1, 1),
     geometry(2, 32, 14, 13, 64, 3, 1, 2), geometry(2, 16, 9, 8, 16, 5, 1),  geometry(2, 32, 6, 23, 16, 3, 2)};
@@ -114,9 +113,10 @@ const Conv2dGeometry channel_major_geometries[] = {
 TEST(Conv2dAlgorithms, ChannelMajorForwardRunsOnWideLayers) {
   for (const Conv2dGeometry& g : channel_major_geometries)
     EXPECT_TRUE(detail::direct::Plan<double>(g).channel_major) << g.in_channels << " -> " << g.out_channels;
-  for (const int i : {0, 4, 5})
+  for (const int i : {0, 3, 4, 5})
     EXPECT_TRUE(detail::direct::Plan<double>(channel_major_geometries[i]).channel_major_input_gradient) << i;
-  EXPECT_FALSE(detail::direct::Plan<double>(channel_major_geometries[3]).channel_major_input_gradient);  // strided
+  for (const int i : {1, 2})
+    EXPECT_FALSE(detail::direct::Plan<double>(channel_major_geometries[i]).channel_major_input_gradient) << i;
   // The ResNet's: 32 -> 32, 64 -> 64, both strided 3x3s; not its stem, nor its 16 -> 16 where
   // 16 outputs are a single packet (AVX-512).
   EXPECT_TRUE(detail::direct::Plan<float>(geometry(2, 64, 7, 7, 64, 3, 1)).channel_major);
@@ -172,13 +172,14 @@ TEST(Conv2dAlgorithms, ChooseSaysWhichRunsAndUnsupportedOnesAreRefused) {
   // A strided 1x1 (the ResNet's projection shortcut) runs im2col; a 1x1 at stride 1 runs direct.
   EXPECT_EQ(choose(cpu{}, geometry(2, 16, 28, 28, 32, 1, 0, 2)), Conv2dAlgorithm::im2col);
   EXPECT_EQ(choose(cpu{}, geometry(2, 16, 28, 28, 32, 1, 0, 1)), Conv2dAlgorithm::direct);
-  // The backward pass of strided convolutions onto small planes runs im2col; the workspace
-  // serves both passes.
+  // The backward pass of strided convolutions onto small planes runs im2col, unless they are
+  // wide enough for the channel-major kernels; the workspace serves both passes.
   const Conv2dGeometry wide = geometry(2, 64, 7, 7, 64, 3, 1), small_strided = geometry(2, 32, 14, 14, 64, 3, 1, 2);
   EXPECT_EQ(choose(cpu{}, wide), Conv2dAlgorithm::direct);
   EXPECT_EQ(choose_backward(cpu{}, wide), Conv2dAlgorithm::direct);
   EXPECT_EQ(choose(cpu{}, small_strided), Conv2dAlgorithm::direct);
-  EXPECT_EQ(choose_backward(cpu{}, small_strided), Conv2dAlgorithm::im2col);
+  EXPECT_EQ(choose_backward(cpu{}, small_strided), Conv2dAlgorithm::direct);
+  EXPECT_EQ(choose_backward(cpu{}, geometry(2, 8, 14, 14, 64, 3, 1, 2)), Conv2dAlgorithm::im2col);
   EXPECT_EQ(choose_backward(cpu{}, geometry(2, 16, 28, 28, 32, 3, 1, 2)), Conv2dAlgorithm::direct);
   EXPECT_EQ(choose_backward(cpu{}, stride1), Conv2dAlgorithm::direct);
   for (const Conv2dGeometry& g : {wide, small_strided}) {

@@ -55,9 +55,11 @@ inline Conv2dAlgorithm choose(cuda, const Conv2dGeometry&) { return Conv2dAlgori
 // direct weight gradient holds a group of samples per pass over its accumulators (so 64 -> 64
 // at 7x7, batch 256, 2 threads, takes 13.2 ms against im2col's 15.9), but a strided conv onto
 // a small plane wastes lanes on the grid's padding columns: 32 -> 64, 14x14 -> 7x7 stride 2
-// takes 9.2 ms against 8.1, and runs im2col.
+// took 9.2 ms against 8.1, and runs im2col unless its channels suit the channel-major kernels
+// (4.5 ms).
 inline Conv2dAlgorithm choose_backward(cpu, const Conv2dGeometry& g) {
-  const bool small_strided = g.stride > 1 && g.out_pixels() < 64;
+  const bool channel_major = detail::channel_major::suits<float>(g) && detail::channel_major::suits_input_gradient<float>(g);
+  const bool small_strided = g.stride > 1 && g.out_pixels() < 64 && !channel_major;
   return small_strided ? Conv2dAlgorithm::im2col : choose(cpu{}, g);
 }
 inline Conv2dAlgorithm choose_backward(cuda, const Conv2dGeometry& g) { return choose(cuda{}, g); }

@@ -12,8 +12,11 @@
 // `positions` outputs along one row x `vectors` packets of output channels stays in registers;
 // each weight packet is reused for every position of the block, and no lane computes padding.
 // On the ResNet's 64 -> 64 convolution at 7x7 (batch 256, 2 threads, AVX-512) it ran at
-// ~300 GFLOP/s against the position-major kernel's ~195. The weight gradient is the same
-// block turned around: input channels x packets of output channels, summed over positions.
+// ~300 GFLOP/s against the position-major kernel's ~195.
+//
+// The backward uses the same two pieces: the input gradient is plane() run on dY with the
+// taps read backwards (per phase, as direct.hpp's input_gradient), and the weight gradient is
+// the block turned around, input channels x packets of output channels summed over positions.
 #pragma once
 
 #include <Eigen/Core>
@@ -36,6 +39,11 @@ namespace channel_major {
 template <class T>
 constexpr bool suits(const Conv2dGeometry& g) {
   return g.in_channels >= 16 && g.out_channels % (2 * packet_size<T>) == 0;
+}
+// The same for the input gradient, whose lanes hold input channels.
+template <class T>
+constexpr bool suits_input_gradient(const Conv2dGeometry& g) {
+  return g.out_channels >= 16 && g.in_channels % (2 * packet_size<T>) == 0;
 }
 
 // Packets of output channels per block: 4 when the channels allow and there are 32
@@ -76,45 +84,52 @@ inline void block(const T* x, std::int64_t channels, const std::int64_t* off, st
     for (int v = 0; v < V; ++v) pstoreu(y + j * y_pitch + v * S, acc[j][v]);
 }
 
-// One sample's output, pixel-major: y[(oh * out_width + ow) * out_channels + o], from its
-// pixel-major grid (x at position oh * row_pitch + ow holds output (oh, ow)'s tap 0) and the
-// weights w[(t * in_channels + c) * out_channels + o].
+// A plane of outputs, pixel-major: y[(i * cols + j) * outs + o] for i < rows, j < cols, from
+// the pixel-major input whose position (i, j) is x[(i * row_pitch + j) * ins] (tap t at
+// off[t] from there) and the weights w[(t * ins + c) * outs + o].
 template <int V, class T>
-void rows(const Conv2dGeometry& g, std::int64_t row_pitch, const T* x, const std::int64_t* off, std::int64_t taps,
-          const T* w, T* y) {
+void plane_blocks(std::int64_t rows, std::int64_t cols, std::int64_t row_pitch, const T* x, std::int64_t ins,
+           const std::int64_t* off, std::int64_t taps, const T* w, std::int64_t outs, T* y) {
   constexpr std::int64_t S = packet_size<T>;
   constexpr int most = max_positions<V>;
-  const std::int64_t in = g.in_channels, out = g.out_channels, ow_n = g.out_width();
-  for (std::int64_t oh = 0; oh < g.out_height(); ++oh)
-    for (std::int64_t ow0 = 0; ow0 < ow_n; ow0 += most) {
-      const int j = static_cast<int>(std::min<std::int64_t>(most, ow_n - ow0));
-      with_constant<most>(j, [&](auto j_c) {
+  for (std::int64_t i = 0; i < rows; ++i)
+    for (std::int64_t j0 = 0; j0 < cols; j0 += most) {
+      with_constant<most>(static_cast<int>(std::min<std::int64_t>(most, cols - j0)), [&](auto j_c) {
         constexpr int J = decltype(j_c)::value;
-        for (std::int64_t o0 = 0; o0 < out; o0 += V * S)
-          block<J, V>(x + (oh * row_pitch + ow0) * in, in, off, taps, w + o0, out, y + (oh * ow_n + ow0) * out + o0,
-                      out);
+        for (std::int64_t o0 = 0; o0 < outs; o0 += V * S)
+          block<J, V>(x + (i * row_pitch + j0) * ins, ins, off, taps, w + o0, outs, y + (i * cols + j0) * outs + o0,
+                      outs);
       });
     }
 }
 
+// plane_blocks() with V chosen for `outs` (see vectors_for).
+template <class T>
+void plane(std::int64_t rows, std::int64_t cols, std::int64_t row_pitch, const T* x, std::int64_t ins,
+           const std::int64_t* off, std::int64_t taps, const T* w, std::int64_t outs, T* y) {
+  if (vectors_for<T>(outs) == 4)
+    plane_blocks<4>(rows, cols, row_pitch, x, ins, off, taps, w, outs, y);
+  else
+    plane_blocks<2>(rows, cols, row_pitch, x, ins, off, taps, w, outs, y);
+}
+
 // The weight gradient's block: J input channels x V packets of output channels, summed over
-// every output position (oh, ow) of one sample:
-//   dw[j * dw_pitch + v * P + l] += sum_p x[(oh * row_pitch + ow) * channels + off + j] * dy[p * dy_pitch + v * P + l]
-// with p = oh * out_width + ow.
+// a plane of rows x cols output positions:
+//   dw[j * dw_pitch + v * P + l] += sum_(i, k) x[(i * row_pitch + k) * ins + off + j] * dy[(i * row_pitch + k) * outs + v * P + l]
+// (the input and dY on grids of the same row pitch).
 template <int J, int V, class T>
-inline void weight_block(const Conv2dGeometry& g, std::int64_t row_pitch, const T* x, std::int64_t off, const T* dy,
-                         T* dw, std::int64_t dw_pitch) {
+inline void weight_block(std::int64_t rows, std::int64_t cols, std::int64_t row_pitch, const T* x, std::int64_t ins,
+                         std::int64_t off, const T* dy, std::int64_t outs, T* dw, std::int64_t dw_pitch) {
   using namespace Eigen::internal;
   using P = Packet<T>;
   constexpr std::int64_t S = packet_size<T>;
-  const std::int64_t channels = g.in_channels, dy_pitch = g.out_channels, ow_n = g.out_width();
   P acc[J][V];
   for (int j = 0; j < J; ++j)
     for (int v = 0; v < V; ++v) acc[j][v] = ploadu<P>(dw + j * dw_pitch + v * S);
-  for (std::int64_t oh = 0; oh < g.out_height(); ++oh)
-    for (std::int64_t ow = 0; ow < ow_n; ++ow) {
-      const T* xp = x + (oh * row_pitch + ow) * channels + off;
-      const T* dp = dy + (oh * ow_n + ow) * dy_pitch;
+  for (std::int64_t i = 0; i < rows; ++i)
+    for (std::int64_t k = 0; k < cols; ++k) {
+      const T* xp = x + (i * row_pitch + k) * ins + off;
+      const T* dp = dy + (i * row_pitch + k) * outs;
       P dv[V];
       for (int v = 0; v < V; ++v) dv[v] = ploadu<P>(dp + v * S);
       for (int j = 0; j < J; ++j) {
@@ -126,23 +141,31 @@ inline void weight_block(const Conv2dGeometry& g, std::int64_t row_pitch, const 
     for (int v = 0; v < V; ++v) pstoreu(dw + j * dw_pitch + v * S, acc[j][v]);
 }
 
-// One sample's contribution to dw[(t * in_channels + c) * out_channels + o], from its
-// pixel-major grid (as rows() reads it) and its dY pixel-major (dy[p * out_channels + o]).
+// One sample's contribution to dw[(t * ins + c) * outs + o] over rows x cols positions.
 template <int V, class T>
-void weight_rows(const Conv2dGeometry& g, std::int64_t row_pitch, const T* x, const std::int64_t* off,
-                 std::int64_t taps, const T* dy, T* dw) {
+void weight_plane_blocks(std::int64_t rows, std::int64_t cols, std::int64_t row_pitch, const T* x, std::int64_t ins,
+                  const std::int64_t* off, std::int64_t taps, const T* dy, std::int64_t outs, T* dw) {
   constexpr std::int64_t S = packet_size<T>;
   constexpr int most = max_positions<V>;
-  const std::int64_t in = g.in_channels, out = g.out_channels;
   for (std::int64_t t = 0; t < taps; ++t)
-    for (std::int64_t c0 = 0; c0 < in; c0 += most) {
-      const int j = static_cast<int>(std::min<std::int64_t>(most, in - c0));
-      with_constant<most>(j, [&](auto j_c) {
+    for (std::int64_t c0 = 0; c0 < ins; c0 += most) {
+      with_constant<most>(static_cast<int>(std::min<std::int64_t>(most, ins - c0)), [&](auto j_c) {
         constexpr int J = decltype(j_c)::value;
-        for (std::int64_t o0 = 0; o0 < out; o0 += V * S)
-          weight_block<J, V>(g, row_pitch, x + c0, off[t], dy + o0, dw + (t * in + c0) * out + o0, out);
+        for (std::int64_t o0 = 0; o0 < outs; o0 += V * S)
+          weight_block<J, V>(rows, cols, row_pitch, x + c0, ins, off[t], dy + o0, outs, dw + (t * ins + c0) * outs + o0,
+                             outs);
       });
     }
+}
+
+// weight_plane_blocks() with V chosen for `outs`.
+template <class T>
+void weight_plane(std::int64_t rows, std::int64_t cols, std::int64_t row_pitch, const T* x, std::int64_t ins,
+                  const std::int64_t* off, std::int64_t taps, const T* dy, std::int64_t outs, T* dw) {
+  if (vectors_for<T>(outs) == 4)
+    weight_plane_blocks<4>(rows, cols, row_pitch, x, ins, off, taps, dy, outs, dw);
+  else
+    weight_plane_blocks<2>(rows, cols, row_pitch, x, ins, off, taps, dy, outs, dw);
 }
 
 }  // namespace channel_major

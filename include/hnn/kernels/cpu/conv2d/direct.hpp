@@ -28,9 +28,8 @@
 // above run unchanged, with no lane spent on the skipped pixels. The input gradient runs
 // once per phase, over that phase's taps, and scatters its plane back to every s-th pixel.
 //
-// Wide layers (Plan::channel_major) run the forward with channel_major.hpp's kernel instead,
-// output channels in the lanes, on a pixel-major copy of the same grid; at stride 1 their
-// input gradient is that same forward run on dY with the weights flipped (see backward()).
+// Wide layers (Plan::channel_major) run channel_major.hpp's kernels instead, channels in the
+// lanes, on pixel-major copies of the same grids (forward_channel_major, backward_channel_major).
 #pragma once
 
 #include <Eigen/Core>
@@ -84,9 +83,9 @@ struct Plan {
   std::int64_t x_at = 0, y_at = 0, dy_at = 0, dx_at = 0, dw_at = 0, db_at = 0, w_at = 0;
   std::int64_t per_thread = 0;
 
-  bool channel_major_input_gradient = false;  // the input gradient runs it too (see backward())
+  bool channel_major_input_gradient = false;  // and the backward, with the input gradient
 
-  explicit Plan(const Conv2dGeometry& g, bool with_input_gradient = true) {
+  explicit Plan(const Conv2dGeometry& g) {
     const std::int64_t p = packet_size<T>, k = g.kernel, s = g.stride;
     stride = s;
     wp = g.in_width + 2 * g.padding;
@@ -121,22 +120,7 @@ struct Plan {
     // w_at: the backward's phase-sorted weights (stride > 1), the channel-major forward's
     // transposed ones.
     per_thread = w_at + (s > 1 || channel_major ? g.weight_count() : 0);
-    if (with_input_gradient && s == 1 && channel_major::suits<T>(input_gradient_geometry(g))) {
-      channel_major_input_gradient = true;
-      per_thread = std::max(per_thread, Plan(input_gradient_geometry(g), false).per_thread);
-    }
-  }
-
-  // At stride 1 the input gradient is a forward convolution: dY, padded by kernel - 1 -
-  // padding, correlated with the weights flipped in space and with in and out swapped.
-  static Conv2dGeometry input_gradient_geometry(const Conv2dGeometry& g) {
-    Conv2dGeometry t = g;
-    t.in_channels = g.out_channels;
-    t.out_channels = g.in_channels;
-    t.in_height = g.out_height();
-    t.in_width = g.out_width();
-    t.padding = g.kernel - 1 - g.padding;
-    return t;
+    channel_major_input_gradient = channel_major && channel_major::suits_input_gradient<T>(g);
   }
 
   // The rows [first, end) of a phase plane with row phase `a` that hold image rows (the
@@ -328,11 +312,9 @@ void fill_phases_pixel_major(const Conv2dGeometry& g, const Plan<T>& plan, const
 
 // The forward with channel_major.hpp's kernel: each sample's input on its pixel-major grid,
 // its output pixel-major in the scratch, then transposed to (channel, pixel) with the bias.
-// weight_at(o, c, t) gives the weight of output o, input c, tap t; each thread keeps its own
-// slice (of `pitch` elements) of the workspace.
-template <class T, class WeightAt>
+template <class T>
 void forward_channel_major(const Conv2dGeometry& g, const Plan<T>& plan, const Taps& taps, const T* input,
-                           WeightAt weight_at, const T* bias, T* output, T* workspace, std::int64_t pitch) {
+                           const T* weight, const T* bias, T* output, T* workspace) {
   std::int64_t off[max_taps];
   for (std::int64_t t = 0; t < plan.taps; ++t) off[t] = taps.off[t] * g.in_channels;
   const std::int64_t in = g.in_channels, out = g.out_channels, out_pixels = g.out_pixels();
@@ -340,23 +322,20 @@ void forward_channel_major(const Conv2dGeometry& g, const Plan<T>& plan, const T
 #pragma omp parallel
 #endif
   {
-    T* ws = workspace + thread_index() * pitch;
+    T* ws = workspace + thread_index() * plan.per_thread;
     T* x = ws + plan.x_at;
     T* y = ws + plan.y_at;
     T* w = ws + plan.w_at;  // w[(t * in + c) * out + o]
     std::fill(x, x + in * plan.x_pitch, T(0));
     for (std::int64_t o = 0; o < out; ++o)
       for (std::int64_t c = 0; c < in; ++c)
-        for (std::int64_t t = 0; t < plan.taps; ++t) w[(t * in + c) * out + o] = weight_at(o, c, t);
+        for (std::int64_t t = 0; t < plan.taps; ++t) w[(t * in + c) * out + o] = weight[(o * in + c) * plan.taps + t];
 #if defined(_OPENMP)
 #pragma omp for schedule(static) nowait
 #endif
     for (std::int64_t n = 0; n < g.batch; ++n) {
       fill_phases_pixel_major(g, plan, input + n * in * g.in_pixels(), x);
-      if (channel_major::vectors_for<T>(out) == 4)
-        channel_major::rows<4>(g, plan.ws, x, off, plan.taps, w, y);
-      else
-        channel_major::rows<2>(g, plan.ws, x, off, plan.taps, w, y);
+      channel_major::plane(g.out_height(), g.out_width(), plan.ws, x, in, off, plan.taps, w, out, y);
       T* dst = output + n * out * out_pixels;
       for (std::int64_t o = 0; o < out; ++o) {
         const T b = bias != nullptr ? bias[o] : T(0);
@@ -372,12 +351,7 @@ template <class T>
 void forward(const Conv2dGeometry& g, const T* input, const T* weight, const T* bias, T* output, T* workspace) {
   const Plan<T> plan(g);
   const Taps taps(g, plan);
-  if (plan.channel_major) {
-    const auto weight_at = [&](std::int64_t o, std::int64_t c, std::int64_t t) {
-      return weight[(o * g.in_channels + c) * plan.taps + t];
-    };
-    return forward_channel_major(g, plan, taps, input, weight_at, bias, output, workspace, plan.per_thread);
-  }
+  if (plan.channel_major) return forward_channel_major(g, plan, taps, input, weight, bias, output, workspace);
   const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), out_pixels = g.out_pixels();
 #if defined(_OPENMP)
 #pragma omp parallel
@@ -407,15 +381,22 @@ void forward(const Conv2dGeometry& g, const T* input, const T* weight, const T* 
   }
 }
 
-// The weight and bias gradients with channel_major.hpp's kernel: each sample's input on its
-// pixel-major grid and its dY transposed pixel-major; each thread sums into its own
-// dw[(t * in + c) * out + o] and db[o], added up in thread order at the end.
+// The backward with channel_major.hpp's kernels, each sample's input and dY on pixel-major
+// grids (dY at position lead + oh * ws + ow, zeros around it, as backward() lays it out). The
+// weight gradient sums over the output positions; the input gradient runs per phase, as
+// input_gradient() does (that phase's taps, read backwards from dY), then scatters. Each
+// thread sums into its own dw[(t * in + c) * out + o] and db[o], added in thread order.
 template <class T>
-void weight_gradient_channel_major(const Conv2dGeometry& g, const Plan<T>& plan, const Taps& taps, const T* input,
-                                   const T* grad_output, T* grad_weight, T* grad_bias, T* workspace) {
-  std::int64_t off[max_taps];
-  for (std::int64_t t = 0; t < plan.taps; ++t) off[t] = taps.off[t] * g.in_channels;
+void backward_channel_major(const Conv2dGeometry& g, const Plan<T>& plan, const Taps& taps, const T* input,
+                            const T* weight, const T* grad_output, T* grad_input, T* grad_weight, T* grad_bias,
+                            T* workspace) {
   const std::int64_t in = g.in_channels, out = g.out_channels, out_pixels = g.out_pixels(), wcount = g.weight_count();
+  const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), s = plan.stride;
+  std::int64_t off[max_taps], back[max_taps];
+  for (std::int64_t t = 0; t < plan.taps; ++t) {
+    off[t] = taps.off[t] * in;
+    back[t] = -taps.phase_off[t] * out;
+  }
   const int threads = num_threads();
 #if defined(_OPENMP)
 #pragma omp parallel num_threads(threads)
@@ -423,29 +404,54 @@ void weight_gradient_channel_major(const Conv2dGeometry& g, const Plan<T>& plan,
   {
     T* ws = workspace + thread_index() * plan.per_thread;
     T* x = ws + plan.x_at;
-    T* dy = ws + plan.y_at;
+    T* dy = ws + plan.dy_at;
+    T* dx = ws + plan.dx_at;  // one phase's input gradient, pixel-major
     T* dw = ws + plan.dw_at;
     T* db = dw + wcount;
+    T* w = ws + plan.w_at;  // w[(k * out + o) * in + c]: tap order[k], taps grouped by phase
     std::fill(x, x + in * plan.x_pitch, T(0));
+    std::fill(dy, dy + out * plan.dy_plane, T(0));
     std::fill(dw, dw + wcount + out, T(0));
+    if (grad_input != nullptr)
+      for (std::int64_t k = 0; k < plan.taps; ++k)
+        for (std::int64_t o = 0; o < out; ++o)
+          for (std::int64_t c = 0; c < in; ++c) w[(k * out + o) * in + c] = weight[(o * in + c) * plan.taps + taps.order[k]];
 #if defined(_OPENMP)
 #pragma omp for schedule(static) nowait
 #endif
     for (std::int64_t n = 0; n < g.batch; ++n) {
       fill_phases_pixel_major(g, plan, input + n * in * g.in_pixels(), x);
       const T* gy = grad_output + n * out * out_pixels;
+      T* dy0 = dy + plan.lead * out;
       for (std::int64_t o = 0; o < out; ++o) {
         T sum = 0;
-        for (std::int64_t p = 0; p < out_pixels; ++p) {
-          dy[p * out + o] = gy[o * out_pixels + p];
-          sum += gy[o * out_pixels + p];
-        }
+        for (std::int64_t h = 0; h < oh_n; ++h)
+          for (std::int64_t k = 0; k < ow_n; ++k) {
+            const T v = gy[(o * oh_n + h) * ow_n + k];
+            dy0[(h * plan.ws + k) * out + o] = v;
+            sum += v;
+          }
         db[o] += sum;
       }
-      if (channel_major::vectors_for<T>(out) == 4)
-        channel_major::weight_rows<4>(g, plan.ws, x, off, plan.taps, dy, dw);
-      else
-        channel_major::weight_rows<2>(g, plan.ws, x, off, plan.taps, dy, dw);
+      channel_major::weight_plane(oh_n, ow_n, plan.ws, x, in, off, plan.taps, dy0, out, dw);
+      if (grad_input == nullptr) continue;
+      T* gx = grad_input + n * in * g.in_pixels();
+      if (s > g.kernel) std::fill(gx, gx + in * g.in_pixels(), T(0));
+      for (std::int64_t a = 0; a < plan.phases; ++a)
+        for (std::int64_t b = 0; b < plan.phases; ++b) {
+          const auto [i0, i1] = plan.image_rows(g, a);
+          const auto [j0, j1] = plan.image_columns(g, b);
+          if (i0 == i1 || j0 == j1) continue;
+          const std::int64_t slot = a * plan.phases + b, first = taps.begin[slot], cols = j1 - j0;
+          channel_major::plane(i1 - i0, cols, plan.ws, dy0 + (i0 * plan.ws + j0) * out, out, back + first,
+                               taps.begin[slot + 1] - first, w + first * out * in, in, dx);
+          for (std::int64_t c = 0; c < in; ++c)
+            for (std::int64_t i = i0; i < i1; ++i) {
+              T* dst = gx + (c * g.in_height + s * i + a - g.padding) * g.in_width + b - g.padding;
+              const T* src = dx + (i - i0) * cols * in + c;
+              for (std::int64_t j = j0; j < j1; ++j) dst[s * j] = src[(j - j0) * in];
+            }
+        }
     }
   }
   const auto partial = [&](std::int64_t at) {
@@ -498,23 +504,9 @@ template <class T>
 void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T* grad_output, T* grad_input,
               T* grad_weight, T* grad_bias, T* workspace) {
   const Plan<T> plan(g);
-  // Wide layers take the channel-major kernels; the input gradient only at stride 1.
-  if (grad_input == nullptr ? plan.channel_major : plan.channel_major_input_gradient) {
-    if (plan.channel_major)
-      weight_gradient_channel_major(g, plan, Taps(g, plan), input, grad_output, grad_weight, grad_bias, workspace);
-    else
-      backward(g, input, weight, grad_output, static_cast<T*>(nullptr), grad_weight, grad_bias, workspace);
-    if (grad_input == nullptr) return;
-    // The input gradient as the forward of Plan::input_gradient_geometry: input channel c of
-    // the flipped weights' output o is the weight's output c, input o, tap taps - 1 - t.
-    const Conv2dGeometry tg = Plan<T>::input_gradient_geometry(g);
-    const Plan<T> tplan(tg, false);
-    const auto weight_at = [&](std::int64_t c, std::int64_t o, std::int64_t t) {
-      return weight[(o * g.in_channels + c) * plan.taps + plan.taps - 1 - t];
-    };
-    return forward_channel_major(tg, tplan, Taps(tg, tplan), grad_output, weight_at, static_cast<const T*>(nullptr),
-                                 grad_input, workspace, plan.per_thread);
-  }
+  if (plan.channel_major && (grad_input == nullptr || plan.channel_major_input_gradient))
+    return backward_channel_major(g, plan, Taps(g, plan), input, weight, grad_output, grad_input, grad_weight,
+                                  grad_bias, workspace);
   const Taps taps(g, plan);
   constexpr std::int64_t S = packet_size<T>;
   const std::int64_t wcount = g.weight_count(), vectors = plan.q / S;
