@@ -12,10 +12,8 @@
 // bit; the gradients equal theirs up to the order of the per-channel sums.
 #pragma once
 
-#include <cstdint>
 #include <memory>
 #include <stdexcept>
-#include <string>
 #include <vector>
 
 #include "hnn/kernels/batch_norm.hpp"
