@@ -497,16 +497,26 @@ void input_gradient(const Conv2dGeometry& g, const Plan<T>& plan, const Taps& ta
     }
 }
 
-// The gradients of the weight, bias and (when grad_input is not null) input. Each sample's
+// The gradients of the weight, bias and (when grad_input is not null) input; with grad_weight
+// null, the input gradient alone (grad_bias is then ignored). Each sample's
 // dLoss/dOutput is copied onto the grid (plane o's pixel (oh, ow) at o * plan.dy_plane +
 // oh * plan.ws + ow); the positions around it are zeroed once per call and never written.
 template <class T>
 void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T* grad_output, T* grad_input,
               T* grad_weight, T* grad_bias, T* workspace) {
   const Plan<T> plan(g);
-  if (plan.channel_major && (grad_input == nullptr || plan.channel_major_input_gradient))
-    return backward_channel_major(g, plan, Taps(g, plan), input, weight, grad_output, grad_input, grad_weight,
-                                  grad_bias, workspace);
+  if (plan.channel_major && grad_weight != nullptr) {
+    if (grad_input == nullptr || plan.channel_major_input_gradient)
+      return backward_channel_major(g, plan, Taps(g, plan), input, weight, grad_output, grad_input, grad_weight,
+                                    grad_bias, workspace);
+    // The weight gradient channel-major; the input gradient alone on the position-major grids
+    // (its lanes would hold too few input channels for the channel-major kernel).
+    backward_channel_major(g, plan, Taps(g, plan), input, weight, grad_output, static_cast<T*>(nullptr), grad_weight,
+                           grad_bias, workspace);
+    return backward(g, input, weight, grad_output, grad_input, static_cast<T*>(nullptr), static_cast<T*>(nullptr),
+                    workspace);
+  }
+  const bool weights = grad_weight != nullptr;  // else the input gradient alone
   const Taps taps(g, plan);
   constexpr std::int64_t S = packet_size<T>;
   const std::int64_t wcount = g.weight_count(), vectors = plan.q / S;
@@ -545,7 +555,7 @@ void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T*
     for (std::int64_t k = 0; k < groups; ++k) {
       const std::int64_t n0 = k * plan.group, samples = std::min(plan.group, g.batch - n0);
       for (std::int64_t b = 0; b < samples; ++b) {
-        fill_phases(g, plan, input + (n0 + b) * g.in_channels * g.in_pixels(), x + b * x_sample);
+        if (weights) fill_phases(g, plan, input + (n0 + b) * g.in_channels * g.in_pixels(), x + b * x_sample);
         const T* gy = grad_output + (n0 + b) * g.out_channels * out_pixels;
         T* dyb = dy + b * dy_sample + plan.lead;
         for (std::int64_t o = 0; o < g.out_channels; ++o)
@@ -555,7 +565,7 @@ void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T*
 
       // Weight gradient: blocks of output channels x taps, one input channel at a time, over
       // the group's samples.
-      for (std::int64_t o0 = 0; o0 < g.out_channels; o0 += wgrad_out_block) {
+      for (std::int64_t o0 = 0; weights && o0 < g.out_channels; o0 += wgrad_out_block) {
         const int ob = static_cast<int>(std::min<std::int64_t>(wgrad_out_block, g.out_channels - o0));
         with_constant<wgrad_out_block>(ob, [&](auto ob_c) {
           constexpr int OB = decltype(ob_c)::value;
@@ -585,8 +595,9 @@ void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T*
 
     // Each thread sums the lanes of its own partial gradients (no barrier needed); the bias
     // partials follow the weight's (db_at = dw_at + wcount * S).
-    sum_lanes_in_place(dw, wcount + g.out_channels);
+    if (weights) sum_lanes_in_place(dw, wcount + g.out_channels);
   }
+  if (!weights) return;
   sum_thread_partials(workspace, plan.per_thread, plan.dw_at, threads, wcount, grad_weight);
   if (grad_bias != nullptr)
     sum_thread_partials(workspace, plan.per_thread, plan.dw_at + wcount, threads, g.out_channels, grad_bias);
