@@ -104,8 +104,9 @@ TEST(Conv2dAlgorithms, Im2colMatchesTheDefinitionAtEveryStrideAndPadding) {
 
 // Wide layers (in doubles: 16+ input channels, output channels in pairs of packets): odd
 // sizes at stride 1, a row longer than one block holds, 48 outputs (three packets on AVX-512,
-// so blocks of two), stride 2 onto a 7x7 plane, a 5x5 kernel, padding 2. All but the second
-// and third (input channels not in pairs of packets) take the input gradient channel-major.
+// so blocks of two), stride 2 onto a 7x7 plane, a 5x5 kernel, padding 2. The input gradient
+// joins when the input channels come in pairs of packets too: 16 and 32 do on every ISA up to
+// AVX-512 (8 doubles a packet), 17 never; 20 only on SSE.
 const Conv2dGeometry channel_major_geometries[] = {
     geometry(3, 16, 7, 9, 32, 3, 1),      geometry(2, 17, 5, 31, 32, 3, 1), geometry(2, 20, 6, 5, 48, 3, 1, 1),
     geometry(2, 32, 14, 13, 64, 3, 1, 2), geometry(2, 16, 9, 8, 16, 5, 1),  geometry(2, 32, 6, 23, 16, 3, 2)};
@@ -115,8 +116,7 @@ TEST(Conv2dAlgorithms, ChannelMajorForwardRunsOnWideLayers) {
     EXPECT_TRUE(detail::direct::Plan<double>(g).channel_major) << g.in_channels << " -> " << g.out_channels;
   for (const int i : {0, 3, 4, 5})
     EXPECT_TRUE(detail::direct::Plan<double>(channel_major_geometries[i]).channel_major_input_gradient) << i;
-  for (const int i : {1, 2})
-    EXPECT_FALSE(detail::direct::Plan<double>(channel_major_geometries[i]).channel_major_input_gradient) << i;
+  EXPECT_FALSE(detail::direct::Plan<double>(channel_major_geometries[1]).channel_major_input_gradient);
   // The ResNet's: 32 -> 32, 64 -> 64, both strided 3x3s; not its stem, nor its 16 -> 16 where
   // 16 outputs are a single packet (AVX-512).
   EXPECT_TRUE(detail::direct::Plan<float>(geometry(2, 64, 7, 7, 64, 3, 1)).channel_major);

@@ -1,4 +1,4 @@
-// The direct convolution's channel-major forward: output channels in the SIMD lanes.
+// The direct convolution's channel-major kernels: channels in the SIMD lanes.
 //
 // direct.hpp's kernel puts output positions in the lanes and broadcasts the weights. On small
 // planes that wastes lanes (a 7x7 output is 49 positions: 4 AVX-512 packets hold 64) and its
@@ -115,7 +115,8 @@ void plane(std::int64_t rows, std::int64_t cols, std::int64_t row_pitch, const T
 
 // The weight gradient's block: J input channels x V packets of output channels, summed over
 // a plane of rows x cols output positions:
-//   dw[j * dw_pitch + v * P + l] += sum_(i, k) x[(i * row_pitch + k) * ins + off + j] * dy[(i * row_pitch + k) * outs + v * P + l]
+//   dw[j * dw_pitch + v * P + l] +=
+//       sum_(i, k) x[(i * row_pitch + k) * ins + off + j] * dy[(i * row_pitch + k) * outs + v * P + l]
 // (the input and dY on grids of the same row pitch).
 template <int J, int V, class T>
 inline void weight_block(std::int64_t rows, std::int64_t cols, std::int64_t row_pitch, const T* x, std::int64_t ins,

@@ -78,12 +78,11 @@ struct Plan {
   std::int64_t dy_plane = 0;         // lead + dY on the grid + zeros behind
   std::int64_t r = 0;                // input-gradient positions per plane and phase (rounded)
   std::int64_t group = 1;            // samples the backward holds on grids at once (see backward())
-  bool channel_major = false;        // the forward runs channel_major.hpp's kernel
+  bool channel_major = false;        // the forward and weight gradient run channel_major.hpp's kernels
+  bool channel_major_input_gradient = false;  // and the input gradient too
   // Offsets of each buffer inside one thread's slice of the workspace.
   std::int64_t x_at = 0, y_at = 0, dy_at = 0, dx_at = 0, dw_at = 0, db_at = 0, w_at = 0;
   std::int64_t per_thread = 0;
-
-  bool channel_major_input_gradient = false;  // and the backward, with the input gradient
 
   explicit Plan(const Conv2dGeometry& g) {
     const std::int64_t p = packet_size<T>, k = g.kernel, s = g.stride;
@@ -415,7 +414,8 @@ void backward_channel_major(const Conv2dGeometry& g, const Plan<T>& plan, const 
     if (grad_input != nullptr)
       for (std::int64_t k = 0; k < plan.taps; ++k)
         for (std::int64_t o = 0; o < out; ++o)
-          for (std::int64_t c = 0; c < in; ++c) w[(k * out + o) * in + c] = weight[(o * in + c) * plan.taps + taps.order[k]];
+          for (std::int64_t c = 0; c < in; ++c)
+            w[(k * out + o) * in + c] = weight[(o * in + c) * plan.taps + taps.order[k]];
 #if defined(_OPENMP)
 #pragma omp for schedule(static) nowait
 #endif
@@ -461,7 +461,8 @@ void backward_channel_major(const Conv2dGeometry& g, const Plan<T>& plan, const 
   };
   for (std::int64_t o = 0; o < out; ++o)
     for (std::int64_t c = 0; c < in; ++c)
-      for (std::int64_t t = 0; t < plan.taps; ++t) grad_weight[(o * in + c) * plan.taps + t] = partial((t * in + c) * out + o);
+      for (std::int64_t t = 0; t < plan.taps; ++t)
+        grad_weight[(o * in + c) * plan.taps + t] = partial((t * in + c) * out + o);
   if (grad_bias != nullptr)
     for (std::int64_t o = 0; o < out; ++o) grad_bias[o] = partial(wcount + o);
 }
