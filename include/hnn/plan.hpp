@@ -4,8 +4,8 @@
 //        |  compiled once per input shape (and again when it changes or fusion is switched)
 //        v
 //   Plan: [stage, stage, ...]   a stage is one layer, or a fused run of layers
-//                               (stages/conv2d_act_pool.hpp, stages/batch_norm_relu.hpp)
-//                               with the same interface
+//                               (stages/conv2d_act_pool.hpp, stages/batch_norm_relu.hpp, a
+//                               layer's own Layer::with_relu()) with the same interface
 //
 // The planner is the one place that decides fusion; forward/backward are plain loops.
 #pragma once
@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "hnn/layers/activation.hpp"
 #include "hnn/layers/layer.hpp"
 #include "hnn/stages/batch_norm_relu.hpp"
 #include "hnn/stages/conv2d_act_pool.hpp"
@@ -26,6 +27,15 @@ inline std::string where(std::size_t layer, std::size_t layers) {
   return "layer " + std::to_string(layer) + " of " + std::to_string(layers) + ": ";
 }
 }  // namespace detail
+
+// The fusion rule for a layer that runs a following ReLU itself (Layer::with_relu): its stage
+// for specs[i..i+1] when the next layer is a ReLU and the layer offers one, else null.
+template <class T, class Device>
+std::unique_ptr<Stage<T, Device>> fuse_with_relu(const std::vector<LayerSpec>& specs, std::size_t i,
+                                                 Layer<T, Device>& layer) {
+  if (i + 1 >= specs.size() || specs[i + 1].get_if<ReLU>() == nullptr) return nullptr;
+  return layer.with_relu();
+}
 
 template <class T, class Device>
 class Plan {
@@ -48,6 +58,7 @@ class Plan {
       std::size_t count = 1;
       if (fusion && (fused = fuse_conv2d_act_pool<T, Device>(specs, i, *layers[i], s))) count = 3;
       else if (fusion && (fused = fuse_batch_norm_relu<T, Device>(specs, i, *layers[i], s))) count = 2;
+      else if (fusion && (fused = fuse_with_relu<T, Device>(specs, i, *layers[i]))) count = 2;
       for (std::size_t k = i; k < i + count; ++k) s = output_shape(specs, k, s);
       Stage<T, Device>* stage = fused ? fused.get() : layers[i].get();
       if (fused) fused_.push_back(std::move(fused));

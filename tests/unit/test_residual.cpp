@@ -1,6 +1,6 @@
 // Residual blocks: body(x) + shortcut(x), nested in Sequential; gradients against finite
 // differences, PyTorch's tensor names, shape errors, and checkpoints (format version 2) and
-// safetensors files that record the nesting.
+// safetensors files that record the nesting; the planner's fused Residual + ReLU stage.
 #include <gtest/gtest.h>
 
 #include <zlib.h>
@@ -91,6 +91,72 @@ TEST(Residual, WholeModelGradientsMatchFiniteDifferences) {
   model.set_input_gradient(true);
   randomize_parameters(model, rng);
   expect_gradients_match(model, random_tensor(Shape{2, 1, 6, 6}, rng), 7, 1e-7, "small ResNet");
+}
+
+// A Residual followed by a ReLU runs as one fused stage (Layer::with_relu): the same output and
+// gradients, bit for bit, as the two layers one by one, on one and two threads, over two
+// steps; where the next layer is not a ReLU, or fusion is off, the two stay apart.
+TEST(Residual, FusedWithTheFollowingReluMatchesTheTwoLayers) {
+  const auto make = [] {
+    return Sequential<float, cpu>(
+        Conv2d(2, 4, 3).padding(1), Residual({Conv2d(4, 4, 3).padding(1), ReLU(), Conv2d(4, 4, 3).padding(1)}), ReLU(),
+        Residual({Conv2d(4, 6, 3).padding(1).stride(2), ReLU(), Conv2d(6, 6, 3).padding(1)}, {Conv2d(4, 6, 1).stride(2)}),
+        ReLU(), Residual({Conv2d(6, 6, 3).padding(1)}), Sigmoid(), Flatten(), Linear(6 * 4 * 4, 3));
+  };
+  const Shape shape{5, 2, 7, 7};
+  for (const int threads : {1, 2}) {
+    hnn::set_num_threads(threads);
+    Sequential<float, cpu> fused = make(), layers = make();
+    layers.set_fusion(false);
+    hnn::Rng init(4);
+    randomize_parameters(fused, init);
+    const auto params = fused.parameters();
+    for (std::size_t p = 0; p < params.size(); ++p) layers.parameters()[p].value->copy_from(*params[p].value);
+    fused.set_input_gradient(true);
+    layers.set_input_gradient(true);
+
+    const auto& plan = fused.plan(shape);
+    const std::string described = plan.describe(fused.specs());
+    ASSERT_EQ(plan.steps().size(), 7u) << described;  // the last Residual is followed by a Sigmoid
+    EXPECT_NE((dynamic_cast<hnn::ResidualReluStage<float, cpu>*>(plan.steps()[1].stage)), nullptr) << described;
+    EXPECT_NE((dynamic_cast<hnn::ResidualReluStage<float, cpu>*>(plan.steps()[2].stage)), nullptr) << described;
+    EXPECT_EQ(plan.steps()[3].count, 1u) << described;
+    EXPECT_NE(described.find("ReLU() [fused]"), std::string::npos) << described;
+    ASSERT_EQ(layers.plan(shape).steps().size(), layers.size());
+
+    hnn::Rng rng(12);
+    for (int step = 0; step < 2; ++step) {
+      // Inputs of both signs, so that the ReLUs cut.
+      const Tensor<double> x64 = random_tensor(shape, rng, -2, 2), dy64 = random_tensor(Shape{5, 3}, rng);
+      Tensor<float> x(shape), dy(dy64.shape());
+      for (std::int64_t i = 0; i < x.numel(); ++i) x[i] = static_cast<float>(x64[i]);
+      for (std::int64_t i = 0; i < dy.numel(); ++i) dy[i] = static_cast<float>(dy64[i]);
+      const Tensor<float> y_fused = fused.forward(x).clone();
+      const Tensor<float>& y_layers = layers.forward(x);
+      for (std::int64_t i = 0; i < y_fused.numel(); ++i) ASSERT_EQ(y_fused[i], y_layers[i]) << "output " << i;
+      const Tensor<float> dx_fused = fused.backward(dy).clone();
+      const Tensor<float>& dx_layers = layers.backward(dy);
+      for (std::int64_t i = 0; i < dx_fused.numel(); ++i) ASSERT_EQ(dx_fused[i], dx_layers[i]) << "input gradient " << i;
+      for (std::size_t p = 0; p < params.size(); ++p)
+        for (std::int64_t i = 0; i < params[p].grad->numel(); ++i)
+          ASSERT_EQ((*fused.parameters()[p].grad)[i], (*layers.parameters()[p].grad)[i])
+              << fused.parameter_names()[p] << " [" << i << "], " << threads << " threads";
+    }
+  }
+  hnn::set_num_threads(1);
+}
+
+// Finite differences through the fused stages (double).
+TEST(Residual, FusedWithReluGradientsMatchFiniteDifferences) {
+  hnn::Rng rng(15);
+  Sequential<double, cpu> model(Residual({Conv2d(2, 2, 3).padding(1), Sigmoid(), Conv2d(2, 2, 3).padding(1)}), ReLU(),
+                                Residual({Conv2d(2, 3, 3).padding(1).stride(2)}, {Conv2d(2, 3, 1).stride(2)}), ReLU(),
+                                Flatten(), Linear(3 * 2 * 2, 2));
+  model.set_input_gradient(true);
+  randomize_parameters(model, rng);
+  const Tensor<double> x = random_tensor(Shape{3, 2, 4, 4}, rng);
+  ASSERT_EQ(model.plan(x.shape()).steps().size(), 4u) << model.plan(x.shape()).describe(model.specs());
+  expect_gradients_match(model, x, 16, 1e-7, "Residual + ReLU fused");
 }
 
 TEST(Residual, ResidualInsideResidualHasGradients) {

@@ -132,6 +132,11 @@ class Layer : public Stage<T, Device> {
   virtual void set_training(bool training) { training_ = training; }
   bool training() const { return training_; }
 
+  // A stage that runs this layer and a ReLU after it in one pass, for a layer that has one on
+  // this device (a Residual on the CPU); the planner (hnn/plan.hpp) then puts it in place of
+  // the two. None by default.
+  virtual std::unique_ptr<Stage<T, Device>> with_relu() { return nullptr; }
+
  protected:
   bool training_ = true;
 };
