@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 #include "hnn/tensor.hpp"
 
 using namespace hnn;
@@ -49,6 +51,23 @@ TEST(Tensor, CloneIsDeepAndResizeReusesStorage) {
   EXPECT_EQ(t.data(), before);
   t.resize(Shape{3, 3});  // larger: new storage
   EXPECT_EQ(t.numel(), 9);
+}
+
+// Small buffers start on a cache line; buffers of 2 MB and more on a 2 MB boundary, so that
+// transparent huge pages can back them whole (Memory<cpu>::huge_page).
+TEST(Tensor, LargeBuffersAreAlignedForHugePages) {
+  const auto address = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p); };
+  const Tensor<float> small(Shape{3, 5});
+  EXPECT_EQ(address(small.data()) % 64, 0u);
+  const Tensor<float> below(Shape{(std::int64_t(2) << 20) / 4 - 16});
+  EXPECT_EQ(address(below.data()) % 64, 0u);
+  for (const std::int64_t n : {std::int64_t(2) << 18, std::int64_t(256) * 16 * 28 * 28 + 3}) {
+    Tensor<float> large(Shape{n});
+    EXPECT_EQ(address(large.data()) % (std::uintptr_t(2) << 20), 0u) << n << " floats";
+    large[0] = 1.5f;
+    large[n - 1] = -2.5f;  // the whole rounded-up buffer is usable memory
+    EXPECT_EQ(large[0] + large[n - 1], -1.0f);
+  }
 }
 
 TEST(Tensor, FromVectorChecksTheCountAndRoundTrips) {
