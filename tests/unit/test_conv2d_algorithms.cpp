@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "gradient_check.hpp"
@@ -29,15 +31,18 @@ Conv2dGeometry geometry(std::int64_t batch, std::int64_t in, std::int64_t h, std
   return g;
 }
 
-struct Result {
-  Tensor<double> y, dx, dw, db;
+template <class T>
+struct ResultOf {
+  Tensor<T> y, dx, dw, db;
 };
+using Result = ResultOf<double>;
 
-Result run(const Conv2dGeometry& g, Conv2dAlgorithm algorithm, const Tensor<double>& x, const Tensor<double>& w,
-           const Tensor<double>& b, const Tensor<double>& dy, bool input_gradient = true) {
-  Result r{Tensor<double>(Shape{g.batch, g.out_channels, g.out_height(), g.out_width()}), Tensor<double>(x.shape()),
-           Tensor<double>(w.shape()), Tensor<double>(b.shape())};
-  Tensor<double> ws(Shape{conv2d_workspace_size(cpu{}, g, algorithm)});
+template <class T>
+ResultOf<T> run(const Conv2dGeometry& g, Conv2dAlgorithm algorithm, const Tensor<T>& x, const Tensor<T>& w,
+                const Tensor<T>& b, const Tensor<T>& dy, bool input_gradient = true) {
+  ResultOf<T> r{Tensor<T>(Shape{g.batch, g.out_channels, g.out_height(), g.out_width()}), Tensor<T>(x.shape()),
+                Tensor<T>(w.shape()), Tensor<T>(b.shape())};
+  Tensor<T> ws(Shape{conv2d_workspace_size(cpu{}, g, algorithm)});
   conv2d_forward(cpu{}, g, x.data(), w.data(), b.data(), r.y.data(), ws.data(), algorithm);
   conv2d_backward(cpu{}, g, x.data(), w.data(), dy.data(), input_gradient ? r.dx.data() : nullptr, r.dw.data(),
                   r.db.data(), ws.data(), algorithm);
@@ -159,6 +164,45 @@ TEST(Conv2dAlgorithms, DirectMatchesIm2colAtEveryStride) {
       const Result weights_only = run(g, Conv2dAlgorithm::direct, x, w, b, dy, false);
       expect_close(weights_only.dw, reference.dw, "weight gradient alone");
       expect_close(weights_only.db, reference.db, "bias gradient alone");
+    }
+  }
+  set_num_threads(1);
+}
+
+// The channel-major kernels in float, where a register block transposes 16 (AVX-512), 8 or 4
+// pixels x channels between the planes and the pixel-major grids: the ResNet's wide convs, a
+// plane whose pixels are no whole number of packets (the last block overlaps), and planes
+// smaller than a packet (copied element by element), on 1 and 2 threads.
+TEST(Conv2dAlgorithms, ChannelMajorInFloatMatchesIm2col) {
+  const auto as_float = [](const Tensor<double>& t) {
+    Tensor<float> f(t.shape());
+    for (std::int64_t i = 0; i < t.numel(); ++i) f[i] = static_cast<float>(t[i]);
+    return f;
+  };
+  for (const int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const Conv2dGeometry& g :
+         {geometry(3, 32, 14, 14, 32, 3, 1), geometry(2, 16, 28, 28, 32, 3, 1, 2), geometry(2, 32, 14, 14, 64, 3, 1, 2),
+          geometry(3, 64, 7, 7, 64, 3, 1), geometry(2, 32, 5, 7, 32, 3, 1), geometry(2, 32, 3, 3, 32, 3, 1),
+          geometry(2, 32, 4, 5, 64, 3, 1, 2)}) {
+      ASSERT_TRUE(detail::direct::Plan<float>(g).channel_major) << g.in_channels << " -> " << g.out_channels;
+      Rng rng(static_cast<std::uint64_t>(g.in_channels * 10 + g.in_height));
+      const Tensor<float> x = as_float(random_tensor(Shape{g.batch, g.in_channels, g.in_height, g.in_width}, rng));
+      const Tensor<float> w = as_float(random_tensor(Shape{g.out_channels, g.in_channels, 3, 3}, rng));
+      const Tensor<float> b = as_float(random_tensor(Shape{g.out_channels}, rng));
+      const Tensor<float> dy = as_float(random_tensor(Shape{g.batch, g.out_channels, g.out_height(), g.out_width()}, rng));
+      const ResultOf<float> reference = run(g, Conv2dAlgorithm::im2col, x, w, b, dy);
+      const ResultOf<float> direct = run(g, Conv2dAlgorithm::direct, x, w, b, dy);
+      const std::string what = std::to_string(g.in_channels) + " -> " + std::to_string(g.out_channels) + " at " +
+                               std::to_string(g.in_height) + "x" + std::to_string(g.in_width) + ", stride " +
+                               std::to_string(g.stride) + ", " + std::to_string(threads) + " threads: ";
+      // Sums of up to 64 x 9 x 2 x 7 x 7 products of values in [-1, 1]: float's rounding in
+      // either order stays far below 1e-3.
+      for (const auto& [got, expected, name] :
+           {std::tuple{&direct.y, &reference.y, "output"}, std::tuple{&direct.dx, &reference.dx, "input gradient"},
+            std::tuple{&direct.dw, &reference.dw, "weight gradient"}, std::tuple{&direct.db, &reference.db, "bias gradient"}})
+        for (std::int64_t i = 0; i < expected->numel(); ++i)
+          ASSERT_NEAR((*got)[i], (*expected)[i], 1e-3f * (1 + std::abs((*expected)[i]))) << what << name << "[" << i << "]";
     }
   }
   set_num_threads(1);

@@ -5,6 +5,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <type_traits>
 #include <utility>
@@ -140,6 +141,120 @@ void logistic(const T* in, T* out, std::int64_t n) {
     for (std::int64_t j = 0; j < rest; ++j) tmp[j] = in[i + j];
     pstoreu(tmp, logistic(ploadu<P>(tmp)));
     for (std::int64_t j = 0; j < rest; ++j) out[i + j] = tmp[j];
+  }
+}
+
+#if defined(EIGEN_VECTORIZE_AVX512)
+// The permute indices of one round of transpose_block: rows i and i + B (bit B of i clear)
+// exchange sub-blocks of B lanes. Row i takes row i + B's lane c - B where bit B of c is set
+// (Low), row i + B takes row i's lane c + B where it is clear (High); an index >= N picks
+// from the second source.
+template <class Index, int N, int B, bool High>
+struct SwapIndices {
+  static constexpr std::array<Index, N> values = [] {
+    std::array<Index, N> v{};
+    for (int c = 0; c < N; ++c)
+      v[c] = static_cast<Index>(High ? ((c & B) ? N + c : c + B) : ((c & B) ? N + c - B : c));
+    return v;
+  }();
+};
+
+template <int B, class P, int N>
+inline void swap_sub_blocks(Eigen::internal::PacketBlock<P, N>& block) {
+  if constexpr (B >= 1) {
+    constexpr bool floats = N == 16;  // Packet16f, else Packet8d
+    using Index = std::conditional_t<floats, std::int32_t, std::int64_t>;
+    const __m512i low = _mm512_loadu_si512(SwapIndices<Index, N, B, false>::values.data());
+    const __m512i high = _mm512_loadu_si512(SwapIndices<Index, N, B, true>::values.data());
+    for (int i = 0; i < N; ++i) {
+      if (i & B) continue;
+      P& x = block.packet[i];
+      P& y = block.packet[i + B];
+      if constexpr (floats) {
+        const P new_x = _mm512_permutex2var_ps(x, low, y);
+        y = _mm512_permutex2var_ps(x, high, y);
+        x = new_x;
+      } else {
+        const P new_x = _mm512_permutex2var_pd(x, low, y);
+        y = _mm512_permutex2var_pd(x, high, y);
+        x = new_x;
+      }
+    }
+    swap_sub_blocks<B / 2>(block);
+  }
+}
+#endif
+
+// dst[i] = src[i] for i < n (the two not overlapping), for the short rows (tens of elements)
+// the conv kernels copy: whole packets, the last one overlapping the one before. A plain
+// loop or std::copy becomes a memmove call, which costs more than such a copy.
+template <class T>
+inline void copy_row(const T* src, std::int64_t n, T* dst) {
+  using namespace Eigen::internal;
+  constexpr std::int64_t S = packet_size<T>;
+  if (n < S) {
+    for (std::int64_t i = 0; i < n; ++i) dst[i] = src[i];
+    return;
+  }
+  for (std::int64_t i = 0; i < n; i += S) {
+    const std::int64_t at = std::min(i, n - S);
+    pstoreu(dst + at, ploadu<Packet<T>>(src + at));
+  }
+}
+
+// Transposes a block of N packets of N lanes in registers: Eigen's ptranspose, except on
+// AVX-512, whose version there makes GCC 12 report its unpacks' undefined source operand
+// (-Wuninitialized, which the build keeps as an error). There the off-diagonal sub-blocks of
+// N/2, N/4, ..., 1 lanes are swapped with two-source permutes (N log2 N of them, as many
+// shuffles as the unpack version).
+template <class P, int N>
+inline void transpose_block(Eigen::internal::PacketBlock<P, N>& block) {
+#if defined(EIGEN_VECTORIZE_AVX512)
+  using Scalar = typename Eigen::internal::unpacket_traits<P>::type;
+  constexpr int lanes = Eigen::internal::unpacket_traits<P>::size;
+  constexpr bool floats = std::is_same_v<Scalar, float> && lanes == 16 && N == 16;   // Packet16f
+  constexpr bool doubles = std::is_same_v<Scalar, double> && lanes == 8 && N == 8;  // Packet8d
+  if constexpr (floats || doubles) {
+    swap_sub_blocks<N / 2>(block);
+    return;
+  }
+#endif
+  Eigen::internal::ptranspose(block);
+}
+
+// Moves P channels x `height` x `width` pixels between channel-major planes and pixel-major
+// packets, a P x P block at a time transposed through registers (a scalar copy of the same
+// reads one cache line per element). For the block of P pixels starting at pixel `first`
+// (row-major; the last block overlaps the one before when P does not divide the plane, so the
+// plane needs at least P pixels), packet l = from(l, first, h[l], w[l]) is loaded for l < P,
+// the block transposed, and to(first, i, h[i], w[i], packet i) called for i < P, with h[k],
+// w[k] the row and column of the block's pixel k.
+template <class T, class From, class To>
+void transpose_pixels(std::int64_t height, std::int64_t width, From&& from, To&& to) {
+  using namespace Eigen::internal;
+  constexpr int S = static_cast<int>(packet_size<T>);
+  const std::int64_t pixels = height * width;
+#if defined(__GNUC__)  // a SIMD type as a class template argument drops its alignment attribute: harmless here
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
+  PacketBlock<Packet<T>, S> block;
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+  std::int64_t row[S], column[S];
+  for (std::int64_t first = 0; first < pixels; first += S) {
+    first = std::min(first, pixels - S);
+    row[0] = first / width;
+    column[0] = first % width;
+    for (int l = 1; l < S; ++l) {
+      const bool wrap = column[l - 1] + 1 == width;
+      row[l] = row[l - 1] + (wrap ? 1 : 0);
+      column[l] = wrap ? 0 : column[l - 1] + 1;
+    }
+    for (int l = 0; l < S; ++l) block.packet[l] = from(l, first, row[l], column[l]);
+    transpose_block(block);
+    for (int i = 0; i < S; ++i) to(first, i, row[i], column[i], block.packet[i]);
   }
 }
 

@@ -292,9 +292,39 @@ void fill_phases(const Conv2dGeometry& g, const Plan<T>& plan, const T* image, T
 
 // The same phase planes, pixel-major: padded pixel (s * i + a, s * j + b)'s channels together
 // at ((a * phases + b) * in_plane + i * ws + j) * in_channels (channel_major.hpp's layout).
+// Whole packets of channels go through registers (transpose_pixels), each image row's and
+// column's place on the phase planes looked up in a table on the stack; planes with a side
+// longer than the tables, or channels not in whole packets, are copied element by element.
+constexpr std::int64_t max_side = 1024;
+
 template <class T>
 void fill_phases_pixel_major(const Conv2dGeometry& g, const Plan<T>& plan, const T* image, T* grid) {
+  using namespace Eigen::internal;
+  using P = Packet<T>;
+  constexpr std::int64_t S = packet_size<T>;
   const std::int64_t s = plan.stride, channels = g.in_channels, pixels = g.in_pixels();
+  if (channels % S == 0 && pixels >= S && g.in_height <= max_side && g.in_width <= max_side) {
+    // Image pixel (h, w) is padded pixel (h + padding, w + padding): on phase (a, b), the
+    // remainders by the stride, at (i, j), the quotients. Its place is row_at[h] +
+    // column_at[w]; -1 marks a phase no tap reads (stride > kernel), which is not stored.
+    std::int64_t row_at[max_side], column_at[max_side];
+    for (std::int64_t h = 0; h < g.in_height; ++h) {
+      const std::int64_t a = (h + g.padding) % s, i = (h + g.padding) / s;
+      row_at[h] = a < plan.phases ? (a * plan.phases * plan.in_plane + i * plan.ws) * channels : -1;
+    }
+    for (std::int64_t w = 0; w < g.in_width; ++w) {
+      const std::int64_t b = (w + g.padding) % s, j = (w + g.padding) / s;
+      column_at[w] = b < plan.phases ? (b * plan.in_plane + j) * channels : -1;
+    }
+    for (std::int64_t c0 = 0; c0 < channels; c0 += S)
+      transpose_pixels<T>(
+          g.in_height, g.in_width,
+          [&](int l, std::int64_t first, std::int64_t, std::int64_t) { return ploadu<P>(image + (c0 + l) * pixels + first); },
+          [&](std::int64_t, int, std::int64_t h, std::int64_t w, const P& pixel) {
+            if (row_at[h] >= 0 && column_at[w] >= 0) pstoreu(grid + row_at[h] + column_at[w] + c0, pixel);
+          });
+    return;
+  }
   for (std::int64_t a = 0; a < plan.phases; ++a)
     for (std::int64_t b = 0; b < plan.phases; ++b) {
       const auto [i0, i1] = plan.image_rows(g, a);
@@ -314,6 +344,9 @@ void fill_phases_pixel_major(const Conv2dGeometry& g, const Plan<T>& plan, const
 template <class T>
 void forward_channel_major(const Conv2dGeometry& g, const Plan<T>& plan, const Taps& taps, const T* input,
                            const T* weight, const T* bias, T* output, T* workspace) {
+  using namespace Eigen::internal;
+  using P = Packet<T>;
+  constexpr std::int64_t S = packet_size<T>;
   std::int64_t off[max_taps];
   for (std::int64_t t = 0; t < plan.taps; ++t) off[t] = taps.off[t] * g.in_channels;
   const std::int64_t in = g.in_channels, out = g.out_channels, out_pixels = g.out_pixels();
@@ -336,6 +369,16 @@ void forward_channel_major(const Conv2dGeometry& g, const Plan<T>& plan, const T
       fill_phases_pixel_major(g, plan, input + n * in * g.in_pixels(), x);
       channel_major::plane(g.out_height(), g.out_width(), plan.ws, x, in, off, plan.taps, w, out, y);
       T* dst = output + n * out * out_pixels;
+      if (out_pixels >= S) {  // out is whole pairs of packets (channel_major::suits)
+        for (std::int64_t o0 = 0; o0 < out; o0 += S)
+          transpose_pixels<T>(
+              g.out_height(), g.out_width(),
+              [&](int l, std::int64_t first, std::int64_t, std::int64_t) { return ploadu<P>(y + (first + l) * out + o0); },
+              [&](std::int64_t first, int i, std::int64_t, std::int64_t, const P& channel) {
+                pstoreu(dst + (o0 + i) * out_pixels + first, padd(channel, pset1<P>(bias != nullptr ? bias[o0 + i] : T(0))));
+              });
+        continue;
+      }
       for (std::int64_t o = 0; o < out; ++o) {
         const T b = bias != nullptr ? bias[o] : T(0);
         for (std::int64_t p = 0; p < out_pixels; ++p) dst[o * out_pixels + p] = y[p * out + o] + b;
@@ -389,6 +432,9 @@ template <class T>
 void backward_channel_major(const Conv2dGeometry& g, const Plan<T>& plan, const Taps& taps, const T* input,
                             const T* weight, const T* grad_output, T* grad_input, T* grad_weight, T* grad_bias,
                             T* workspace) {
+  using namespace Eigen::internal;
+  using P = Packet<T>;
+  constexpr std::int64_t S = packet_size<T>;
   const std::int64_t in = g.in_channels, out = g.out_channels, out_pixels = g.out_pixels(), wcount = g.weight_count();
   const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), s = plan.stride;
   std::int64_t off[max_taps], back[max_taps];
@@ -423,15 +469,31 @@ void backward_channel_major(const Conv2dGeometry& g, const Plan<T>& plan, const 
       fill_phases_pixel_major(g, plan, input + n * in * g.in_pixels(), x);
       const T* gy = grad_output + n * out * out_pixels;
       T* dy0 = dy + plan.lead * out;
-      for (std::int64_t o = 0; o < out; ++o) {
-        T sum = 0;
-        for (std::int64_t h = 0; h < oh_n; ++h)
-          for (std::int64_t k = 0; k < ow_n; ++k) {
-            const T v = gy[(o * oh_n + h) * ow_n + k];
-            dy0[(h * plan.ws + k) * out + o] = v;
-            sum += v;
+      if (out_pixels >= S) {  // out is whole pairs of packets (channel_major::suits)
+        for (std::int64_t o0 = 0; o0 < out; o0 += S)
+          transpose_pixels<T>(
+              oh_n, ow_n,
+              [&](int l, std::int64_t first, std::int64_t, std::int64_t) { return ploadu<P>(gy + (o0 + l) * out_pixels + first); },
+              [&](std::int64_t, int, std::int64_t h, std::int64_t k, const P& pixel) {
+                pstoreu(dy0 + (h * plan.ws + k) * out + o0, pixel);
+              });
+        if (grad_bias != nullptr)
+          for (std::int64_t o = 0; o < out; ++o) {
+            T sum = 0;
+            for (std::int64_t p = 0; p < out_pixels; ++p) sum += gy[o * out_pixels + p];
+            db[o] += sum;
           }
-        db[o] += sum;
+      } else {
+        for (std::int64_t o = 0; o < out; ++o) {
+          T sum = 0;
+          for (std::int64_t h = 0; h < oh_n; ++h)
+            for (std::int64_t k = 0; k < ow_n; ++k) {
+              const T v = gy[(o * oh_n + h) * ow_n + k];
+              dy0[(h * plan.ws + k) * out + o] = v;
+              sum += v;
+            }
+          db[o] += sum;
+        }
       }
       channel_major::weight_plane(oh_n, ow_n, plan.ws, x, in, off, plan.taps, dy0, out, dw);
       if (grad_input == nullptr) continue;
@@ -445,6 +507,18 @@ void backward_channel_major(const Conv2dGeometry& g, const Plan<T>& plan, const 
           const std::int64_t slot = a * plan.phases + b, first = taps.begin[slot], cols = j1 - j0;
           channel_major::plane(i1 - i0, cols, plan.ws, dy0 + (i0 * plan.ws + j0) * out, out, back + first,
                                taps.begin[slot + 1] - first, w + first * out * in, in, dx);
+          if (s == 1 && g.in_pixels() >= S && in % S == 0) {  // the phase is the whole image
+            for (std::int64_t c0 = 0; c0 < in; c0 += S)
+              transpose_pixels<T>(
+                  i1 - i0, cols,
+                  [&](int l, std::int64_t first_pixel, std::int64_t, std::int64_t) {
+                    return ploadu<P>(dx + (first_pixel + l) * in + c0);
+                  },
+                  [&](std::int64_t first_pixel, int i, std::int64_t, std::int64_t, const P& channel) {
+                    pstoreu(gx + (c0 + i) * g.in_pixels() + first_pixel, channel);
+                  });
+            continue;
+          }
           for (std::int64_t c = 0; c < in; ++c)
             for (std::int64_t i = i0; i < i1; ++i) {
               T* dst = gx + (c * g.in_height + s * i + a - g.padding) * g.in_width + b - g.padding;
@@ -490,7 +564,7 @@ void input_gradient(const Conv2dGeometry& g, const Plan<T>& plan, const Taps& ta
           T* dst = grad_input + (c * g.in_height + s * i + a - g.padding) * g.in_width;
           const std::int64_t shift = b - g.padding;
           if (s == 1) {
-            std::copy(src + j0, src + j1, dst + j0 + shift);
+            copy_row(src + j0, j1 - j0, dst + j0 + shift);
           } else {
             for (std::int64_t j = j0; j < j1; ++j) dst[s * j + shift] = src[j];
           }
@@ -561,7 +635,7 @@ void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T*
         T* dyb = dy + b * dy_sample + plan.lead;
         for (std::int64_t o = 0; o < g.out_channels; ++o)
           for (std::int64_t h = 0; h < oh_n; ++h)
-            std::copy_n(gy + o * out_pixels + h * ow_n, ow_n, dyb + o * plan.dy_plane + h * plan.ws);
+            copy_row(gy + o * out_pixels + h * ow_n, ow_n, dyb + o * plan.dy_plane + h * plan.ws);
       }
 
       // Weight gradient: blocks of output channels x taps, one input channel at a time, over
