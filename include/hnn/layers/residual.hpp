@@ -128,19 +128,17 @@ class ResidualLayer final : public Layer<T, Device> {
     if (!forward_relu_) throw std::logic_error("Residual: backward_then_relu() after a forward() without the ReLU");
     masked_grad_.resize(grad_output.shape());
     relu_backward(Device{}, output_.data(), grad_output.data(), masked_grad_.data(), output_.numel());
-    return backward(masked_grad_);
+    // Where the block keeps the shape, the sum overwrites the masked dY (the branches are done
+    // with it), whose memory was just written: into grad_input_, untouched since the last
+    // step, the ResNet's backward ran ~2.5% slower.
+    return backward_into(masked_grad_, input_shape_ == masked_grad_.shape() ? masked_grad_ : grad_input_);
   }
   std::unique_ptr<Stage<T, Device>> with_relu() override;
 
   // d(body(x) + shortcut(x))/dx = the sum of the branches' input gradients (the identity's is
   // grad_output itself).
   const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
-    const Tensor<T, Device>& body = body_.backward(grad_output);
-    const Tensor<T, Device>& shortcut = shortcut_ ? shortcut_->backward(grad_output) : grad_output;
-    if (!this->input_gradient()) return grad_input_;  // empty: nothing upstream needs it
-    grad_input_.resize(body.shape());
-    add(Device{}, grad_input_.numel(), body.data(), shortcut.data(), grad_input_.data());
-    return grad_input_;
+    return backward_into(grad_output, grad_input_);
   }
 
   void set_input_gradient(bool needed) override {
@@ -187,12 +185,24 @@ class ResidualLayer final : public Layer<T, Device> {
   }
 
  private:
+  // Runs both branches' backward and writes the sum of their input gradients to `sum`, which
+  // may be grad_output itself.
+  const Tensor<T, Device>& backward_into(const Tensor<T, Device>& grad_output, Tensor<T, Device>& sum) {
+    const Tensor<T, Device>& body = body_.backward(grad_output);
+    const Tensor<T, Device>& shortcut = shortcut_ ? shortcut_->backward(grad_output) : grad_output;
+    if (!this->input_gradient()) return grad_input_;  // empty: nothing upstream needs it
+    sum.resize(body.shape());
+    add(Device{}, sum.numel(), body.data(), shortcut.data(), sum.data());
+    return sum;
+  }
+
   const Tensor<T, Device>& run_forward(const Tensor<T, Device>& input, bool relu) {
     const Tensor<T, Device>& body = body_.forward(input);
     const Tensor<T, Device>& shortcut = shortcut_ ? shortcut_->forward(input) : input;
     if (body.shape() != shortcut.shape())  // output_shape() refuses this before any forward
       detail::bad_input("Residual: the body's output " + body.shape().str() + " and the shortcut's " +
                         shortcut.shape().str() + " differ");
+    input_shape_ = input.shape();
     output_.resize(body.shape());
     if constexpr (has_add_relu<Device>::value) {
       if (relu) {
@@ -216,6 +226,7 @@ class ResidualLayer final : public Layer<T, Device> {
   Sequential<T, Device> body_;
   std::unique_ptr<Sequential<T, Device>> shortcut_;
   Tensor<T, Device> output_, grad_input_, masked_grad_;
+  Shape input_shape_;          // of the last forward
   bool forward_relu_ = false;  // the last forward was forward_then_relu()
 };
 
