@@ -5,10 +5,12 @@ For each of --rounds rounds and each thread count: build/lenet5_bench --json, th
 tests/bench/peers/pytorch_lenet.py --mode bench --json (eager, channels-last and
 torch.compile, one after the other in one process). Both processes get the same
 OMP_NUM_THREADS / MKL_NUM_THREADS / OPENBLAS_NUM_THREADS; hnn gets --threads N, the peer
-torch.set_num_threads(N) and torch.set_num_interop_threads(1). The peer also runs with
-THP_MEM_ALLOC_ENABLE=1, so that its CPU allocator asks for transparent huge pages as hnn's
-does (Memory<cpu>): measured on the ResNet, it trains a few percent and infers ~20-35%
-faster so. Every timing flag below goes to both. Each figure is the median over the rounds (each round's figure is itself the
+torch.set_num_threads(N) and torch.set_num_interop_threads(1). hnn's allocator asks for
+transparent huge pages (Memory<cpu>); the peer runs twice per round, without and with
+THP_MEM_ALLOC_ENABLE=1 (its modes marked +thp), which makes its CPU allocator do the same;
+its best mode per row counts. On the ResNet that made the peer infer up to ~35% faster and
+train from 20% slower to a few percent faster; on LeNet-5 it did not help the peer.
+--peer-thp off|on runs one of the two. Every timing flag below goes to both. Each figure is the median over the rounds (each round's figure is itself the
 median of --reps chunks); the peer's column is its fastest mode per row. `make bench-peers`
 runs this with the interpreter of scripts/install-peer.sh (.venv-peer/).
 
@@ -123,6 +125,8 @@ def main():
     p.add_argument("--variant", default="both", choices=("sigmoid", "relu", "both", "resnet"),
                    help="LeNet-5's sigmoid, relu or both, or the ResNet example (default %(default)s)")
     p.add_argument("--exec", default=",".join(EXECS), help="the peer's modes (default %(default)s)")
+    p.add_argument("--peer-thp", default="both", choices=("both", "off", "on"),
+                   help="run the peer without and/or with THP_MEM_ALLOC_ENABLE=1 (default %(default)s)")
     p.add_argument("--rounds", type=positive_int(1), default=3,
                    help="hnn, peer, hnn, peer, ... rounds; medians are reported (default %(default)s)")
     for name, default, minimum in TIMING:
@@ -156,6 +160,8 @@ def main():
     for e in execs:
         if e not in EXECS:
             sys.exit(f"compare_peers: --exec: unknown mode {e} (choose from {', '.join(EXECS)})")
+    thp_suffixes = {"both": ["", "+thp"], "off": [""], "on": ["+thp"]}[args.peer_thp]
+    modes = [e + suffix for suffix in thp_suffixes for e in execs]  # the peer's columns
     timing = []
     for name, _, _ in TIMING:
         timing += ["--" + name, str(getattr(args, name.replace("-", "_")))]
@@ -188,16 +194,17 @@ def main():
             cmd = [args.python, peer_script, "--mode", "bench", "--device", "cpu", "--threads", str(t),
                    "--interop-threads", "1", "--variant", args.variant, "--exec", ",".join(execs),
                    "--json", "--quiet"] + timing + data
-            peer_env = dict(env, THP_MEM_ALLOC_ENABLE="1")  # huge pages, as hnn's allocator
-            out = run(cmd, f"the PyTorch peer ({t} threads)", peer_env)
-            echo(out)
-            pt = last_json_line(out, "the PyTorch peer")
-            if pt.get("num_threads") != t or pt.get("num_interop_threads") != 1:
-                sys.exit(f"compare_peers: the peer runs {pt.get('num_threads')} intra-op / "
-                         f"{pt.get('num_interop_threads')} inter-op threads, asked for {t} / 1")
-            peer_meta = {k: pt.get(k) for k in ("torch", "python", "blas", "blas_libs_loaded")}
-            for r in pt["results"]:
-                peer_runs.setdefault((r["variant"], t, r["exec"]), []).append(r)
+            for suffix in thp_suffixes:
+                peer_env = dict(env, THP_MEM_ALLOC_ENABLE="1") if suffix else env  # huge pages, as hnn's allocator
+                out = run(cmd, f"the PyTorch peer ({t} threads)", peer_env)
+                echo(out)
+                pt = last_json_line(out, "the PyTorch peer")
+                if pt.get("num_threads") != t or pt.get("num_interop_threads") != 1:
+                    sys.exit(f"compare_peers: the peer runs {pt.get('num_threads')} intra-op / "
+                             f"{pt.get('num_interop_threads')} inter-op threads, asked for {t} / 1")
+                peer_meta = {k: pt.get(k) for k in ("torch", "python", "blas", "blas_libs_loaded")}
+                for r in pt["results"]:
+                    peer_runs.setdefault((r["variant"], t, r["exec"] + suffix), []).append(r)
             time.sleep(1)
     end_load = load_average()
 
@@ -215,7 +222,7 @@ def main():
                    "hnn_train_rounds": [r["train_examples_per_sec"] for r in hr],
                    "hnn_infer_rounds": [r["infer_images_per_sec"] for r in hr],
                    "peer": {}}
-            for e in execs:
+            for e in modes:
                 runs = peer_runs.get((v, t, e), [])
                 row["peer"][e] = {
                     "train": peer_median(v, t, e, "train_examples_per_sec"),
@@ -224,7 +231,7 @@ def main():
                     "infer_rounds": [r.get("infer_images_per_sec") for r in runs],
                     "errors": [r["error"] for r in runs if "error" in r],
                 }
-            ok = [e for e in execs if row["peer"][e]["train"] == row["peer"][e]["train"]]  # not NaN
+            ok = [e for e in modes if row["peer"][e]["train"] == row["peer"][e]["train"]]  # not NaN
             if not ok:
                 sys.exit(f"compare_peers: every peer mode failed for {v}, {t} threads")
             row["peer_train_mode"] = max(ok, key=lambda e: row["peer"][e]["train"])
@@ -249,7 +256,9 @@ def main():
         f"(hnn, peer, hnn, peer, ...)",
         f"threads pinned: {', '.join(THREAD_VARS)} = N for both, hnn --threads N, "
         f"torch.set_num_threads(N), torch.set_num_interop_threads(1)",
-        "huge pages: hnn's allocator (2 MB and larger buffers), the peer's THP_MEM_ALLOC_ENABLE=1",
+        "huge pages: hnn's allocator (2 MB and larger buffers); the peer "
+        + {"both": "without and with THP_MEM_ALLOC_ENABLE=1 (modes +thp), its best per row",
+           "off": "without THP_MEM_ALLOC_ENABLE", "on": "with THP_MEM_ALLOC_ENABLE=1"}[args.peer_thp],
         f"load average: {start_load} before, {end_load} after",
     ]
     cols = ["variant", "threads", "train ex/s hnn", "best peer (mode)", "ratio",
@@ -260,19 +269,19 @@ def main():
                       f"{row['peer_train']:.0f} ({row['peer_train_mode']})", f"{row['train_ratio']:.2f}x",
                       f"{row['hnn_infer']:.0f}", f"{row['peer_infer']:.0f} ({row['peer_infer_mode']})",
                       f"{row['infer_ratio']:.2f}x"])
-    mode_cols = ["variant", "threads"] + [f"train {e}" for e in execs] + [f"infer {e}" for e in execs]
+    mode_cols = ["variant", "threads"] + [f"train {e}" for e in modes] + [f"infer {e}" for e in modes]
     mode_table = []
     for row in rows:
         mode_table.append([row["variant"], str(row["threads"])]
-                          + [f"{row['peer'][e]['train']:.0f}" for e in execs]
-                          + [f"{row['peer'][e]['infer']:.0f}" for e in execs])
+                          + [f"{row['peer'][e]['train']:.0f}" for e in modes]
+                          + [f"{row['peer'][e]['infer']:.0f}" for e in modes])
     scaling = []
     for v in variants:
         by_t = {row["threads"]: row for row in rows if row["variant"] == v}
         if 1 in by_t and 2 in by_t:
             scaling.append(f"{v}: training, 2 threads / 1 thread: hnn {by_t[2]['hnn_train'] / by_t[1]['hnn_train']:.2f}x, "
                            f"PyTorch (best mode) {by_t[2]['peer_train'] / by_t[1]['peer_train']:.2f}x")
-    errors = sorted({f"{row['variant']} {row['threads']}t {e}: {msg}" for row in rows for e in execs
+    errors = sorted({f"{row['variant']} {row['threads']}t {e}: {msg}" for row in rows for e in modes
                      for msg in row["peer"][e]["errors"]})
 
     def text_table(columns, body):
