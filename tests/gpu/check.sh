@@ -26,7 +26,7 @@ gpu=$(head -1 "$out/gpu.txt" | cut -d, -f1)
 step "configure"
 prefix_args=()
 [ -d "$root/.deps/prefix" ] && prefix_args=(-DCMAKE_PREFIX_PATH="$root/.deps/prefix")
-cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DHNN_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="90-real;75-virtual" \
+cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DHNN_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="90-real;75-virtual" -DHNN_CUDA_TEST_ARCHITECTURES=90-real \
   -DHNN_BUILD_BENCHMARKS=OFF "${prefix_args[@]}" >"$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
 grep "hnn:" "$out/configure.log"
 

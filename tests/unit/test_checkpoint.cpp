@@ -18,6 +18,8 @@
 #include "../support/lenet5.hpp"
 #include "hnn/checkpoint.hpp"
 
+#include "../support/test_helpers.hpp"
+
 using namespace hnn;
 namespace fs = std::filesystem;
 
@@ -58,12 +60,7 @@ void fix_crc(std::vector<unsigned char>& b) {
   put_le32(b, b.size() - 4, static_cast<std::uint32_t>(::crc32(0L, b.data(), static_cast<uInt>(b.size() - 4))));
 }
 
-template <class T, class D>
-std::vector<std::vector<T>> values_of(const Sequential<T, D>& model) {
-  std::vector<std::vector<T>> v;
-  for (const auto& p : model.parameters()) v.push_back(p.value->to_vector());
-  return v;
-}
+using hnn::testing::parameter_values;
 
 // Expects `f` to throw a CheckpointError whose message names `file` and contains `words`.
 template <class F>
@@ -84,10 +81,10 @@ void expect_error(F&& f, const std::string& file, const std::string& words) {
 TEST_F(CheckpointTest, RoundTripRestoresEveryParameterBitForBit) {
   auto saved = lenet::lenet5<float, cpu>(lenet::Variant::sigmoid, 1);
   auto loaded = lenet::lenet5<float, cpu>(lenet::Variant::sigmoid, 2);
-  ASSERT_NE(values_of(saved), values_of(loaded));
+  ASSERT_NE(parameter_values(saved), parameter_values(loaded));
   save(saved, path("m.hnn"));
   const CheckpointExtras extras = load(loaded, path("m.hnn"));
-  EXPECT_EQ(values_of(saved), values_of(loaded));
+  EXPECT_EQ(parameter_values(saved), parameter_values(loaded));
   EXPECT_FALSE(extras.training.has_value());
   EXPECT_TRUE(extras.metadata.empty());
 }
@@ -99,7 +96,7 @@ TEST_F(CheckpointTest, LoadModelBuildsTheArchitectureRecordedInTheFile) {
     CheckpointExtras extras;
     auto built = load_model<float, cpu>(path("m.hnn"), &extras);
     EXPECT_EQ(built.describe_all(), saved.describe_all());
-    EXPECT_EQ(values_of(built), values_of(saved));
+    EXPECT_EQ(parameter_values(built), parameter_values(saved));
     EXPECT_EQ(extras.metadata.at("variant"), lenet::name(variant));
   }
 }
@@ -158,15 +155,15 @@ TEST_F(CheckpointTest, ByteLayoutIsTheDocumentedOne) {
 TEST_F(CheckpointTest, AnotherArchitectureIsRefusedAndTheModelIsUntouched) {
   save(lenet::lenet5<float, cpu>(lenet::Variant::sigmoid, 1), path("sigmoid.hnn"));
   auto relu = lenet::lenet5<float, cpu>(lenet::Variant::relu, 2);
-  const auto before = values_of(relu);
+  const auto before = parameter_values(relu);
   expect_error([&] { load(relu, path("sigmoid.hnn")); }, path("sigmoid.hnn"),
                "at layer 1: the file has Sigmoid(), the model has ReLU()");
-  EXPECT_EQ(values_of(relu), before);
+  EXPECT_EQ(parameter_values(relu), before);
 
   Sequential<float, cpu> small(Flatten(), Linear(784, 10));
-  const auto small_before = values_of(small);
+  const auto small_before = parameter_values(small);
   expect_error([&] { load(small, path("sigmoid.hnn")); }, path("sigmoid.hnn"), "the file has Conv2d(1, 6");
-  EXPECT_EQ(values_of(small), small_before);
+  EXPECT_EQ(parameter_values(small), small_before);
 }
 
 TEST_F(CheckpointTest, ANewerFormatVersionIsRefused) {
@@ -177,11 +174,11 @@ TEST_F(CheckpointTest, ANewerFormatVersionIsRefused) {
   fix_crc(b);
   write_bytes(path("new.hnn"), b);
   auto target = lenet::lenet5<float, cpu>(lenet::Variant::sigmoid, 2);
-  const auto before = values_of(target);
+  const auto before = parameter_values(target);
   expect_error([&] { load(target, path("new.hnn")); }, path("new.hnn"),
                "written by a newer hnn: checkpoint format version " + std::to_string(checkpoint_format_version + 1) +
                    ", this build reads versions up to " + std::to_string(checkpoint_format_version));
-  EXPECT_EQ(values_of(target), before);
+  EXPECT_EQ(parameter_values(target), before);
 }
 
 TEST_F(CheckpointTest, TruncatedFilesAreRefused) {
@@ -189,12 +186,12 @@ TEST_F(CheckpointTest, TruncatedFilesAreRefused) {
   save(model, path("m.hnn"));
   const auto b = read_bytes(path("m.hnn"));
   auto target = lenet::lenet5<float, cpu>(lenet::Variant::sigmoid, 2);
-  const auto before = values_of(target);
+  const auto before = parameter_values(target);
   for (std::size_t keep : {std::size_t{0}, std::size_t{5}, std::size_t{20}, std::size_t{23}, b.size() / 2, b.size() - 1}) {
     write_bytes(path("cut.hnn"), std::vector<unsigned char>(b.begin(), b.begin() + static_cast<long>(keep)));
     expect_error([&] { load(target, path("cut.hnn")); }, path("cut.hnn"), "truncated");
   }
-  EXPECT_EQ(values_of(target), before);
+  EXPECT_EQ(parameter_values(target), before);
 }
 
 TEST_F(CheckpointTest, CorruptedBytesAreCaughtByTheCrcOrTheHeaderChecks) {
@@ -202,7 +199,7 @@ TEST_F(CheckpointTest, CorruptedBytesAreCaughtByTheCrcOrTheHeaderChecks) {
   save(model, path("m.hnn"));
   const auto b = read_bytes(path("m.hnn"));
   auto target = lenet::lenet5<float, cpu>(lenet::Variant::relu, 2);
-  const auto before = values_of(target);
+  const auto before = parameter_values(target);
 
   auto flipped = b;
   flipped[b.size() / 2] ^= 0x10;  // inside the parameters
@@ -220,7 +217,7 @@ TEST_F(CheckpointTest, CorruptedBytesAreCaughtByTheCrcOrTheHeaderChecks) {
   longer.push_back(0);
   write_bytes(path("long.hnn"), longer);
   expect_error([&] { load(target, path("long.hnn")); }, path("long.hnn"), "extra bytes");
-  EXPECT_EQ(values_of(target), before);
+  EXPECT_EQ(parameter_values(target), before);
 }
 
 TEST_F(CheckpointTest, AMalformedRecordWithAValidCrcIsRefused) {
@@ -250,7 +247,7 @@ TEST_F(CheckpointTest, WritesAreAtomicAndLeaveNoTemporaryFiles) {
   EXPECT_EQ(names, std::vector<std::string>{"m.hnn"});
   auto c = lenet::lenet5<float, cpu>(lenet::Variant::sigmoid, 3);
   load(c, path("m.hnn"));
-  EXPECT_EQ(values_of(c), values_of(b));
+  EXPECT_EQ(parameter_values(c), parameter_values(b));
 
   // A destination that cannot be replaced (a folder): an error, and nothing left behind.
   fs::create_directories(path("folder.hnn"));

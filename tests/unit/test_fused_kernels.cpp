@@ -74,14 +74,14 @@ class ThreadCount {
   return team;
 }
 
-enum class Layer { conv1, conv2 };
+enum class LeNetConv { conv1, conv2 };
 
-Conv2dGeometry geometry(Layer layer, std::int64_t batch) {
+Conv2dGeometry geometry(LeNetConv layer, std::int64_t batch) {
   Conv2dGeometry g;
   g.batch = batch;
   g.stride = 1;
   g.kernel = 5;
-  if (layer == Layer::conv1) {
+  if (layer == LeNetConv::conv1) {
     g.in_channels = 1, g.in_height = 28, g.in_width = 28, g.out_channels = 6, g.padding = 2;
   } else {
     g.in_channels = 6, g.in_height = 14, g.in_width = 14, g.out_channels = 16, g.padding = 0;
@@ -152,7 +152,7 @@ template <class T>
 }
 
 struct Case {
-  Layer layer;
+  LeNetConv layer;
   FusedActivation act;
   FusedPooling pool;
   int threads;
@@ -160,7 +160,7 @@ struct Case {
 
 std::string name_of(const Case& c) {
   std::ostringstream out;
-  out << (c.layer == Layer::conv1 ? "Conv1" : "Conv2") << (c.act == FusedActivation::sigmoid ? "Sigmoid" : "Relu")
+  out << (c.layer == LeNetConv::conv1 ? "Conv1" : "Conv2") << (c.act == FusedActivation::sigmoid ? "Sigmoid" : "Relu")
       << (c.pool == FusedPooling::average ? "Avg" : "Max") << c.threads << "Thread" << (c.threads > 1 ? "s" : "");
   return out.str();
 }
@@ -272,7 +272,7 @@ TEST(FusedKernels, TwoThreadBatchesGiveEveryThreadABlock) {
 
 std::vector<Case> all_cases() {
   std::vector<Case> cases;
-  for (const Layer layer : {Layer::conv1, Layer::conv2})
+  for (const LeNetConv layer : {LeNetConv::conv1, LeNetConv::conv2})
     for (const FusedActivation act : {FusedActivation::sigmoid, FusedActivation::relu})
       for (const FusedPooling pool : {FusedPooling::average, FusedPooling::max})
         for (const int threads : {1, 2}) cases.push_back({layer, act, pool, threads});

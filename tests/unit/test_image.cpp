@@ -12,15 +12,15 @@
 #include "hnn/data/mnist.hpp"
 #include "hnn/extras/image.hpp"
 
+#include "../support/test_helpers.hpp"
+
 using namespace hnn;
 namespace fs = std::filesystem;
 
 namespace {
-const std::string slice_dir = std::string(HNN_SOURCE_DIR) + "/data/fashion-mnist";
+using hnn::testing::slice_dir;
 
-std::string temp_path(const std::string& name) {
-  return (fs::temp_directory_path() / ("hnn-image-" + std::to_string(::getpid()) + "-" + name)).string();
-}
+using hnn::testing::temp_path;
 
 void write_text(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 

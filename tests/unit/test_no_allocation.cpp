@@ -19,6 +19,8 @@
 #include "hnn/parallel.hpp"
 #include "hnn/train.hpp"
 
+#include "../support/test_helpers.hpp"
+
 namespace {
 std::atomic<bool> counting{false};
 std::atomic<long> allocations{0};
@@ -77,7 +79,7 @@ using namespace hnn;
 
 namespace {
 
-const std::string slice_dir = std::string(HNN_SOURCE_DIR) + "/data/fashion-mnist";
+using hnn::testing::slice_dir;
 
 // Counts the allocations `f` makes.
 template <class F>

@@ -8,10 +8,12 @@
 #include "hnn/extras/report.hpp"
 #include "hnn/metrics.hpp"
 
+#include "../support/test_helpers.hpp"
+
 using namespace hnn;
 
 namespace {
-const std::string slice_dir = std::string(HNN_SOURCE_DIR) + "/data/fashion-mnist";
+using hnn::testing::slice_dir;
 
 std::vector<EpochStats> sample_history() {
   std::vector<EpochStats> h;

@@ -19,6 +19,8 @@
 #include "hnn/safetensors.hpp"
 #include "hnn/sequential.hpp"
 
+#include "../support/test_helpers.hpp"
+
 using hnn::Conv2d;
 using hnn::cpu;
 using hnn::Flatten;
@@ -47,9 +49,7 @@ Sequential<T, cpu> small_resnet() {
       Flatten(), Linear(3 * 3 * 3, 4));
 }
 
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("hnn_residual_" + name)).string();
-}
+using hnn::testing::temp_path;
 
 }  // namespace
 

@@ -89,7 +89,7 @@ const std::string bias_entry = R"("0.bias": {"dtype": "F32", "shape": [2], "data
 // A valid file for small_model().
 Bytes good_file() { return file_of("{" + weight_entry + ", " + bias_entry + "}", weight_bytes + bias_bytes); }
 
-std::vector<float> values_of(const Sequential<float, cpu>& model) {
+std::vector<float> flat_parameter_values(const Sequential<float, cpu>& model) {
   std::vector<float> v;
   for (const auto& p : model.parameters())
     for (std::int64_t i = 0; i < p.value->numel(); ++i) v.push_back((*p.value)[i]);
@@ -101,7 +101,7 @@ std::vector<float> values_of(const Sequential<float, cpu>& model) {
 void expect_refused(const std::string& path, const Bytes& bytes, const std::string& expected) {
   write_bytes(path, bytes);
   auto model = small_model();
-  const std::vector<float> before = values_of(model);
+  const std::vector<float> before = flat_parameter_values(model);
   try {
     load_safetensors(model, path);
     ADD_FAILURE() << "accepted a bad file; expected an error containing: " << expected;
@@ -112,7 +112,7 @@ void expect_refused(const std::string& path, const Bytes& bytes, const std::stri
     EXPECT_EQ(message.find('\n'), std::string::npos) << message;
     EXPECT_EQ(e.path(), path);
   }
-  EXPECT_EQ(values_of(model), before) << "the model was changed by a refused file";
+  EXPECT_EQ(flat_parameter_values(model), before) << "the model was changed by a refused file";
 }
 
 }  // namespace
@@ -123,7 +123,7 @@ TEST_F(Safetensors, GoodFileLoads) {
   write_bytes(path("m.safetensors"), good_file());
   auto model = small_model();
   EXPECT_TRUE(load_safetensors(model, path("m.safetensors")).empty());
-  EXPECT_EQ(values_of(model), (std::vector<float>{1, 2, 3, 4, 5, 6, -1, 0.5f}));
+  EXPECT_EQ(flat_parameter_values(model), (std::vector<float>{1, 2, 3, 4, 5, 6, -1, 0.5f}));
 }
 
 TEST_F(Safetensors, MatchesByNameWhateverTheOrder) {
@@ -133,7 +133,7 @@ TEST_F(Safetensors, MatchesByNameWhateverTheOrder) {
   write_bytes(path("m.safetensors"), file_of(header, bias_bytes + weight_bytes));
   auto model = small_model();
   load_safetensors(model, path("m.safetensors"));
-  EXPECT_EQ(values_of(model), (std::vector<float>{1, 2, 3, 4, 5, 6, -1, 0.5f}));
+  EXPECT_EQ(flat_parameter_values(model), (std::vector<float>{1, 2, 3, 4, 5, 6, -1, 0.5f}));
   const SafetensorsFile f = read_safetensors(path("m.safetensors"));
   EXPECT_EQ(f.names, (std::vector<std::string>{"0.bias", "0.weight"}));  // by data offset
 }
@@ -142,9 +142,9 @@ TEST_F(Safetensors, FloatModelRoundTrip) {
   auto model = lenet::lenet5<float, cpu>(lenet::Variant::relu, 1);
   save_safetensors(model, path("m.safetensors"), {{"variant", "relu"}});
   auto other = lenet::lenet5<float, cpu>(lenet::Variant::relu, 2);
-  ASSERT_NE(values_of(other), values_of(model));
+  ASSERT_NE(flat_parameter_values(other), flat_parameter_values(model));
   const auto metadata = load_safetensors(other, path("m.safetensors"));
-  EXPECT_EQ(values_of(other), values_of(model));
+  EXPECT_EQ(flat_parameter_values(other), flat_parameter_values(model));
   EXPECT_EQ(metadata.at("variant"), "relu");
   EXPECT_EQ(metadata.at("hnn.format_version"), "1");
   EXPECT_NE(metadata.at("hnn.architecture").find(R"({"kind":"Conv2d","sizes":[1,6,5,2,1,1])"), std::string::npos)
@@ -241,7 +241,7 @@ TEST_F(Safetensors, LoadModelRebuildsTheArchitecture) {
   std::map<std::string, std::string> metadata;
   auto built = load_model_safetensors<float>(path("m.safetensors"), &metadata);
   EXPECT_EQ(built.describe_all(), model.describe_all());
-  EXPECT_EQ(values_of(built), values_of(model));
+  EXPECT_EQ(flat_parameter_values(built), flat_parameter_values(model));
   EXPECT_EQ(metadata.at("note"), "hello");
   const auto x = Tensor<float, cpu>::full(Shape{2, 1, 28, 28}, 0.25f);
   const std::vector<float> a(model.forward(x).data(), model.forward(x).data() + 20);
@@ -292,7 +292,7 @@ TEST_F(Safetensors, IgnoresPyTorchBatchNormStepCounter) {
   write_bytes(path("m.safetensors"), file_of(header, weight_bytes + bias_bytes + Bytes(8, 0)));
   auto model = small_model();
   load_safetensors(model, path("m.safetensors"));
-  EXPECT_EQ(values_of(model), (std::vector<float>{1, 2, 3, 4, 5, 6, -1, 0.5f}));
+  EXPECT_EQ(flat_parameter_values(model), (std::vector<float>{1, 2, 3, 4, 5, 6, -1, 0.5f}));
   // Any other I64 tensor is refused.
   const std::string other = "{" + weight_entry + ", " + bias_entry +
                             R"(, "steps": {"dtype": "I64", "shape": [], "data_offsets": [32, 40]}})";

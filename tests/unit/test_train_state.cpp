@@ -15,16 +15,14 @@
 #include "hnn/predict.hpp"
 #include "hnn/train.hpp"
 
+#include "../support/test_helpers.hpp"
+
 using namespace hnn;
 
 namespace {
-const std::string slice_dir = std::string(HNN_SOURCE_DIR) + "/data/fashion-mnist";
+using hnn::testing::slice_dir;
 
-std::vector<std::vector<float>> values_of(const Sequential<float, cpu>& model) {
-  std::vector<std::vector<float>> v;
-  for (const auto& p : model.parameters()) v.push_back(p.value->to_vector());
-  return v;
-}
+using hnn::testing::parameter_values;
 }  // namespace
 
 TEST(Rng, StateContinuesTheSameSequence) {
@@ -107,7 +105,7 @@ TEST(Resume, ThroughACheckpointEqualsTheUninterruptedRun) {
   EXPECT_EQ(e2.train_loss, a[1].train_loss);
   EXPECT_EQ(e2.train_acc, a[1].train_acc);
   EXPECT_EQ(evaluate(resumed, set), a[1].test_acc);
-  EXPECT_EQ(values_of(resumed), values_of(straight));
+  EXPECT_EQ(parameter_values(resumed), parameter_values(straight));
 }
 
 TEST(Resume, RestoreRefusesAStateThatDoesNotFitAndChangesNothing) {
@@ -233,7 +231,7 @@ TEST(TrainHooks, CheckpointsEveryNEpochsAndResumeContinuesTheRunAndItsHistory) {
     EXPECT_EQ(b[i].test_acc, a[i].test_acc) << "epoch " << i + 1;
   }
   EXPECT_EQ(b[1].seconds, a[1].seconds);  // rows before the resume are the ones given, untouched
-  EXPECT_EQ(values_of(resumed), values_of(straight));
+  EXPECT_EQ(parameter_values(resumed), parameter_values(straight));
 }
 
 TEST(TrainHooks, WithoutCheckpointEveryTheLastEpochIsStillACheckpoint) {

@@ -17,6 +17,8 @@
 #include "hnn/predict.hpp"
 #include "hnn/train.hpp"
 
+#include "../support/test_helpers.hpp"
+
 using namespace hnn;
 
 namespace probe {
@@ -63,7 +65,7 @@ class ModeProbeLayer final : public Layer<T, Device> {
 
 namespace {
 
-const std::string slice_dir = std::string(HNN_SOURCE_DIR) + "/data/fashion-mnist";
+using hnn::testing::slice_dir;
 
 // A small labelled set of 4x4 images, 3 classes.
 data::Dataset tiny_set(std::int64_t n) {
@@ -81,25 +83,14 @@ Sequential<double, cpu> tiny_model(std::uint64_t seed) {
   return Sequential<double, cpu>({Flatten(), Linear(16, 8), Sigmoid(), Linear(8, 3)}, seed);
 }
 
-std::vector<std::vector<double>> values_of(const Sequential<double, cpu>& model) {
-  std::vector<std::vector<double>> v;
-  for (const auto& p : model.parameters()) v.push_back(p.value->to_vector());
-  return v;
-}
+using hnn::testing::parameter_values;
 
-std::vector<std::vector<float>> values_of(const Sequential<float, cpu>& model) {
-  std::vector<std::vector<float>> v;
-  for (const auto& p : model.parameters()) v.push_back(p.value->to_vector());
-  return v;
-}
 
 probe::ModeProbeLayer<double, cpu>& probe_of(Sequential<double, cpu>& model, std::size_t index) {
   return dynamic_cast<probe::ModeProbeLayer<double, cpu>&>(model.layer(index));
 }
 
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("hnn-" + name + "-" + std::to_string(::getpid()) + ".hnn")).string();
-}
+using hnn::testing::temp_path;
 
 }  // namespace
 
@@ -135,7 +126,7 @@ TEST(TrainerOptimizers, AdamWUnderAStepScheduleEqualsAHandRunLoop) {
     by_hand.backward(loss.forward_backward(by_hand.forward(set.images), set.labels));
     adamw.step();
   }
-  const auto a = values_of(trained), b = values_of(by_hand);
+  const auto a = parameter_values(trained), b = parameter_values(by_hand);
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t p = 0; p < a.size(); ++p)
     for (std::size_t i = 0; i < a[p].size(); ++i) EXPECT_NEAR(a[p][i], b[p][i], 1e-12) << "parameter " << p << "[" << i << "]";
@@ -274,7 +265,7 @@ TEST(TrainerOptimizers, AdamWithACosineScheduleResumesExactly) {
   const EpochStats e3 = trainer.train_epoch(3);
   EXPECT_EQ(e3.train_loss, a[2].train_loss);
   EXPECT_EQ(e3.train_acc, a[2].train_acc);
-  EXPECT_EQ(values_of(resumed), values_of(straight));
+  EXPECT_EQ(parameter_values(resumed), parameter_values(straight));
 }
 
 TEST(TrainerOptimizers, AStateOfAnotherOptimizerIsRefusedNamingBoth) {

@@ -10,10 +10,12 @@
 #include "hnn/data/mnist.hpp"
 #include "hnn/train.hpp"
 
+#include "../support/test_helpers.hpp"
+
 using namespace hnn;
 
 namespace {
-const std::string slice_dir = std::string(HNN_SOURCE_DIR) + "/data/fashion-mnist";
+using hnn::testing::slice_dir;
 
 // The slice holds only test-split files; use its first 800 images to train, the rest to test.
 data::Dataset part(const data::Dataset& all, std::int64_t begin, std::int64_t end) {

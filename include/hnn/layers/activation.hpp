@@ -8,7 +8,6 @@
 #include "hnn/kernels/activation.hpp"
 #include "hnn/kernels/tanh.hpp"
 #include "hnn/layers/layer.hpp"
-#include "hnn/registry.hpp"
 
 namespace hnn {
 
@@ -101,11 +100,5 @@ class TanhLayer final : public Layer<T, Device> {
  private:
   Tensor<T, Device> output_, grad_input_;
 };
-
-namespace detail {
-[[maybe_unused]] static const bool sigmoid_registered = register_layer<Sigmoid>();
-[[maybe_unused]] static const bool relu_registered = register_layer<ReLU>();
-[[maybe_unused]] static const bool tanh_registered = register_layer<Tanh>();
-}  // namespace detail
 
 }  // namespace hnn

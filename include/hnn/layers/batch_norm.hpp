@@ -23,7 +23,6 @@
 #include "hnn/init.hpp"
 #include "hnn/kernels/batch_norm.hpp"
 #include "hnn/layers/layer.hpp"
-#include "hnn/registry.hpp"
 
 namespace hnn {
 
@@ -273,10 +272,5 @@ class BatchNormLayer final : public Layer<T, Device> {
   Tensor<T, Device> running_mean_, running_var_, save_mean_, save_inv_std_;
   Tensor<T, Device> input_, output_, grad_input_;
 };
-
-namespace detail {
-[[maybe_unused]] static const bool batch_norm2d_registered = register_layer<BatchNorm2d>();
-[[maybe_unused]] static const bool batch_norm1d_registered = register_layer<BatchNorm1d>();
-}  // namespace detail
 
 }  // namespace hnn

@@ -13,7 +13,6 @@
 
 #include "hnn/kernels/conv2d.hpp"
 #include "hnn/layers/layer.hpp"
-#include "hnn/registry.hpp"
 
 namespace hnn {
 
@@ -152,9 +151,5 @@ class Conv2dLayer final : public Layer<T, Device> {
   Tensor<T, Device> weight_, bias_, grad_weight_, grad_bias_;
   Tensor<T, Device> input_, output_, grad_input_, workspace_;
 };
-
-namespace detail {
-[[maybe_unused]] static const bool conv2d_registered = register_layer<Conv2d>();
-}  // namespace detail
 
 }  // namespace hnn

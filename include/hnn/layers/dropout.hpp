@@ -19,7 +19,6 @@
 #include "hnn/kernels/batch.hpp"
 #include "hnn/kernels/dropout.hpp"
 #include "hnn/layers/layer.hpp"
-#include "hnn/registry.hpp"
 
 namespace hnn {
 
@@ -98,9 +97,5 @@ class DropoutLayer final : public Layer<T, Device> {
   Tensor<std::int64_t, Device> step_;
   Tensor<T, Device> output_, grad_input_, identity_, grad_identity_;
 };
-
-namespace detail {
-[[maybe_unused]] static const bool dropout_registered = register_layer<Dropout>();
-}  // namespace detail
 
 }  // namespace hnn

@@ -4,7 +4,6 @@
 #include <string>
 
 #include "hnn/layers/layer.hpp"
-#include "hnn/registry.hpp"
 
 namespace hnn {
 
@@ -40,9 +39,5 @@ class FlattenLayer final : public Layer<T, Device> {
   Shape input_shape_;
   Tensor<T, Device> output_, grad_input_;
 };
-
-namespace detail {
-[[maybe_unused]] static const bool flatten_registered = register_layer<Flatten>();
-}  // namespace detail
 
 }  // namespace hnn

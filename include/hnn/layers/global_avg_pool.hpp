@@ -6,7 +6,6 @@
 
 #include "hnn/kernels/global_avg_pool.hpp"
 #include "hnn/layers/layer.hpp"
-#include "hnn/registry.hpp"
 
 namespace hnn {
 
@@ -48,9 +47,5 @@ class GlobalAvgPool2dLayer final : public Layer<T, Device> {
   Shape input_shape_;
   Tensor<T, Device> output_, grad_input_;
 };
-
-namespace detail {
-[[maybe_unused]] static const bool global_avg_pool2d_registered = register_layer<GlobalAvgPool2d>();
-}  // namespace detail
 
 }  // namespace hnn

@@ -9,7 +9,6 @@
 
 #include "hnn/kernels/linear.hpp"
 #include "hnn/layers/layer.hpp"
-#include "hnn/registry.hpp"
 
 namespace hnn {
 
@@ -105,9 +104,5 @@ class LinearLayer final : public Layer<T, Device> {
   Tensor<T, Device> weight_, bias_, grad_weight_, grad_bias_;
   Tensor<T, Device> input_, output_, grad_input_;
 };
-
-namespace detail {
-[[maybe_unused]] static const bool linear_registered = register_layer<Linear>();
-}  // namespace detail
 
 }  // namespace hnn

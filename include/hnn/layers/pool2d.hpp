@@ -12,7 +12,6 @@
 
 #include "hnn/kernels/pool2d.hpp"
 #include "hnn/layers/layer.hpp"
-#include "hnn/registry.hpp"
 
 namespace hnn {
 
@@ -172,10 +171,5 @@ class MaxPool2dLayer final : public Layer<T, Device> {
   Tensor<T, Device> output_, grad_input_;
   Tensor<std::int32_t, Device> argmax_;
 };
-
-namespace detail {
-[[maybe_unused]] static const bool avg_pool2d_registered = register_layer<AvgPool2d>();
-[[maybe_unused]] static const bool max_pool2d_registered = register_layer<MaxPool2d>();
-}  // namespace detail
 
 }  // namespace hnn

@@ -23,7 +23,6 @@
 #include "hnn/kernels/activation.hpp"
 #include "hnn/kernels/add.hpp"
 #include "hnn/layers/layer.hpp"
-#include "hnn/registry.hpp"
 #include "hnn/sequential.hpp"
 
 namespace hnn {
@@ -255,9 +254,5 @@ std::unique_ptr<Stage<T, Device>> ResidualLayer<T, Device>::with_relu() {
   if constexpr (has_add_relu<Device>::value) return std::make_unique<ResidualReluStage<T, Device>>(*this);
   else return nullptr;
 }
-
-namespace detail {
-[[maybe_unused]] static const bool residual_registered = register_layer<Residual>();
-}  // namespace detail
 
 }  // namespace hnn
