@@ -1,7 +1,8 @@
 # Thin convenience layer over CMake. Everything here can be done with cmake/ctest directly.
 #
 #   make train [ARGS="--epochs 10"]   install deps, build and run the LeNet-5 trainer
-#   make test                         install deps, build everything, run all tests
+#   make test                         install deps, build everything, run all tests but the slow suite
+#   make test-slow                    the slow suite: full-size training runs (ctest -L slow)
 #   make bench                        build and run the LeNet-5 benchmark (tests/bench/), then
 #                                     the same training built as a user builds it (find_package
 #                                     + hnn::native, tests/consumer/bench.sh) and the ratio
@@ -9,7 +10,8 @@
 #                                     peer alternating over rounds, and the ratios
 #   make clean                        remove the build directory
 #
-# Overridable: BUILD_DIR (build), BUILD_TYPE (Release), HNN_CUDA (AUTO), CMAKE_ARGS (extra
+# Overridable: BUILD_DIR (build), BUILD_TYPE (Release), HNN_CUDA (AUTO), GENERATOR (Ninja when
+# installed, else Unix Makefiles), CMAKE_ARGS (extra
 # configure arguments, e.g. CMAKE_ARGS="-DHNN_WERROR=ON"), ARGS (program arguments),
 # JOBS (parallel build jobs, default nproc), CTEST_JOBS (2), CMAKE, CTEST, PYTHON (the
 # interpreter with torch >= 2 for bench-peers; default: .venv-peer/bin/python, which
@@ -26,10 +28,14 @@ CMAKE      ?= cmake
 CTEST      ?= ctest
 PYTHON     ?=
 PEER_VENV  ?= .venv-peer
+# Ninja when installed (it schedules a build better than make's recursive Makefiles); a build
+# directory keeps the generator it was first configured with.
+GENERATOR  ?= $(if $(shell command -v ninja 2>/dev/null),Ninja,Unix Makefiles)
+GENERATOR_ARG = $(if $(wildcard $(BUILD_DIR)/CMakeCache.txt),,-G "$(GENERATOR)")
 
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps configure build train test bench bench-peers clean
+.PHONY: all deps configure build train test test-slow bench bench-peers clean
 
 all: build
 
@@ -37,7 +43,7 @@ deps:
 	@bash scripts/install-deps.sh
 
 configure: deps
-	$(CMAKE) -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DHNN_CUDA=$(HNN_CUDA) $(CMAKE_ARGS)
+	$(CMAKE) -S . -B $(BUILD_DIR) $(GENERATOR_ARG) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DHNN_CUDA=$(HNN_CUDA) $(CMAKE_ARGS)
 
 build: configure
 	$(CMAKE) --build $(BUILD_DIR) -j$(JOBS)
@@ -47,7 +53,11 @@ train: configure
 	$(BUILD_DIR)/lenet5 $(ARGS)
 
 test: build
-	$(CTEST) --test-dir $(BUILD_DIR) --output-on-failure --no-tests=error -j$(CTEST_JOBS)
+	$(CTEST) --test-dir $(BUILD_DIR) --output-on-failure --no-tests=error -j$(CTEST_JOBS) -LE slow
+
+# The full-size runs: the examples' 10-epoch final lines on the real Fashion-MNIST (minutes).
+test-slow: build
+	$(CTEST) --test-dir $(BUILD_DIR) --output-on-failure --no-tests=error -L slow
 
 # Measure on an otherwise idle machine (see tests/bench/NOTES.md). ARGS go to lenet5_bench
 # (bench) or to compare_peers.py (bench-peers, e.g. ARGS="--threads 2 --variant sigmoid").

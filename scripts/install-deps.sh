@@ -12,7 +12,7 @@ set -euo pipefail
 
 # libpng-dev: only for lenet5's PNG input and --gallery (hnn::hnn itself never needs it).
 # nlohmann-json3-dev: only for the opt-in <hnn/safetensors.hpp> (target hnn::safetensors).
-packages=(cmake g++ make libeigen3-dev libgtest-dev zlib1g-dev libpng-dev nlohmann-json3-dev dataset-fashion-mnist)
+packages=(cmake g++ make ninja-build libeigen3-dev libgtest-dev zlib1g-dev libpng-dev nlohmann-json3-dev dataset-fashion-mnist)
 
 if [[ "${HNN_SKIP_DEPS:-0}" == 1 ]]; then
   exit 0
