@@ -6,7 +6,7 @@
 #include <map>
 #include <string>
 
-#include <hnn/sequential.hpp>
+#include <hnn/model/sequential.hpp>
 
 #include "../common/cli.hpp"
 

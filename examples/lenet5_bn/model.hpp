@@ -8,7 +8,7 @@
 #include <map>
 #include <string>
 
-#include <hnn/sequential.hpp>
+#include <hnn/model/sequential.hpp>
 
 #include "../common/cli.hpp"
 

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include <hnn/layers/residual.hpp>
-#include <hnn/sequential.hpp>
+#include <hnn/model/residual.hpp>
+#include <hnn/model/sequential.hpp>
 
 #include "../common/cli.hpp"
 

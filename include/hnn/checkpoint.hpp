@@ -79,9 +79,9 @@
 #include <unistd.h>
 #endif
 
-#include "hnn/layers/residual.hpp"
-#include "hnn/registry.hpp"
-#include "hnn/sequential.hpp"
+#include "hnn/model/residual.hpp"
+#include "hnn/model/registry.hpp"
+#include "hnn/model/sequential.hpp"
 #include "hnn/tensor.hpp"
 #include "hnn/training_state.hpp"
 
@@ -266,7 +266,7 @@ inline CheckpointLayer encode_layer(const LayerSpec& spec) {
 }
 
 // The description a checkpoint's layer record names, through the layer registry
-// (hnn/registry.hpp), checked against the recorded description.
+// (hnn/model/registry.hpp), checked against the recorded description.
 template <class Device>
 LayerSpec decode_layer(const std::string& path, const CheckpointLayer& l) {
   try {

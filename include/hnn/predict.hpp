@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "hnn/mode.hpp"
-#include "hnn/sequential.hpp"
+#include "hnn/model/sequential.hpp"
 #include "hnn/tensor.hpp"
 
 namespace hnn {

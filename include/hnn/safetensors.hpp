@@ -44,7 +44,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hnn/checkpoint.hpp"
-#include "hnn/sequential.hpp"
+#include "hnn/model/sequential.hpp"
 #include "hnn/tensor.hpp"
 
 namespace hnn {

@@ -25,7 +25,7 @@
 #include "hnn/lr_schedule.hpp"
 #include "hnn/mode.hpp"
 #include "hnn/optimizer.hpp"
-#include "hnn/sequential.hpp"
+#include "hnn/model/sequential.hpp"
 #include "hnn/step_launcher.hpp"
 #include "hnn/training_state.hpp"
 #if defined(__CUDACC__)

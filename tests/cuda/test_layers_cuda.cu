@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "cuda_test_util.cuh"
-#include "hnn/layers/residual.hpp"
-#include "hnn/sequential.hpp"
+#include "hnn/model/residual.hpp"
+#include "hnn/model/sequential.hpp"
 
 using namespace hnn;
 using namespace hnn::testing;

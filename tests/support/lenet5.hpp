@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include <hnn/sequential.hpp>
+#include <hnn/model/sequential.hpp>
 
 namespace lenet {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "hnn/sequential.hpp"
+#include "hnn/model/sequential.hpp"
 
 namespace hnn::testing {
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "hnn/data/mnist.hpp"
-#include "hnn/sequential.hpp"
+#include "hnn/model/sequential.hpp"
 #include "hnn/train.hpp"
 
 using namespace hnn;

@@ -1,4 +1,4 @@
-// The fused BatchNorm -> ReLU stage (hnn/stages/batch_norm_relu.hpp): the results of the two
+// The fused BatchNorm -> ReLU stage (BatchNormLayer::fuse, hnn/layers/batch_norm.hpp): the results of the two
 // layers run one by one, in training and evaluation mode, on one and two threads; the planner
 // puts it where it belongs; gradients through it match finite differences.
 #include <gtest/gtest.h>
@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "gradient_check.hpp"
-#include "hnn/layers/residual.hpp"
+#include "hnn/model/residual.hpp"
 #include "hnn/parallel.hpp"
-#include "hnn/sequential.hpp"
-#include "hnn/stages/batch_norm_relu.hpp"
+#include "hnn/model/sequential.hpp"
+#include "hnn/layers/batch_norm.hpp"
 
 using namespace hnn;
 using hnn::testing::expect_gradients_match;

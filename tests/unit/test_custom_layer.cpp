@@ -13,7 +13,7 @@
 #include "hnn/checkpoint.hpp"
 #include "hnn/loss.hpp"
 #include "hnn/optim.hpp"
-#include "hnn/sequential.hpp"
+#include "hnn/model/sequential.hpp"
 
 using hnn::testing::expect_gradients_match;
 using hnn::testing::random_tensor;

@@ -1,6 +1,6 @@
-// The fused Conv2d -> activation -> pooling stage (hnn/stages/conv2d_act_pool.hpp) gives the
-// results of the three layers run one by one, the planner puts it where it belongs, and the
-// gradients through it match finite differences.
+// The fused Conv2d -> activation -> pooling stage (Conv2dLayer::fuse, hnn/layers/conv2d.hpp)
+// gives the results of the three layers run one by one, the planner puts it where it belongs,
+// and the gradients through it match finite differences.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,8 +11,8 @@
 #include "../support/lenet5.hpp"
 #include "gradient_check.hpp"
 #include "hnn/parallel.hpp"
-#include "hnn/sequential.hpp"
-#include "hnn/stages/conv2d_act_pool.hpp"
+#include "hnn/model/sequential.hpp"
+#include "hnn/layers/conv2d.hpp"
 
 using namespace hnn;
 using hnn::testing::expect_gradients_match;
@@ -39,18 +39,16 @@ struct FusionCase {
 };
 std::ostream& operator<<(std::ostream& out, const FusionCase& c) { return out << c.name; }
 
-class Fusion : public ::testing::TestWithParam<FusionCase> {
+class ConvActPoolFusion : public ::testing::TestWithParam<FusionCase> {
  protected:
   void TearDown() override { set_num_threads(1); }
 };
 
 // One run with its input gradient: the fused stage against the three layers' own kernels.
-TEST_P(Fusion, RunMatchesTheThreeLayers) {
+TEST_P(ConvActPoolFusion, RunMatchesTheThreeLayers) {
   const FusionCase& c = GetParam();
   set_num_threads(c.threads);
   const std::vector<LayerSpec> specs{c.conv, c.activation, c.pooling};
-  ActPool run;
-  ASSERT_TRUE(conv2d_act_pool_run(specs, 0, run));
   auto conv = specs[0].make_layer<double, cpu>();
   auto act = specs[1].make_layer<double, cpu>();
   auto pool = specs[2].make_layer<double, cpu>();
@@ -63,8 +61,10 @@ TEST_P(Fusion, RunMatchesTheThreeLayers) {
   const Tensor<double> dx = conv->backward(act->backward(pool->backward(dy))).clone();
   const Tensor<double> dw = conv->parameters()[0].grad->clone(), db = conv->parameters()[1].grad->clone();
 
-  ASSERT_TRUE((Conv2dActPoolStage<double, cpu>::accepts(c.conv, run, x.shape())));
-  Conv2dActPoolStage<double, cpu> fused(c.conv, run, *conv);
+  hnn::Fusion<double, cpu> fusion = conv->fuse(FollowingLayers(specs.data() + 1, 2), x.shape());
+  ASSERT_NE(fusion.stage, nullptr) << c.conv.str() << " did not offer a fused stage";
+  ASSERT_EQ(fusion.absorbed, 2u);
+  Stage<double, cpu>& fused = *fusion.stage;
   expect_close(fused.forward(x), y, 1e-12, "output");
   expect_close(fused.backward(dy), dx, 1e-12, "input gradient");
   expect_close(*conv->parameters()[0].grad, dw, 1e-12, "weight gradient");
@@ -72,7 +72,7 @@ TEST_P(Fusion, RunMatchesTheThreeLayers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Shapes, Fusion,
+    Shapes, ConvActPoolFusion,
     ::testing::Values(
         FusionCase{"LeNetConv1SigmoidAvg", Conv2d(1, 6, 5).padding(2), Sigmoid(), AvgPool2d(2), Shape{3, 1, 28, 28}, 1},
         FusionCase{"LeNetConv2SigmoidAvg", Conv2d(6, 16, 5), Sigmoid(), AvgPool2d(2), Shape{3, 6, 14, 14}, 1},
@@ -84,16 +84,25 @@ INSTANTIATE_TEST_SUITE_P(
         FusionCase{"ManyOutputChannels", Conv2d(3, 13, 3).padding(2), ReLU(), AvgPool2d(2), Shape{2, 3, 8, 8}, 2}),
     [](const ::testing::TestParamInfo<FusionCase>& info) { return info.param.name; });
 
-TEST(Fusion, OnlyStrideOneConvolutionsAndTwoByTwoWindowsFuse) {
-  ActPool run;
-  EXPECT_FALSE(conv2d_act_pool_run(std::vector<LayerSpec>{Conv2d(1, 2, 3).padding(1).stride(2), Sigmoid(), AvgPool2d(2)}, 0, run));
-  EXPECT_FALSE(conv2d_act_pool_run(std::vector<LayerSpec>{Conv2d(1, 2, 3), Sigmoid(), AvgPool2d(3)}, 0, run));
-  EXPECT_FALSE(conv2d_act_pool_run(std::vector<LayerSpec>{Conv2d(1, 2, 3), Sigmoid(), AvgPool2d(2, 1)}, 0, run));
-  EXPECT_FALSE(conv2d_act_pool_run(std::vector<LayerSpec>{Conv2d(1, 2, 3), Sigmoid(), Flatten()}, 0, run));
-  EXPECT_FALSE(conv2d_act_pool_run(std::vector<LayerSpec>{Conv2d(1, 2, 3), Sigmoid()}, 0, run));
-  EXPECT_TRUE(conv2d_act_pool_run(std::vector<LayerSpec>{Conv2d(1, 2, 3), ReLU(), MaxPool2d(2)}, 0, run));
-  EXPECT_EQ(run.activation, FusedActivation::relu);
-  EXPECT_EQ(run.pooling, FusedPooling::max);
+// Whether the first layer of `specs` offers a stage that takes the other two, for `input`.
+bool conv_fuses(const std::vector<LayerSpec>& specs, const Shape& input) {
+  auto conv = specs[0].make_layer<float, cpu>();
+  const hnn::Fusion<float, cpu> fusion = conv->fuse(FollowingLayers(specs.data() + 1, specs.size() - 1), input);
+  return fusion.stage != nullptr && fusion.absorbed == 2;
+}
+
+TEST(ConvActPoolFusion, OnlyStrideOneConvolutionsAndTwoByTwoWindowsFuse) {
+  const Shape x{2, 1, 8, 8};
+  EXPECT_FALSE(conv_fuses({Conv2d(1, 2, 3).padding(1).stride(2), Sigmoid(), AvgPool2d(2)}, x));
+  EXPECT_FALSE(conv_fuses({Conv2d(1, 2, 3), Sigmoid(), AvgPool2d(3)}, x));
+  EXPECT_FALSE(conv_fuses({Conv2d(1, 2, 3), Sigmoid(), AvgPool2d(2, 1)}, x));
+  EXPECT_FALSE(conv_fuses({Conv2d(1, 2, 3), Sigmoid(), Flatten()}, x));
+  EXPECT_FALSE(conv_fuses({Conv2d(1, 2, 3), Sigmoid()}, x));
+  EXPECT_FALSE(conv_fuses({Conv2d(1, 2, 3), Tanh(), AvgPool2d(2)}, x));
+  EXPECT_FALSE(conv_fuses({Conv2d(1, 2, 3), ReLU(), MaxPool2d(2).padding(1)}, x));
+  EXPECT_FALSE(conv_fuses({Conv2d(3, 2, 3), ReLU(), MaxPool2d(2)}, x)) << "a shape the conv rejects is left to the layers";
+  EXPECT_TRUE(conv_fuses({Conv2d(1, 2, 3), ReLU(), MaxPool2d(2)}, x));
+  EXPECT_TRUE(conv_fuses({Conv2d(1, 2, 3).bias(false), Sigmoid(), AvgPool2d(2)}, x));
 }
 
 // The whole LeNet-5, fused and layer by layer, from the same weights.
@@ -119,7 +128,7 @@ void expect_fused_model_matches(lenet::Variant variant, int threads, double tole
   set_num_threads(1);
 }
 
-TEST(Fusion, LeNet5FusedMatchesLayerByLayer) {
+TEST(ConvActPoolFusion, LeNet5FusedMatchesLayerByLayer) {
   expect_fused_model_matches<double>(lenet::Variant::sigmoid, 1, 1e-12);
   expect_fused_model_matches<double>(lenet::Variant::relu, 1, 1e-12);
   expect_fused_model_matches<double>(lenet::Variant::sigmoid, 2, 1e-12);
@@ -129,7 +138,7 @@ TEST(Fusion, LeNet5FusedMatchesLayerByLayer) {
 
 // The planner fuses both of LeNet-5's Conv2d -> activation -> pooling runs on the CPU, and
 // nothing when fusion is off or the shape does not fit the fused kernel.
-TEST(Fusion, PlannerFusesLeNetsTwoRuns) {
+TEST(ConvActPoolFusion, PlannerFusesLeNetsTwoRuns) {
   for (const auto variant : {lenet::Variant::sigmoid, lenet::Variant::relu}) {
     auto model = lenet::lenet5<float, cpu>(variant);
     const auto& plan = model.plan(Shape{256, 1, 28, 28});
@@ -158,7 +167,7 @@ TEST(Fusion, PlannerFusesLeNetsTwoRuns) {
 }
 
 // backward() returns dLoss/dInput when asked, through a fused first stage too.
-TEST(Fusion, ModelInputGradientThroughFusedStageMatchesFiniteDifferences) {
+TEST(ConvActPoolFusion, ModelInputGradientThroughFusedStageMatchesFiniteDifferences) {
   Sequential<double, cpu> model(Conv2d(2, 3, 3).padding(1), Sigmoid(), AvgPool2d(2), Flatten(), Linear(3 * 3 * 2, 4));
   Rng rng(5);
   randomize_parameters(model, rng);
@@ -173,7 +182,7 @@ TEST(Fusion, ModelInputGradientThroughFusedStageMatchesFiniteDifferences) {
 
 // Central finite differences of L = sum(model(x) * probe) for every parameter, through two
 // fused runs (the second one's input gradient reaches the first one's weights).
-TEST(Fusion, GradientsThroughFusedRunsMatchFiniteDifferences) {
+TEST(ConvActPoolFusion, GradientsThroughFusedRunsMatchFiniteDifferences) {
   for (const bool relu_max : {false, true}) {
     std::vector<LayerSpec> specs{Conv2d(1, 2, 3).padding(1), Sigmoid(), AvgPool2d(2), Conv2d(2, 3, 3).padding(1)};
     if (relu_max) specs.insert(specs.end(), {ReLU(), MaxPool2d(2)});

@@ -7,7 +7,7 @@
 #include "gradient_check.hpp"
 #include "hnn/kernels/sgd.hpp"
 #include "hnn/loss.hpp"
-#include "hnn/sequential.hpp"
+#include "hnn/model/sequential.hpp"
 
 using namespace hnn;
 using hnn::testing::expect_gradients_match;

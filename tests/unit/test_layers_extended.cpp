@@ -16,7 +16,7 @@
 #include "hnn/checkpoint.hpp"
 #include "hnn/kernels/batch_norm.hpp"
 #include "hnn/parallel.hpp"
-#include "hnn/sequential.hpp"
+#include "hnn/model/sequential.hpp"
 
 using namespace hnn;
 using hnn::testing::expect_gradients_match;

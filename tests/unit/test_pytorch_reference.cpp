@@ -24,7 +24,7 @@
 
 #include <hnn/adam.hpp>
 #include <hnn/data/mnist.hpp>
-#include <hnn/layers/residual.hpp>
+#include <hnn/model/residual.hpp>
 #include <hnn/loss.hpp>
 #include <hnn/optim.hpp>
 

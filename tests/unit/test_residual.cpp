@@ -15,9 +15,9 @@
 
 #include "gradient_check.hpp"
 #include "hnn/checkpoint.hpp"
-#include "hnn/layers/residual.hpp"
+#include "hnn/model/residual.hpp"
 #include "hnn/safetensors.hpp"
-#include "hnn/sequential.hpp"
+#include "hnn/model/sequential.hpp"
 
 #include "../support/test_helpers.hpp"
 
@@ -93,7 +93,7 @@ TEST(Residual, WholeModelGradientsMatchFiniteDifferences) {
   expect_gradients_match(model, random_tensor(Shape{2, 1, 6, 6}, rng), 7, 1e-7, "small ResNet");
 }
 
-// A Residual followed by a ReLU runs as one fused stage (Layer::with_relu): the same output and
+// A Residual followed by a ReLU runs as one fused stage (ResidualLayer::fuse): the same output and
 // gradients, bit for bit, as the two layers one by one, on one and two threads, over two
 // steps; where the next layer is not a ReLU, or fusion is off, the two stay apart.
 TEST(Residual, FusedWithTheFollowingReluMatchesTheTwoLayers) {

@@ -1,6 +1,6 @@
 // Conv2d + bias + activation + 2x2 pooling as one op, the face of the fused kernels. Only the
 // CPU has one (cpu/conv2d/fused_act_pool.hpp, the batch in the SIMD lanes); on other devices
-// the planner (hnn/plan.hpp) runs the three layers instead: has_conv2d_act_pool<Device>.
+// the planner (hnn/model/plan.hpp) runs the three layers instead: has_conv2d_act_pool<Device>.
 //
 // LeNet-5 follows each convolution with an activation (sigmoid or ReLU) and a 2x2, stride-2
 // pooling (average or max). Run as three layers, the 256-sample batch of conv1's output

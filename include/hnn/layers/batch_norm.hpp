@@ -12,22 +12,35 @@
 // and "running_var" (ones): PyTorch's state_dict names, without num_batches_tracked.
 // backward() needs a training-mode forward (the batch statistics); after an evaluation-mode
 // forward it throws std::logic_error.
+//
+// Its fusion (BatchNormLayer::fuse): followed by a ReLU, the layer runs it as it writes, one
+// pass each way (BatchNormReluStage below, the batch_norm_relu_* kernels of
+// kernels/batch_norm.hpp) on devices that have them (the CPU). A ResNet follows most
+// convolutions with batch norm and ReLU: run as two layers, each activation is written by the
+// batch norm, read and written again by the ReLU, and both are read again on the way back.
+// Fused, the ReLU's mask is read from the stage's output inside the batch norm's backward. The
+// output and the running statistics are the two layers' bit for bit; the gradients equal theirs
+// up to the order of the per-channel sums.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "hnn/init.hpp"
 #include "hnn/kernels/batch_norm.hpp"
+#include "hnn/layers/activation.hpp"
 #include "hnn/layers/layer.hpp"
 
 namespace hnn {
 
 template <class T, class Device, class Spec>
 class BatchNormLayer;
+template <class T, class Device, class Spec>
+class BatchNormReluStage;
 
 namespace detail {
 
@@ -91,7 +104,7 @@ class BatchNormSpec {
     return n;
   }
 
-  // What the layer and the fused BatchNorm + ReLU stage (stages/batch_norm_relu.hpp) refuse.
+  // What the layer and the fused BatchNorm + ReLU stage (BatchNormReluStage) refuse.
   void require_training_values(const Shape& input) const {
     if (input[0] * spatial(input) < 2)
       bad_input(str() + ": training needs more than one value per channel, got input " + input.str() +
@@ -174,14 +187,32 @@ class BatchNormLayer final : public Layer<T, Device> {
     return run_backward(grad_output, this->input_gradient_);
   }
 
-  // The layer followed by a ReLU, one pass each way: what the planner's fused stage
-  // (stages/batch_norm_relu.hpp) runs in place of this layer and the ReLU after it, on devices
-  // with the kernels (has_batch_norm_relu). The output is then the ReLU's, and it masks dy in
-  // the backward that follows.
+  // The layer followed by a ReLU, one pass each way: what the fused stage (BatchNormReluStage)
+  // runs in place of this layer and the ReLU after it, on devices with the kernels
+  // (has_batch_norm_relu). The output is then the ReLU's, and it masks dy in the backward that
+  // follows.
   const Tensor<T, Device>& forward_then_relu(const Tensor<T, Device>& input) { return run_forward(input, true); }
   const Tensor<T, Device>& backward_then_relu(const Tensor<T, Device>& grad_output, bool input_gradient) {
     if (!forward_relu_) throw std::logic_error(spec_.str() + ": backward_then_relu() after a forward() without the ReLU");
     return run_backward(grad_output, input_gradient);
+  }
+
+  // This layer and the ReLU after it as one stage, on devices with the kernels; a shape the
+  // layer rejects is left to the layers, so that the layer-by-layer path names the layer.
+  Fusion<T, Device> fuse(const FollowingLayers& next, const Shape& input) override {
+    if constexpr (!has_batch_norm_relu<Device>::value) {
+      (void)next;
+      (void)input;
+      return {};
+    } else {
+      if (next.get_if<ReLU>(0) == nullptr) return {};
+      try {
+        spec_.output_shape(input);
+      } catch (const std::invalid_argument&) {
+        return {};
+      }
+      return {std::make_unique<BatchNormReluStage<T, Device, Spec>>(*this), 1};
+    }
   }
 
   std::vector<Parameter<T, Device>> parameters() override {
@@ -271,6 +302,22 @@ class BatchNormLayer final : public Layer<T, Device> {
   Tensor<T, Device> weight_, bias_, grad_weight_, grad_bias_;
   Tensor<T, Device> running_mean_, running_var_, save_mean_, save_inv_std_;
   Tensor<T, Device> input_, output_, grad_input_;
+};
+
+// The fused BatchNorm + ReLU stage (BatchNormLayer::fuse): the layer's own forward_then_relu()
+// and backward_then_relu(), so the layer holds the one copy of its statistics and mode.
+template <class T, class Device, class Spec>
+class BatchNormReluStage final : public Stage<T, Device> {
+ public:
+  explicit BatchNormReluStage(BatchNormLayer<T, Device, Spec>& layer) : layer_(layer) {}
+
+  const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override { return layer_.forward_then_relu(input); }
+  const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
+    return layer_.backward_then_relu(grad_output, this->input_gradient_);
+  }
+
+ private:
+  BatchNormLayer<T, Device, Spec>& layer_;
 };
 
 }  // namespace hnn

@@ -5,14 +5,22 @@
 //   Conv2d(6, 16, 5).bias(false)        no bias parameter (e.g. before a BatchNorm2d)
 //
 // Stride and padding are named, never positional, so they cannot be swapped by accident.
+//
+// Its fusion (Conv2dLayer::fuse): followed by a Sigmoid or ReLU and a 2x2, stride-2 pooling, a
+// stride-1 convolution runs with them as one pass (Conv2dActPoolStage, the kernel of
+// kernels/conv2d_act_pool.hpp) on devices that have it (the CPU), when the shape suits it.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "hnn/kernels/conv2d.hpp"
+#include "hnn/kernels/conv2d_act_pool.hpp"
+#include "hnn/layers/activation.hpp"
 #include "hnn/layers/layer.hpp"
+#include "hnn/layers/pool2d.hpp"
 
 namespace hnn {
 
@@ -102,6 +110,103 @@ class Conv2d {
   bool bias_ = true;
 };
 
+// What follows a Conv2d in a fusable run.
+struct ActPool {
+  FusedActivation activation = FusedActivation::sigmoid;
+  FusedPooling pooling = FusedPooling::average;
+  std::int64_t pool_kernel = 2, pool_stride = 2, pool_padding = 0;
+};
+
+// Whether `conv` and the two layers after it (`next`) are a stride-1 Conv2d, a Sigmoid or ReLU,
+// and a 2x2, stride-2, unpadded AvgPool2d or MaxPool2d; if so, fills `run`. The Conv2d may
+// have no bias.
+inline bool conv2d_act_pool_run(const Conv2d& conv, const FollowingLayers& next, ActPool& run) {
+  if (conv.stride() != 1) return false;
+  if (next.get_if<Sigmoid>(0)) run.activation = FusedActivation::sigmoid;
+  else if (next.get_if<ReLU>(0)) run.activation = FusedActivation::relu;
+  else return false;
+  if (const auto* avg = next.get_if<AvgPool2d>(1)) {
+    run.pooling = FusedPooling::average;
+    run.pool_kernel = avg->kernel;
+    run.pool_stride = avg->stride;
+    run.pool_padding = avg->padding();
+  } else if (const auto* max = next.get_if<MaxPool2d>(1)) {
+    run.pooling = FusedPooling::max;
+    run.pool_kernel = max->kernel;
+    run.pool_stride = max->stride;
+    run.pool_padding = max->padding();
+  } else {
+    return false;
+  }
+  return run.pool_kernel == 2 && run.pool_stride == 2 && run.pool_padding == 0;
+}
+
+// The fused stage. It runs on the convolution layer's own parameters and gradients; a Conv2d
+// without bias passes empty bias tensors, null pointers for the kernels.
+template <class T, class Device>
+class Conv2dActPoolStage final : public Stage<T, Device> {
+ public:
+  struct Tensors {
+    Tensor<T, Device>*weight, *bias, *grad_weight, *grad_bias;
+  };
+  Conv2dActPoolStage(const Conv2d& conv, const ActPool& run, Tensors tensors)
+      : conv_(conv), run_(run), t_(tensors) {}
+
+  // Whether the fused kernel takes this input. A shape the layers reject is not taken either,
+  // so that the layer-by-layer path reports the error and names the layer.
+  static bool accepts(const Conv2d& conv, const ActPool& run, const Shape& input) {
+    if (!has_conv2d_act_pool<Device>::value) return false;
+    if (input.rank() != 4 || input[1] != conv.in_channels() || input[2] + 2 * conv.padding() < conv.kernel() ||
+        input[3] + 2 * conv.padding() < conv.kernel())
+      return false;
+    const Conv2dGeometry g = conv.geometry(input);
+    return conv2d_act_pool_fusable(Device{}, g, pool_geometry(g, run));
+  }
+
+  const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
+    const Conv2dGeometry g = conv_.geometry(input.shape());
+    input_ = input;
+    activation_.resize(Shape{conv2d_act_pool_activation_size<T>(Device{}, g)});
+    pooled_.resize(Shape{g.batch, g.out_channels, g.out_height() / 2, g.out_width() / 2});
+    workspace_.resize(Shape{conv2d_act_pool_workspace_size(Device{}, g)});
+    conv2d_act_pool_forward(Device{}, g, run_.activation, run_.pooling, input.data(), t_.weight->data(),
+                            t_.bias->data(), activation_.data(), pooled_.data(), workspace_.data());
+    return pooled_;
+  }
+
+  const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_pooled) override {
+    const Conv2dGeometry g = conv_.geometry(input_.shape());
+    T* grad_input = nullptr;
+    if (this->input_gradient_) {
+      grad_input_.resize(input_.shape());
+      grad_input = grad_input_.data();
+    }
+    workspace_.resize(Shape{conv2d_act_pool_workspace_size(Device{}, g)});
+    conv2d_act_pool_backward(Device{}, g, run_.activation, run_.pooling, input_.data(), t_.weight->data(),
+                             activation_.data(), grad_pooled.data(), grad_input, t_.grad_weight->data(),
+                             t_.grad_bias->data(), workspace_.data());
+    return grad_input_;
+  }
+
+ private:
+  static Pool2dGeometry pool_geometry(const Conv2dGeometry& g, const ActPool& run) {
+    Pool2dGeometry p;
+    p.batch = g.batch;
+    p.channels = g.out_channels;
+    p.in_height = g.out_height();
+    p.in_width = g.out_width();
+    p.kernel = run.pool_kernel;
+    p.stride = run.pool_stride;
+    p.padding = run.pool_padding;
+    return p;
+  }
+
+  Conv2d conv_;
+  ActPool run_;
+  Tensors t_;
+  Tensor<T, Device> input_, activation_, pooled_, grad_input_, workspace_;
+};
+
 template <class T, class Device>
 class Conv2dLayer final : public Layer<T, Device> {
  public:
@@ -138,6 +243,21 @@ class Conv2dLayer final : public Layer<T, Device> {
     conv2d_backward(Device{}, g, input_.data(), weight_.data(), grad_output.data(), grad_input, grad_weight_.data(),
                     grad_bias_.data(), workspace_.data(), algorithm);
     return grad_input_;
+  }
+
+  // This convolution with the activation and pooling after it as one pass, where the device's
+  // kernel takes them (Conv2dActPoolStage above).
+  Fusion<T, Device> fuse(const FollowingLayers& next, const Shape& input) override {
+    if constexpr (!has_conv2d_act_pool<Device>::value) {
+      (void)next;
+      (void)input;
+      return {};
+    } else {
+      ActPool run;
+      if (!conv2d_act_pool_run(spec_, next, run) || !Conv2dActPoolStage<T, Device>::accepts(spec_, run, input)) return {};
+      typename Conv2dActPoolStage<T, Device>::Tensors tensors{&weight_, &bias_, &grad_weight_, &grad_bias_};
+      return {std::make_unique<Conv2dActPoolStage<T, Device>>(spec_, run, tensors), 2};
+    }
   }
 
   std::vector<Parameter<T, Device>> parameters() override {

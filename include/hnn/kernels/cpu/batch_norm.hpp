@@ -300,8 +300,8 @@ void batch_norm_backward(cpu, std::int64_t batch, std::int64_t channels, std::in
                                      static_cast<const T*>(nullptr), grad_output, grad_input, grad_weight, grad_bias);
 }
 
-// BatchNorm followed by ReLU in one pass each way (the planner's fused stage,
-// stages/batch_norm_relu.hpp): output = max(batch_norm(x), 0). The backward takes that output
+// BatchNorm followed by ReLU in one pass each way (BatchNormLayer::fuse's stage,
+// layers/batch_norm.hpp): output = max(batch_norm(x), 0). The backward takes that output
 // to mask dy. The forward is the two layers' arithmetic (the same bits); the backward's sums
 // over a masked plane may round differently in the last place.
 template <class T>

@@ -4,9 +4,11 @@
 //
 // The descriptions (Conv2d, Linear, or a type of your own: hnn/layers/layer.hpp) are
 // device-free; Sequential<T, Device> turns each into a concrete layer owning its parameters on
-// that device. It holds the model's structure only: descriptions, layers, parameters, trace and
-// summary. What forward() and backward() run is the model's plan (hnn/plan.hpp), compiled on
-// the first forward() and again when the input shape changes.
+// that device. It is itself a layer, made of those layers (children "0", "1", ...), so a
+// Residual's branches and a user's composite hold Sequentials as they hold any layer, and the
+// model's settings (training mode, fusion) reach every layer nested in it. What forward() and
+// backward() run is the model's plan (hnn/model/plan.hpp), compiled on the first forward() and
+// again when the input shape or a setting changes.
 #pragma once
 
 #include <algorithm>
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "hnn/init.hpp"
+// The built-in layers, so that a model of them needs this header alone.
 #include "hnn/layers/activation.hpp"
 #include "hnn/layers/batch_norm.hpp"
 #include "hnn/layers/conv2d.hpp"
@@ -30,12 +33,12 @@
 #include "hnn/layers/layer.hpp"
 #include "hnn/layers/linear.hpp"
 #include "hnn/layers/pool2d.hpp"
-#include "hnn/plan.hpp"
+#include "hnn/model/plan.hpp"
 
 namespace hnn {
 
 template <class T, class Device = cpu>
-class Sequential {
+class Sequential : public Layer<T, Device> {
  public:
   using value_type = T;
   using device_type = Device;
@@ -47,44 +50,49 @@ class Sequential {
   explicit Sequential(std::vector<LayerSpec> specs, std::uint64_t seed = 0) : specs_(std::move(specs)) {
     if (specs_.empty()) throw std::invalid_argument("hnn::Sequential needs at least one layer");
     for (const LayerSpec& spec : specs_) layers_.push_back(spec.template make_layer<T, Device>());
-    for (std::size_t i = 0; i < layers_.size(); ++i) {
-      const std::string prefix = std::to_string(i) + ".";
-      for (auto& p : layers_[i]->parameters()) {
-        parameters_.push_back(p);
-        parameter_names_.push_back(prefix + p.name);
-      }
-      for (auto& t : layers_[i]->state_dict()) state_.push_back({prefix + t.name, t.value});
-    }
+    for (std::size_t i = 0; i < layers_.size(); ++i) children_.push_back({std::to_string(i), layers_[i].get()});
+    // A model returns no input gradient unless asked (its first layer then skips computing one).
+    this->input_gradient_ = false;
+    parameters_ = Layer<T, Device>::parameters();
+    state_ = Layer<T, Device>::state_dict();
     init(seed);
   }
 
-  // Whether forward() and backward() may run several layers as one fused kernel where the
-  // device has one (the planner decides: hnn/plan.hpp). On by default; the results are those
-  // of the layers run one by one.
-  void set_fusion(bool enabled) { fusion_ = enabled; }
+  // Whether forward() and backward() may run several layers as one fused pass where a layer
+  // offers one (Layer::fuse, applied by the planner: hnn/model/plan.hpp). On by default; the
+  // results are those of the layers run one by one. Reaches the models nested in its layers.
+  void set_fusion(bool enabled) override {
+    fusion_ = enabled;
+    Layer<T, Device>::set_fusion(enabled);
+  }
   bool fusion() const { return fusion_; }
 
-  // Whether backward() returns dLoss/dInput. Off by default: a model's first layer then skips
-  // computing a gradient nothing upstream needs.
-  void set_input_gradient(bool needed) { input_gradient_ = needed; }
-  bool input_gradient() const { return input_gradient_; }
+  // Whether backward() returns dLoss/dInput. Off by default for a model: its first layer then
+  // skips computing a gradient nothing upstream needs.
+  void set_input_gradient(bool needed) override { this->input_gradient_ = needed; }
 
   // Training mode (the default) or evaluation mode, for every layer (batch norm, dropout).
-  void train(bool training = true) {
-    training_ = training;
-    for (auto& layer : layers_) layer->set_training(training);
-  }
+  void train(bool training = true) { this->set_training(training); }
   void eval() { train(false); }
-  bool training() const { return training_; }
 
   std::size_t size() const { return layers_.size(); }
   Layer<T, Device>& layer(std::size_t i) { return *layers_.at(i); }
   const LayerSpec& spec(std::size_t i) const { return specs_.at(i); }
   const std::vector<LayerSpec>& specs() const { return specs_; }
+
+  const std::vector<typename Layer<T, Device>::Child>& children() override { return children_; }
+
+  // Every parameter, named "<layer>.<name>" as PyTorch's state_dict names them ("3.weight",
+  // "2.body.0.bias" inside a Residual).
+  std::vector<Parameter<T, Device>> parameters() override { return parameters_; }
   const std::vector<Parameter<T, Device>>& parameters() const { return parameters_; }
-  // "<layer index>.<weight|bias>" for each parameter, as PyTorch's state_dict names them.
-  const std::vector<std::string>& parameter_names() const { return parameter_names_; }
+  std::vector<std::string> parameter_names() const {
+    std::vector<std::string> names;
+    for (const Parameter<T, Device>& p : parameters_) names.push_back(p.name);
+    return names;
+  }
   // Every parameter and buffer, in PyTorch's state_dict order and names: what checkpoints hold.
+  std::vector<NamedTensor<T, Device>> state_dict() override { return state_; }
   const std::vector<NamedTensor<T, Device>>& state_dict() const { return state_; }
 
   std::int64_t parameter_count() const {
@@ -98,11 +106,7 @@ class Sequential {
   // every device.
   void init(std::uint64_t seed) {
     Rng rng(seed);
-    reset_parameters(rng);
-  }
-  // The same from a generator already in use (a model nested in a layer draws from its parent's).
-  void reset_parameters(Rng& rng) {
-    for (auto& layer : layers_) layer->reset_parameters(rng);
+    this->reset_parameters(rng);
   }
 
   // Copies every parameter and buffer from a model of the same architecture, on any device.
@@ -142,25 +146,26 @@ class Sequential {
         index_width = std::max(index_width, specs_[i].child_name(k).size() + std::to_string(i).size() + 4);
     }
     std::ostringstream out;
-    out << std::left << std::setw(static_cast<int>(index_width)) << "#" << std::setw(44) << "layer" << std::setw(20) << "output shape"
-        << "params\n";
+    out << std::left << std::setw(static_cast<int>(index_width)) << "#" << std::setw(44) << "layer" << std::setw(20)
+        << "output shape" << "params\n";
     Shape s = input;
     for (std::size_t i = 0; i < specs_.size(); ++i) {
       s = Plan<T, Device>::output_shape(specs_, i, s);
-      const auto params_under = [&](const std::string& prefix) {
+      const auto params_under = [&](const std::string& prefix) {  // of layer i
+        const std::string full = std::to_string(i) + "." + prefix;
         std::int64_t n = 0;
-        for (const auto& p : layers_[i]->parameters())
-          if (p.name.compare(0, prefix.size(), prefix) == 0) n += p.value->numel();
+        for (const auto& p : parameters_)
+          if (p.name.compare(0, full.size(), full) == 0) n += p.value->numel();
         return n;
       };
       const std::vector<LayerSpec> children = specs_[i].children();
       const std::string name = children.empty() ? specs_[i].str() : std::string(specs_[i].kind());
-      out << std::setw(static_cast<int>(index_width)) << i << std::setw(44) << name << std::setw(20) << s.str() << params_under("") << "\n";
+      out << std::setw(static_cast<int>(index_width)) << i << std::setw(44) << name << std::setw(20) << s.str()
+          << params_under("") << "\n";
       for (std::size_t k = 0; k < children.size(); ++k) {
         const std::string child = specs_[i].child_name(k);
         out << std::setw(static_cast<int>(index_width)) << ("  " + std::to_string(i) + "." + child) << std::setw(44)
-            << children[k].str()
-            << std::setw(20) << "" << params_under(child + ".") << "\n";
+            << children[k].str() << std::setw(20) << "" << params_under(child + ".") << "\n";
       }
     }
     out << "total parameters: " << parameter_count() << "\n";
@@ -169,13 +174,13 @@ class Sequential {
 
   // The plan for inputs of `input`'s shape: compiled now if the last one does not serve it.
   const Plan<T, Device>& plan(const Shape& input) {
-    if (!plan_ || !plan_->serves(input, fusion_, input_gradient_))
-      plan_ = std::make_unique<Plan<T, Device>>(specs_, layers_, input, fusion_, input_gradient_);
+    if (!plan_ || !plan_->serves(input, fusion_, this->input_gradient_))
+      plan_ = std::make_unique<Plan<T, Device>>(specs_, layers_, input, fusion_, this->input_gradient_);
     return *plan_;
   }
 
   // Runs the plan's stages. The result is owned by the last stage and valid until the next forward.
-  const Tensor<T, Device>& forward(const Tensor<T, Device>& input) {
+  const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
     const Tensor<T, Device>* x = &input;
     for (const auto& step : plan(input.shape()).steps()) {
       try {
@@ -184,13 +189,18 @@ class Sequential {
         throw ShapeError(detail::where(step.first, specs_.size()) + e.what());
       }
     }
+    output_shape_ = x->shape();
     return *x;
   }
 
   // Back-propagates dLoss/dOutput of the last forward(), writing every parameter's gradient.
-  // Returns dLoss/dInput when set_input_gradient(true), else an empty tensor.
-  const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) {
+  // Returns dLoss/dInput when set_input_gradient(true), else an empty tensor. A gradient whose
+  // shape is not the last output's is refused before any layer reads it.
+  const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
     if (!plan_) throw std::logic_error("hnn::Sequential::backward: call forward() first");
+    if (grad_output.shape() != output_shape_)
+      throw ShapeError("hnn::Sequential::backward: the gradient has shape " + grad_output.shape().str() +
+                       ", the last forward() returned " + output_shape_.str() + "; they must be the same");
     const Tensor<T, Device>* g = &grad_output;
     const auto& steps = plan_->steps();
     for (auto step = steps.rbegin(); step != steps.rend(); ++step) g = &step->stage->backward(*g);
@@ -207,11 +217,12 @@ class Sequential {
  private:
   std::vector<LayerSpec> specs_;
   std::vector<std::unique_ptr<Layer<T, Device>>> layers_;
+  std::vector<typename Layer<T, Device>::Child> children_;
   std::vector<Parameter<T, Device>> parameters_;
-  std::vector<std::string> parameter_names_;
   std::vector<NamedTensor<T, Device>> state_;
-  bool fusion_ = true, input_gradient_ = false, training_ = true;
+  bool fusion_ = true;
   std::unique_ptr<Plan<T, Device>> plan_;
+  Shape output_shape_;  // of the last forward
 };
 
 }  // namespace hnn

@@ -7,9 +7,12 @@
 //
 // Both branches are lists of layer descriptions, any kinds (a Residual inside a Residual
 // too); each runs as its own Sequential, fusion included. A Residual nests in a Sequential
-// like any layer: its tensors are named as PyTorch names a module with `body` and `shortcut`
-// nn.Sequential children ("3.body.0.weight", "3.shortcut.1.running_mean"), and checkpoints
-// record its sub-layers (format version 2).
+// like any layer: its children are the two branches, `body` and `shortcut`, so its tensors are
+// named as PyTorch names such a module ("3.body.0.weight", "3.shortcut.1.running_mean"), and
+// checkpoints record its sub-layers (format version 2).
+//
+// Its fusion (ResidualLayer::fuse): followed by a ReLU, the block writes max(body(x) +
+// shortcut(x), 0) in one pass over the sum, where the device has the kernel (the CPU).
 #pragma once
 
 #include <cstddef>
@@ -22,13 +25,16 @@
 
 #include "hnn/kernels/activation.hpp"
 #include "hnn/kernels/add.hpp"
+#include "hnn/layers/activation.hpp"
 #include "hnn/layers/layer.hpp"
-#include "hnn/sequential.hpp"
+#include "hnn/model/sequential.hpp"
 
 namespace hnn {
 
 template <class T, class Device>
 class ResidualLayer;
+template <class T, class Device>
+class ResidualReluStage;
 
 class Residual {
  public:
@@ -108,6 +114,8 @@ class ResidualLayer final : public Layer<T, Device> {
   explicit ResidualLayer(const Residual& d)
       : body_(d.body()),
         shortcut_(d.shortcut().empty() ? nullptr : std::make_unique<Sequential<T, Device>>(d.shortcut())) {
+    children_.push_back({"body", &body_});
+    if (shortcut_) children_.push_back({"shortcut", shortcut_.get()});
     set_input_gradient(this->input_gradient());
   }
 
@@ -118,21 +126,20 @@ class ResidualLayer final : public Layer<T, Device> {
 
   // The block followed by a ReLU, one pass over the sum, on devices with the kernel
   // (has_add_relu): max(body(x) + shortcut(x), 0). A ResNet block ends so; run as two layers,
-  // the sum is written, then read and written again by the ReLU (12.8 MB each way at
-  // 256 x 16 x 28 x 28). The backward masks dy with that output (positive where the ReLU's
-  // input is, so the gradients are the two layers' bit for bit), then runs the block's.
-  // with_relu() hands the planner a stage that runs these two.
+  // the sum is written, then read and written again by the ReLU. The backward masks dy with
+  // that output (positive where the ReLU's input is, so the gradients are the two layers' bit
+  // for bit), then runs the block's. fuse() hands the planner a stage that runs these two.
   const Tensor<T, Device>& forward_then_relu(const Tensor<T, Device>& input) { return run_forward(input, true); }
   const Tensor<T, Device>& backward_then_relu(const Tensor<T, Device>& grad_output) {
     if (!forward_relu_) throw std::logic_error("Residual: backward_then_relu() after a forward() without the ReLU");
     masked_grad_.resize(grad_output.shape());
     relu_backward(Device{}, output_.data(), grad_output.data(), masked_grad_.data(), output_.numel());
     // Where the block keeps the shape, the sum overwrites the masked dY (the branches are done
-    // with it), whose memory was just written: into grad_input_, untouched since the last
-    // step, the ResNet's backward ran ~1.5% slower.
+    // with it), whose memory was just written and is still in cache, rather than grad_input_,
+    // untouched since the last step (tests/bench/NOTES.md, sixth session).
     return backward_into(masked_grad_, input_shape_ == masked_grad_.shape() ? masked_grad_ : grad_input_);
   }
-  std::unique_ptr<Stage<T, Device>> with_relu() override;
+  Fusion<T, Device> fuse(const FollowingLayers& next, const Shape& input) override;
 
   // d(body(x) + shortcut(x))/dx = the sum of the branches' input gradients (the identity's is
   // grad_output itself).
@@ -146,42 +153,9 @@ class ResidualLayer final : public Layer<T, Device> {
     if (shortcut_) shortcut_->set_input_gradient(needed);
   }
 
-  std::vector<Parameter<T, Device>> parameters() override {
-    std::vector<Parameter<T, Device>> all;
-    for_each_branch([&](const std::string& prefix, Sequential<T, Device>& branch) {
-      for (std::size_t k = 0; k < branch.parameters().size(); ++k)  // the branch names them "<layer>.<name>"
-        all.push_back({prefix + branch.parameter_names()[k], branch.parameters()[k].value, branch.parameters()[k].grad});
-    });
-    return all;
-  }
-
-  std::vector<Buffer<T, Device>> buffers() override {
-    std::vector<Buffer<T, Device>> all;
-    for_each_branch([&](const std::string& prefix, Sequential<T, Device>& branch) {
-      for (std::size_t i = 0; i < branch.size(); ++i)
-        for (Buffer<T, Device> b : branch.layer(i).buffers())
-          all.push_back({prefix + std::to_string(i) + "." + b.name, b.value});
-    });
-    return all;
-  }
-
-  // PyTorch's order: the body's tensors layer by layer, then the shortcut's.
-  std::vector<NamedTensor<T, Device>> state_dict() override {
-    std::vector<NamedTensor<T, Device>> all;
-    for_each_branch([&](const std::string& prefix, Sequential<T, Device>& branch) {
-      for (const NamedTensor<T, Device>& t : branch.state_dict()) all.push_back({prefix + t.name, t.value});
-    });
-    return all;
-  }
-
-  void reset_parameters(Rng& rng) override {
-    for_each_branch([&](const std::string&, Sequential<T, Device>& branch) { branch.reset_parameters(rng); });
-  }
-
-  void set_training(bool training) override {
-    Layer<T, Device>::set_training(training);
-    for_each_branch([&](const std::string&, Sequential<T, Device>& branch) { branch.train(training); });
-  }
+  // The two branches: parameters, buffers, state_dict, initialisation, training mode and fusion
+  // reach them through this (Layer's defaults).
+  const std::vector<typename Layer<T, Device>::Child>& children() override { return children_; }
 
  private:
   // Runs both branches' backward and writes the sum of their input gradients to `sum`, which
@@ -216,20 +190,15 @@ class ResidualLayer final : public Layer<T, Device> {
     return output_;
   }
 
-  template <class F>
-  void for_each_branch(F&& f) {
-    f("body.", body_);
-    if (shortcut_) f("shortcut.", *shortcut_);
-  }
-
   Sequential<T, Device> body_;
   std::unique_ptr<Sequential<T, Device>> shortcut_;
+  std::vector<typename Layer<T, Device>::Child> children_;  // body, then shortcut unless it is the identity
   Tensor<T, Device> output_, grad_input_, masked_grad_;
   Shape input_shape_;          // of the last forward
   bool forward_relu_ = false;  // the last forward was forward_then_relu()
 };
 
-// The fused Residual + ReLU stage (ResidualLayer::with_relu): the layer's forward_then_relu()
+// The fused Residual + ReLU stage (ResidualLayer::fuse): the layer's forward_then_relu()
 // and backward_then_relu(), its input gradient set by the plan like any stage's.
 template <class T, class Device>
 class ResidualReluStage final : public Stage<T, Device> {
@@ -250,9 +219,12 @@ class ResidualReluStage final : public Stage<T, Device> {
 };
 
 template <class T, class Device>
-std::unique_ptr<Stage<T, Device>> ResidualLayer<T, Device>::with_relu() {
-  if constexpr (has_add_relu<Device>::value) return std::make_unique<ResidualReluStage<T, Device>>(*this);
-  else return nullptr;
+Fusion<T, Device> ResidualLayer<T, Device>::fuse(const FollowingLayers& next, const Shape&) {
+  if constexpr (has_add_relu<Device>::value) {
+    if (next.get_if<ReLU>(0) != nullptr) return {std::make_unique<ResidualReluStage<T, Device>>(*this), 1};
+  }
+  (void)next;
+  return {};
 }
 
 }  // namespace hnn

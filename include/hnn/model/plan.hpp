@@ -1,24 +1,24 @@
 // The execution plan of a model: what forward() and backward() actually run, stage by stage.
 //
 //   Sequential (structure: descriptions, layers, parameters)
-//        |  compiled once per input shape (and again when it changes or fusion is switched)
+//        |  compiled once per input shape (and again when it changes or a setting does)
 //        v
-//   Plan: [stage, stage, ...]   a stage is one layer, or a fused run of layers
-//                               (stages/conv2d_act_pool.hpp, stages/batch_norm_relu.hpp, a
-//                               layer's own Layer::with_relu()) with the same interface
+//   Plan: [stage, stage, ...]   a stage is one layer, or a fused run of layers with the same
+//                               interface: the stage a layer's fuse() offers for itself and
+//                               the layers after it (hnn/layers/layer.hpp)
 //
-// The planner is the one place that decides fusion; forward/backward are plain loops.
+// One rule, applied at every layer of every model (a Residual's branches are models too):
+// where fusion is on and the layer offers a stage, the stage runs in place of the layers it
+// takes. forward/backward are plain loops over the stages.
 #pragma once
 
 #include <cstddef>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "hnn/layers/activation.hpp"
 #include "hnn/layers/layer.hpp"
-#include "hnn/stages/batch_norm_relu.hpp"
-#include "hnn/stages/conv2d_act_pool.hpp"
 
 namespace hnn {
 
@@ -27,15 +27,6 @@ inline std::string where(std::size_t layer, std::size_t layers) {
   return "layer " + std::to_string(layer) + " of " + std::to_string(layers) + ": ";
 }
 }  // namespace detail
-
-// The fusion rule for a layer that runs a following ReLU itself (Layer::with_relu): its stage
-// for specs[i..i+1] when the next layer is a ReLU and the layer offers one, else null.
-template <class T, class Device>
-std::unique_ptr<Stage<T, Device>> fuse_with_relu(const std::vector<LayerSpec>& specs, std::size_t i,
-                                                 Layer<T, Device>& layer) {
-  if (i + 1 >= specs.size() || specs[i + 1].get_if<ReLU>() == nullptr) return nullptr;
-  return layer.with_relu();
-}
 
 template <class T, class Device>
 class Plan {
@@ -54,14 +45,14 @@ class Plan {
       : input_(input), fusion_(fusion), input_gradient_(input_gradient) {
     Shape s = input;
     for (std::size_t i = 0; i < specs.size();) {
-      std::unique_ptr<Stage<T, Device>> fused;
-      std::size_t count = 1;
-      if (fusion && (fused = fuse_conv2d_act_pool<T, Device>(specs, i, *layers[i], s))) count = 3;
-      else if (fusion && (fused = fuse_batch_norm_relu<T, Device>(specs, i, *layers[i], s))) count = 2;
-      else if (fusion && (fused = fuse_with_relu<T, Device>(specs, i, *layers[i]))) count = 2;
+      Fusion<T, Device> fused;
+      if (fusion) fused = layers[i]->fuse(FollowingLayers(specs.data() + i + 1, specs.size() - i - 1), s);
+      const std::size_t count = fused.stage ? 1 + fused.absorbed : 1;
+      if (i + count > specs.size())
+        throw std::logic_error("hnn: " + specs[i].str() + "'s fused stage takes more layers than follow it");
       for (std::size_t k = i; k < i + count; ++k) s = output_shape(specs, k, s);
-      Stage<T, Device>* stage = fused ? fused.get() : layers[i].get();
-      if (fused) fused_.push_back(std::move(fused));
+      Stage<T, Device>* stage = fused.stage ? fused.stage.get() : layers[i].get();
+      if (fused.stage) fused_.push_back(std::move(fused.stage));
       steps_.push_back({stage, i, count});
       i += count;
     }

@@ -27,7 +27,7 @@
 #include "hnn/layers/layer.hpp"
 #include "hnn/layers/linear.hpp"
 #include "hnn/layers/pool2d.hpp"
-#include "hnn/layers/residual.hpp"
+#include "hnn/model/residual.hpp"
 
 namespace hnn {
 
