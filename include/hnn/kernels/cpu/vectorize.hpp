@@ -51,8 +51,8 @@ inline std::pair<std::int64_t, std::int64_t> thread_range(std::int64_t n, int th
   return {begin, std::min(n, begin + chunk)};
 }
 
-// 1 / d for packets of positive, finite d: on x86 a reciprocal estimate refined by one
-// Newton step (a few ulps for float; a full division is several times slower on AVX-512),
+// 1 / d for packets of positive, finite d: on x86 a reciprocal estimate refined by Newton
+// steps (a few ulps for float; cheaper than a full division, tests/bench/NOTES.md),
 // elsewhere a division.
 template <class P>
 inline P reciprocal(const P& d) {
