@@ -2,8 +2,8 @@
 // and the forward/backward entry points that run it. The algorithms are the files beneath:
 //
 //   cpu/conv2d/direct.hpp          direct: output positions in the SIMD lanes, the weights
-//                                  broadcast (LeNet-5's convolutions, and 16 channels or fewer)
-//   cpu/conv2d/channel_major.hpp   channel_major: channels in the SIMD lanes (wide layers)
+//                                  broadcast (LeNet-5's convolutions, the narrow layers)
+//   cpu/conv2d/channel_major.hpp   channel_major: channels in the SIMD lanes (the wide layers)
 //   cpu/conv2d/wide_grid.hpp       the zero-padded grid both of them lay a sample out on,
 //                                  strided convolutions split into phases
 //   cpu/conv2d/im2col.hpp          im2col: im2col + one Eigen GEMM per sample (any geometry)
