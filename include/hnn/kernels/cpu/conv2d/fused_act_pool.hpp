@@ -83,9 +83,11 @@ struct BlockLayout {
 #endif
 
 // One S x S tile through registers (Eigen's ptranspose): for k < rows, the S values
-// src[l * src_pitch + k] (l < S) to dst[k * dst_pitch + l].
+// src[l * src_pitch + k] (l < S) to dst[k * dst_pitch + l]. Always inlined, so that the
+// loops of to_lanes and from_lanes run the tile's instructions themselves, without a call.
 template <class T>
-inline void transpose_tile(const T* src, std::int64_t src_pitch, T* dst, std::int64_t dst_pitch, std::int64_t rows) {
+EIGEN_ALWAYS_INLINE void transpose_tile(const T* src, std::int64_t src_pitch, T* dst, std::int64_t dst_pitch,
+                                        std::int64_t rows) {
   using namespace Eigen::internal;
   using P = Packet<T>;
   constexpr std::int64_t S = packet_size<T>;
