@@ -38,9 +38,9 @@ struct Memory<cpu> {
   static constexpr std::size_t alignment = 64;
   // Buffers of at least this size are aligned to it and, on Linux, asked for transparent huge
   // pages (madvise: the kernel's usual policy, "madvise", grants them only when asked). A
-  // training step streams activations of many MB through memory; on 2 MB pages (one TLB entry
-  // where 4 KB pages need 512) the ResNet example's step took 6-11% less time
-  // (tests/bench/NOTES.md, sixth session).
+  // training step streams activations of many MB through memory, and 2 MB pages take one TLB
+  // entry where 4 KB pages need 512: the ResNet example's step measured faster on them
+  // (tests/bench/NOTES.md).
   static constexpr std::size_t huge_page = std::size_t(2) << 20;
 
   static void* allocate(std::size_t bytes) {

@@ -1,7 +1,9 @@
 // Every CPU Conv2d algorithm (kernels/conv2d.hpp), selected explicitly, against im2col, the
-// reference that runs any geometry; and the face's choice and refusals.
+// reference that runs any geometry (itself checked against the definition); and the face's
+// choices and refusals.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -37,16 +39,24 @@ struct ResultOf {
 };
 using Result = ResultOf<double>;
 
+// Runs the forward with `forward` and the backward with `backward`, into fresh tensors.
+template <class T>
+ResultOf<T> run(const Conv2dGeometry& g, Conv2dAlgorithm forward, Conv2dBackwardAlgorithms backward,
+                const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& b, const Tensor<T>& dy,
+                bool input_gradient = true) {
+  ResultOf<T> r{Tensor<T>(Shape{g.batch, g.out_channels, g.out_height(), g.out_width()}), Tensor<T>(x.shape()),
+                Tensor<T>(w.shape()), Tensor<T>(b.shape())};
+  Tensor<T> ws(Shape{std::max(conv2d_workspace_size(cpu{}, g, forward), conv2d_workspace_size(cpu{}, g, backward))});
+  conv2d_forward(cpu{}, g, x.data(), w.data(), b.data(), r.y.data(), ws.data(), forward);
+  conv2d_backward(cpu{}, g, x.data(), w.data(), dy.data(), input_gradient ? r.dx.data() : nullptr, r.dw.data(),
+                  r.db.data(), ws.data(), backward);
+  return r;
+}
+// The same with one algorithm for every pass.
 template <class T>
 ResultOf<T> run(const Conv2dGeometry& g, Conv2dAlgorithm algorithm, const Tensor<T>& x, const Tensor<T>& w,
                 const Tensor<T>& b, const Tensor<T>& dy, bool input_gradient = true) {
-  ResultOf<T> r{Tensor<T>(Shape{g.batch, g.out_channels, g.out_height(), g.out_width()}), Tensor<T>(x.shape()),
-                Tensor<T>(w.shape()), Tensor<T>(b.shape())};
-  Tensor<T> ws(Shape{conv2d_workspace_size(cpu{}, g, algorithm)});
-  conv2d_forward(cpu{}, g, x.data(), w.data(), b.data(), r.y.data(), ws.data(), algorithm);
-  conv2d_backward(cpu{}, g, x.data(), w.data(), dy.data(), input_gradient ? r.dx.data() : nullptr, r.dw.data(),
-                  r.db.data(), ws.data(), algorithm);
-  return r;
+  return run(g, algorithm, Conv2dBackwardAlgorithms{algorithm, algorithm}, x, w, b, dy, input_gradient);
 }
 
 void expect_close(const Tensor<double>& a, const Tensor<double>& b, const std::string& what) {
@@ -110,25 +120,54 @@ TEST(Conv2dAlgorithms, Im2colMatchesTheDefinitionAtEveryStrideAndPadding) {
 // Wide layers (in doubles: 16+ input channels, output channels in pairs of packets): odd
 // sizes at stride 1, a row longer than one block holds, 48 outputs (three packets on AVX-512,
 // so blocks of two), stride 2 onto a 7x7 plane, a 5x5 kernel, padding 2. The input gradient
-// joins when the input channels come in pairs of packets too: 16 and 32 do on every ISA up to
-// AVX-512 (8 doubles a packet), 17 never; 20 only on SSE.
+// pays channel-major too when the input channels come in pairs of packets: 16 and 32 do on
+// every ISA up to AVX-512 (8 doubles a packet), 17 never; 20 only on SSE.
 const Conv2dGeometry channel_major_geometries[] = {
     geometry(3, 16, 7, 9, 32, 3, 1),      geometry(2, 17, 5, 31, 32, 3, 1), geometry(2, 20, 6, 5, 48, 3, 1, 1),
     geometry(2, 32, 14, 13, 64, 3, 1, 2), geometry(2, 16, 9, 8, 16, 5, 1),  geometry(2, 32, 6, 23, 16, 3, 2)};
 
-TEST(Conv2dAlgorithms, ChannelMajorForwardRunsOnWideLayers) {
+const Conv2dAlgorithm im2col = Conv2dAlgorithm::im2col, direct = Conv2dAlgorithm::direct,
+                      channel_major = Conv2dAlgorithm::channel_major;
+
+TEST(Conv2dAlgorithms, ChooseRunsChannelMajorOnWideLayers) {
   for (const Conv2dGeometry& g : channel_major_geometries)
-    EXPECT_TRUE(detail::direct::Plan<double>(g).channel_major) << g.in_channels << " -> " << g.out_channels;
+    EXPECT_EQ(choose<double>(cpu{}, g), channel_major) << g.in_channels << " -> " << g.out_channels;
   for (const int i : {0, 3, 4, 5})
-    EXPECT_TRUE(detail::direct::Plan<double>(channel_major_geometries[i]).channel_major_input_gradient) << i;
-  EXPECT_FALSE(detail::direct::Plan<double>(channel_major_geometries[1]).channel_major_input_gradient);
+    EXPECT_EQ(choose_backward<double>(cpu{}, channel_major_geometries[i]),
+              (Conv2dBackwardAlgorithms{channel_major, channel_major}))
+        << i;
+  // 17 input channels fill no packets: the weight gradient channel-major, the input gradient direct.
+  EXPECT_EQ(choose_backward<double>(cpu{}, channel_major_geometries[1]),
+            (Conv2dBackwardAlgorithms{channel_major, direct}));
   // The ResNet's: 32 -> 32, 64 -> 64, both strided 3x3s; not its stem, nor its 16 -> 16 where
-  // 16 outputs are a single packet (AVX-512).
-  EXPECT_TRUE(detail::direct::Plan<float>(geometry(2, 64, 7, 7, 64, 3, 1)).channel_major);
-  EXPECT_TRUE(detail::direct::Plan<float>(geometry(2, 16, 28, 28, 32, 3, 1, 2)).channel_major);
-  EXPECT_EQ(detail::direct::Plan<float>(geometry(2, 16, 28, 28, 16, 3, 1)).channel_major,
-            detail::packet_size<float> <= 8);
-  EXPECT_FALSE(detail::direct::Plan<float>(geometry(2, 1, 28, 28, 16, 3, 1)).channel_major);
+  // 16 outputs are a single packet (AVX-512). Its 16 -> 32 at stride 2 has one packet of input
+  // channels there, so its input gradient runs direct.
+  EXPECT_EQ(choose<float>(cpu{}, geometry(2, 32, 14, 14, 32, 3, 1)), channel_major);
+  EXPECT_EQ(choose<float>(cpu{}, geometry(2, 64, 7, 7, 64, 3, 1)), channel_major);
+  EXPECT_EQ(choose<float>(cpu{}, geometry(2, 16, 28, 28, 32, 3, 1, 2)), channel_major);
+  EXPECT_EQ(choose<float>(cpu{}, geometry(2, 16, 28, 28, 16, 3, 1)),
+            detail::packet_size<float> <= 8 ? channel_major : direct);
+  EXPECT_EQ(choose<float>(cpu{}, geometry(2, 1, 28, 28, 16, 3, 1)), direct);
+  EXPECT_EQ(choose_backward<float>(cpu{}, geometry(2, 16, 28, 28, 32, 3, 1, 2)),
+            (Conv2dBackwardAlgorithms{channel_major, detail::packet_size<float> <= 8 ? channel_major : direct}));
+}
+
+// Every input of `what` against the reference, to 1e-10 relative.
+void expect_matches(const Result& got, const Result& reference, const std::string& what, bool input_gradient = true) {
+  expect_close(got.y, reference.y, what + " output");
+  if (input_gradient) expect_close(got.dx, reference.dx, what + " input gradient");
+  expect_close(got.dw, reference.dw, what + " weight gradient");
+  expect_close(got.db, reference.db, what + " bias gradient");
+}
+
+struct Inputs {
+  Tensor<double> x, w, b, dy;
+};
+Inputs random_inputs(const Conv2dGeometry& g, Rng& rng) {
+  return {random_tensor(Shape{g.batch, g.in_channels, g.in_height, g.in_width}, rng),
+          random_tensor(Shape{g.out_channels, g.in_channels, g.kernel, g.kernel}, rng),
+          random_tensor(Shape{g.out_channels}, rng),
+          random_tensor(Shape{g.batch, g.out_channels, g.out_height(), g.out_width()}, rng)};
 }
 
 TEST(Conv2dAlgorithms, DirectMatchesIm2colAtEveryStride) {
@@ -138,8 +177,8 @@ TEST(Conv2dAlgorithms, DirectMatchesIm2colAtEveryStride) {
     // 1x1 at stride 2 (even and odd sizes, so the last phase row and column differ), a kernel
     // of 2 (one tap per phase), stride 3, a stride above the kernel (pixels no tap reads),
     // a 4x4 kernel at stride 2 with padding 3 (phases of two taps each way); and 7x7 planes,
-    // whose backward holds several samples per group, the last group short. Last, geometries
-    // whose forward runs the channel-major kernel (ChannelMajorForwardRunsOnWideLayers).
+    // whose backward holds several samples per group, the last group short. Last, the wide
+    // layers whose default is channel-major.
     for (const Conv2dGeometry& g :
          {geometry(3, 1, 28, 28, 6, 5, 2), geometry(5, 6, 14, 14, 16, 5, 0), geometry(2, 3, 7, 9, 4, 3, 1),
           geometry(4, 2, 6, 5, 3, 1, 0), geometry(3, 4, 28, 28, 8, 3, 1, 2), geometry(3, 3, 9, 7, 5, 3, 1, 2),
@@ -148,22 +187,41 @@ TEST(Conv2dAlgorithms, DirectMatchesIm2colAtEveryStride) {
           geometry(21, 3, 7, 7, 4, 3, 1), channel_major_geometries[0], channel_major_geometries[1],
           channel_major_geometries[2], channel_major_geometries[3], channel_major_geometries[4],
           channel_major_geometries[5]}) {
-      ASSERT_TRUE(supports(cpu{}, Conv2dAlgorithm::direct, g));
+      ASSERT_TRUE(supports<double>(cpu{}, direct, g));
       Rng rng(static_cast<std::uint64_t>(g.in_channels * 100 + g.kernel));
-      const Tensor<double> x = random_tensor(Shape{g.batch, g.in_channels, g.in_height, g.in_width}, rng);
-      const Tensor<double> w = random_tensor(Shape{g.out_channels, g.in_channels, g.kernel, g.kernel}, rng);
-      const Tensor<double> b = random_tensor(Shape{g.out_channels}, rng);
-      const Tensor<double> dy = random_tensor(Shape{g.batch, g.out_channels, g.out_height(), g.out_width()}, rng);
-      const Result reference = run(g, Conv2dAlgorithm::im2col, x, w, b, dy);
-      const Result direct = run(g, Conv2dAlgorithm::direct, x, w, b, dy);
-      expect_close(direct.y, reference.y, "output");
-      expect_close(direct.dx, reference.dx, "input gradient");
-      expect_close(direct.dw, reference.dw, "weight gradient");
-      expect_close(direct.db, reference.db, "bias gradient");
+      const auto [x, w, b, dy] = random_inputs(g, rng);
+      const Result reference = run(g, im2col, x, w, b, dy);
+      expect_matches(run(g, direct, x, w, b, dy), reference, "direct");
       // Without the input gradient (a model's first layer) the backward may take another path.
-      const Result weights_only = run(g, Conv2dAlgorithm::direct, x, w, b, dy, false);
-      expect_close(weights_only.dw, reference.dw, "weight gradient alone");
-      expect_close(weights_only.db, reference.db, "bias gradient alone");
+      expect_matches(run(g, direct, x, w, b, dy, false), reference, "direct, weights alone", false);
+      // Each gradient by its own algorithm: im2col's weight gradient, direct's input gradient alone.
+      expect_matches(run(g, direct, {im2col, direct}, x, w, b, dy), reference, "im2col + direct");
+    }
+  }
+  set_num_threads(1);
+}
+
+// The channel-major kernels, selected explicitly, in doubles: the wide layers above, and
+// channels in pairs of packets at stride 3, at a stride above the kernel, and with a 1x1
+// kernel. The input gradient runs channel-major where the input channels allow it, and
+// direct on its own after the channel-major weight gradient everywhere.
+TEST(Conv2dAlgorithms, ChannelMajorMatchesIm2colAtEveryStride) {
+  for (const int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const Conv2dGeometry& g :
+         {channel_major_geometries[0], channel_major_geometries[1], channel_major_geometries[2],
+          channel_major_geometries[3], channel_major_geometries[4], channel_major_geometries[5],
+          geometry(2, 16, 10, 11, 32, 3, 2, 3), geometry(3, 32, 9, 8, 32, 2, 0, 3), geometry(2, 16, 5, 6, 32, 1, 0)}) {
+      const std::string what = std::to_string(g.in_channels) + " -> " + std::to_string(g.out_channels) + ", stride " +
+                               std::to_string(g.stride) + ", " + std::to_string(threads) + " threads: ";
+      ASSERT_TRUE(supports<double>(cpu{}, channel_major, g)) << what;
+      Rng rng(static_cast<std::uint64_t>(g.in_channels * 100 + g.kernel + g.stride));
+      const auto [x, w, b, dy] = random_inputs(g, rng);
+      const Result reference = run(g, im2col, x, w, b, dy);
+      const Conv2dBackwardAlgorithms all{channel_major, channel_major}, mixed{channel_major, direct};
+      if (supports<double>(cpu{}, all, g)) expect_matches(run(g, channel_major, all, x, w, b, dy), reference, what);
+      expect_matches(run(g, channel_major, mixed, x, w, b, dy), reference, what + "input gradient direct,");
+      expect_matches(run(g, channel_major, mixed, x, w, b, dy, false), reference, what + "weights alone,", false);
     }
   }
   set_num_threads(1);
@@ -185,24 +243,27 @@ TEST(Conv2dAlgorithms, ChannelMajorInFloatMatchesIm2col) {
          {geometry(3, 32, 14, 14, 32, 3, 1), geometry(2, 16, 28, 28, 32, 3, 1, 2), geometry(2, 32, 14, 14, 64, 3, 1, 2),
           geometry(3, 64, 7, 7, 64, 3, 1), geometry(2, 32, 5, 7, 32, 3, 1), geometry(2, 32, 3, 3, 32, 3, 1),
           geometry(2, 32, 4, 5, 64, 3, 1, 2)}) {
-      ASSERT_TRUE(detail::direct::Plan<float>(g).channel_major) << g.in_channels << " -> " << g.out_channels;
+      ASSERT_TRUE(supports<float>(cpu{}, channel_major, g)) << g.in_channels << " -> " << g.out_channels;
+      const Conv2dBackwardAlgorithms backward{channel_major, detail::channel_major::fits<float>(g.in_channels)
+                                                                 ? channel_major
+                                                                 : direct};
       Rng rng(static_cast<std::uint64_t>(g.in_channels * 10 + g.in_height));
       const Tensor<float> x = as_float(random_tensor(Shape{g.batch, g.in_channels, g.in_height, g.in_width}, rng));
       const Tensor<float> w = as_float(random_tensor(Shape{g.out_channels, g.in_channels, 3, 3}, rng));
       const Tensor<float> b = as_float(random_tensor(Shape{g.out_channels}, rng));
       const Tensor<float> dy = as_float(random_tensor(Shape{g.batch, g.out_channels, g.out_height(), g.out_width()}, rng));
-      const ResultOf<float> reference = run(g, Conv2dAlgorithm::im2col, x, w, b, dy);
-      const ResultOf<float> direct = run(g, Conv2dAlgorithm::direct, x, w, b, dy);
+      const ResultOf<float> reference = run(g, im2col, x, w, b, dy);
+      const ResultOf<float> got = run(g, channel_major, backward, x, w, b, dy);
       const std::string what = std::to_string(g.in_channels) + " -> " + std::to_string(g.out_channels) + " at " +
                                std::to_string(g.in_height) + "x" + std::to_string(g.in_width) + ", stride " +
                                std::to_string(g.stride) + ", " + std::to_string(threads) + " threads: ";
       // Sums of up to 64 x 9 x 2 x 7 x 7 products of values in [-1, 1]: float's rounding in
       // either order stays far below 1e-3.
-      for (const auto& [got, expected, name] :
-           {std::tuple{&direct.y, &reference.y, "output"}, std::tuple{&direct.dx, &reference.dx, "input gradient"},
-            std::tuple{&direct.dw, &reference.dw, "weight gradient"}, std::tuple{&direct.db, &reference.db, "bias gradient"}})
+      for (const auto& [mine, expected, name] :
+           {std::tuple{&got.y, &reference.y, "output"}, std::tuple{&got.dx, &reference.dx, "input gradient"},
+            std::tuple{&got.dw, &reference.dw, "weight gradient"}, std::tuple{&got.db, &reference.db, "bias gradient"}})
         for (std::int64_t i = 0; i < expected->numel(); ++i)
-          ASSERT_NEAR((*got)[i], (*expected)[i], 1e-3f * (1 + std::abs((*expected)[i]))) << what << name << "[" << i << "]";
+          ASSERT_NEAR((*mine)[i], (*expected)[i], 1e-3f * (1 + std::abs((*expected)[i]))) << what << name << "[" << i << "]";
     }
   }
   set_num_threads(1);
@@ -210,39 +271,81 @@ TEST(Conv2dAlgorithms, ChannelMajorInFloatMatchesIm2col) {
 
 TEST(Conv2dAlgorithms, ChooseSaysWhichRunsAndUnsupportedOnesAreRefused) {
   const Conv2dGeometry stride1 = geometry(2, 1, 8, 8, 2, 3, 1), stride2 = geometry(2, 1, 8, 8, 2, 3, 1, 2);
-  EXPECT_EQ(choose(cpu{}, stride1), Conv2dAlgorithm::direct);
-  EXPECT_EQ(choose(cpu{}, stride2), Conv2dAlgorithm::direct);
-  EXPECT_EQ(choose(cuda{}, stride2), Conv2dAlgorithm::staged);
-  // A strided 1x1 (the ResNet's projection shortcut) runs im2col; a 1x1 at stride 1 runs direct.
-  EXPECT_EQ(choose(cpu{}, geometry(2, 16, 28, 28, 32, 1, 0, 2)), Conv2dAlgorithm::im2col);
-  EXPECT_EQ(choose(cpu{}, geometry(2, 16, 28, 28, 32, 1, 0, 1)), Conv2dAlgorithm::direct);
-  // The backward pass of strided convolutions onto small planes runs im2col, unless they are
-  // wide enough for the channel-major kernels; the workspace serves both passes.
+  EXPECT_EQ(choose<float>(cpu{}, stride1), direct);
+  EXPECT_EQ(choose<float>(cpu{}, stride2), direct);
+  EXPECT_EQ(choose<float>(cuda{}, stride2), Conv2dAlgorithm::staged);
+  EXPECT_EQ(choose_backward<float>(cuda{}, stride2),
+            (Conv2dBackwardAlgorithms{Conv2dAlgorithm::staged, Conv2dAlgorithm::staged}));
+  // A strided 1x1 (the ResNet's projection shortcut) runs im2col; a 1x1 at stride 1 the grid.
+  EXPECT_EQ(choose<float>(cpu{}, geometry(2, 16, 28, 28, 32, 1, 0, 2)), im2col);
+  EXPECT_EQ(choose<float>(cpu{}, geometry(2, 4, 28, 28, 8, 1, 0, 1)), direct);
+  // The backward pass of strided convolutions onto small planes runs im2col, unless both
+  // gradients are wide enough for the channel-major kernels; the workspace serves both passes.
   const Conv2dGeometry wide = geometry(2, 64, 7, 7, 64, 3, 1), small_strided = geometry(2, 32, 14, 14, 64, 3, 1, 2);
-  EXPECT_EQ(choose(cpu{}, wide), Conv2dAlgorithm::direct);
-  EXPECT_EQ(choose_backward(cpu{}, wide), Conv2dAlgorithm::direct);
-  EXPECT_EQ(choose(cpu{}, small_strided), Conv2dAlgorithm::direct);
-  EXPECT_EQ(choose_backward(cpu{}, small_strided), Conv2dAlgorithm::direct);
-  EXPECT_EQ(choose_backward(cpu{}, geometry(2, 8, 14, 14, 64, 3, 1, 2)), Conv2dAlgorithm::im2col);
-  EXPECT_EQ(choose_backward(cpu{}, geometry(2, 16, 28, 28, 32, 3, 1, 2)), Conv2dAlgorithm::direct);
-  EXPECT_EQ(choose_backward(cpu{}, stride1), Conv2dAlgorithm::direct);
-  for (const Conv2dGeometry& g : {wide, small_strided}) {
-    EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, Conv2dAlgorithm::im2col));
-    EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, Conv2dAlgorithm::direct));
+  const Conv2dBackwardAlgorithms all_channel_major{channel_major, channel_major};
+  EXPECT_EQ(choose<float>(cpu{}, wide), channel_major);
+  EXPECT_EQ(choose_backward<float>(cpu{}, wide), all_channel_major);
+  EXPECT_EQ(choose<float>(cpu{}, small_strided), channel_major);
+  EXPECT_EQ(choose_backward<float>(cpu{}, small_strided), all_channel_major);
+  EXPECT_EQ(choose_backward<float>(cpu{}, geometry(2, 8, 14, 14, 64, 3, 1, 2)),
+            (Conv2dBackwardAlgorithms{im2col, im2col}));
+  EXPECT_EQ(choose_backward<float>(cpu{}, stride1), (Conv2dBackwardAlgorithms{direct, direct}));
+  for (const Conv2dGeometry& g : {stride1, wide, small_strided, geometry(2, 8, 14, 14, 64, 3, 1, 2)}) {
+    EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, choose<float>(cpu{}, g)));
+    EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, choose_backward<float>(cpu{}, g)));
+    EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, choose<double>(cpu{}, g)));
+    EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, choose_backward<double>(cpu{}, g)));
   }
-  EXPECT_FALSE(supports(cpu{}, Conv2dAlgorithm::staged, stride1));
-  // Padding as large as the kernel reads rows of nothing but padding: the direct grid refuses it.
+  EXPECT_FALSE(supports<float>(cpu{}, Conv2dAlgorithm::staged, stride1));
+  EXPECT_FALSE(supports<float>(cuda{}, channel_major, stride1));
+  EXPECT_FALSE(supports<float>(cuda{}, im2col, stride1));
+  // Padding as large as the kernel reads rows of nothing but padding: the grid refuses it.
   const Conv2dGeometry overpadded = geometry(2, 1, 8, 8, 2, 2, 2, 2);
-  EXPECT_EQ(choose(cpu{}, overpadded), Conv2dAlgorithm::im2col);
-  std::vector<float> buffer(1024);
-  try {
-    conv2d_forward(cpu{}, overpadded, buffer.data(), buffer.data(), buffer.data(), buffer.data(), buffer.data(),
-                   Conv2dAlgorithm::direct);
-    FAIL() << "the direct algorithm ran a convolution with padding 2 and a 2x2 kernel";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("direct"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("padding 2"), std::string::npos) << e.what();
-  }
+  EXPECT_EQ(choose<float>(cpu{}, overpadded), im2col);
+  // The message of the exception a run throws ("" if none); the buffers are large enough for
+  // any of these geometries, so that a run not refused fails the test without harm.
+  std::vector<float> buffer(1 << 20);
+  float* data = buffer.data();
+  const auto refusal = [&](const auto& run_it) {
+    try {
+      run_it();
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  const auto forward_refusal = [&](Conv2dAlgorithm algorithm, const Conv2dGeometry& g) {
+    return refusal([&] { conv2d_forward(cpu{}, g, data, data, data, data, data, algorithm); });
+  };
+  const auto backward_refusal = [&](Conv2dBackwardAlgorithms algorithms, const Conv2dGeometry& g) {
+    return refusal([&] { conv2d_backward(cpu{}, g, data, data, data, data, data, data, data, algorithms); });
+  };
+  std::string message = forward_refusal(direct, overpadded);
+  EXPECT_NE(message.find("direct"), std::string::npos) << message;
+  EXPECT_NE(message.find("padding 2"), std::string::npos) << message;
+  // 17 output channels fill no pair of packets (of one lane or more).
+  const Conv2dGeometry odd = geometry(2, 16, 6, 6, 17, 3, 1);
+  EXPECT_FALSE(supports<float>(cpu{}, channel_major, odd));
+  message = forward_refusal(channel_major, odd);
+  EXPECT_NE(message.find("channel_major"), std::string::npos) << message;
+  EXPECT_NE(message.find("16 -> 17 channels"), std::string::npos) << message;
+  // A channel-major input gradient needs the input channels in pairs of packets too, and runs
+  // only with the channel-major weight gradient; only direct's runs on its own.
+  const Conv2dGeometry odd_inputs = geometry(2, 17, 6, 6, 32, 3, 1);
+  EXPECT_TRUE(supports<float>(cpu{}, channel_major, odd_inputs));
+  EXPECT_TRUE(supports<float>(cpu{}, Conv2dBackwardAlgorithms{channel_major, direct}, odd_inputs));
+  EXPECT_FALSE(supports<float>(cpu{}, all_channel_major, odd_inputs));
+  message = backward_refusal(all_channel_major, odd_inputs);
+  EXPECT_NE(message.find("channel_major (weight gradient) and channel_major (input gradient)"), std::string::npos)
+      << message;
+  EXPECT_TRUE(supports<float>(cpu{}, all_channel_major, wide));
+  EXPECT_FALSE(supports<float>(cpu{}, Conv2dBackwardAlgorithms{direct, channel_major}, wide));
+  EXPECT_FALSE(supports<float>(cpu{}, Conv2dBackwardAlgorithms{channel_major, im2col}, wide));
+  EXPECT_FALSE(supports<float>(cpu{}, Conv2dBackwardAlgorithms{direct, im2col}, wide));
+  EXPECT_TRUE(supports<float>(cpu{}, Conv2dBackwardAlgorithms{im2col, direct}, wide));
+  message = backward_refusal({direct, channel_major}, wide);
+  EXPECT_NE(message.find("direct (weight gradient) and channel_major (input gradient)"), std::string::npos)
+      << message;
 }
 
 }  // namespace

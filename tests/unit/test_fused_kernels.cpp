@@ -197,7 +197,7 @@ void check_batch(const Case& c, std::int64_t batch, double tolerance) {
   std::vector<std::int32_t> argmax(static_cast<std::size_t>(pooled_n));
   {
     ThreadCount one(1);
-    std::vector<T> ws(static_cast<std::size_t>(conv2d_workspace_size(cpu{}, g, choose(cpu{}, g), 1)));
+    std::vector<T> ws(static_cast<std::size_t>(conv2d_workspace_size(cpu{}, g, choose<T>(cpu{}, g), 1)));
     conv2d_forward(cpu{}, g, x.data(), w.data(), b.data(), z.data(), ws.data());
     if (c.act == FusedActivation::sigmoid) sigmoid_forward(cpu{}, z.data(), a.data(), conv_n);
     else relu_forward(cpu{}, z.data(), a.data(), conv_n);

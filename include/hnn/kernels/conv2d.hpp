@@ -1,16 +1,24 @@
-// Conv2d, the op's one face: which algorithm runs for a geometry, on either device, and the
-// forward/backward entry points that run it. The algorithms are the files beneath:
+// Conv2d, the op's one face: which algorithm runs each pass of a convolution on either device,
+// and the forward/backward entry points that run it. The algorithms are the files beneath:
 //
-//   cpu/conv2d/direct.hpp   convolutions vectorised along a sample's rows, strided ones split
-//                           into phases (the default for kernels from 2x2 up to 16x16, and
-//                           1x1 at stride 1)
-//   cpu/conv2d/im2col.hpp   im2col + one Eigen GEMM per sample (any stride, padding, kernel)
-//   cuda/conv2d.cuh         "staged": a sample's planes and the weights in shared memory, per
-//                           pass where they fit in 48 KB; "direct": one thread per output,
-//                           for any size (compiled only by nvcc)
+//   cpu/conv2d/direct.hpp          direct: output positions in the SIMD lanes, the weights
+//                                  broadcast (LeNet-5's convolutions, the narrow layers)
+//   cpu/conv2d/channel_major.hpp   channel_major: channels in the SIMD lanes (the wide layers)
+//   cpu/conv2d/wide_grid.hpp       the zero-padded grid both of them lay a sample out on,
+//                                  strided convolutions split into phases
+//   cpu/conv2d/im2col.hpp          im2col: im2col + one Eigen GEMM per sample (any geometry)
+//   cuda/conv2d.cuh                staged: a sample's planes and the weights in shared memory,
+//                                  per pass where they fit in 48 KB; direct: one thread per
+//                                  output, for any size (compiled only by nvcc)
+//   cpu/conv2d/fused_act_pool.hpp  Conv2d + activation + 2x2 pooling with the batch in the
+//                                  lanes: an op of its own, whose face is conv2d_act_pool.hpp
 //
-// The fused Conv2d + activation + pooling op is its own face: kernels/conv2d_act_pool.hpp.
-// Callers pass the algorithm (tests select each one explicitly); choose() is the default.
+// A forward runs one algorithm; a backward one for the weight (and bias) gradient and one for
+// the input gradient (Conv2dBackwardAlgorithms). choose() and choose_backward() give the
+// defaults and are the only place that says which runs; the algorithm files run what they are
+// told. Callers may name any algorithm that supports() the geometry (the tests select each).
+// Why each default is what it is, with the measurements: tests/bench/NOTES.md, "Why the
+// kernels are as they are".
 #pragma once
 
 #include <algorithm>
@@ -19,8 +27,10 @@
 #include <string>
 
 #include "hnn/device.hpp"
+#include "hnn/kernels/cpu/conv2d/channel_major.hpp"
 #include "hnn/kernels/cpu/conv2d/direct.hpp"
 #include "hnn/kernels/cpu/conv2d/im2col.hpp"
+#include "hnn/kernels/cpu/conv2d/wide_grid.hpp"
 #include "hnn/kernels/geometry.hpp"
 #include "hnn/parallel.hpp"
 #if defined(__CUDACC__)
@@ -29,95 +39,211 @@
 
 namespace hnn {
 
-// Whether `algorithm` can run this geometry on the device.
-inline bool supports(cpu, Conv2dAlgorithm algorithm, const Conv2dGeometry& g) {
+// Whether `algorithm` can run this geometry's forward pass (and its weight gradient) on the
+// device, for elements of type T (the channel-major kernels need the channels in whole pairs
+// of T's packets).
+template <class T>
+bool supports(cpu, Conv2dAlgorithm algorithm, const Conv2dGeometry& g) {
   switch (algorithm) {
     case Conv2dAlgorithm::im2col: return true;
-    case Conv2dAlgorithm::direct: return detail::direct::applicable(g);
+    case Conv2dAlgorithm::direct: return detail::wide_grid::holds(g);
+    case Conv2dAlgorithm::channel_major:
+      return detail::wide_grid::holds(g) && detail::channel_major::fits<T>(g.out_channels);
     case Conv2dAlgorithm::staged: return false;
   }
   return false;
 }
-inline bool supports(cuda, Conv2dAlgorithm algorithm, const Conv2dGeometry&) {
-  return algorithm != Conv2dAlgorithm::im2col;
+// The same for a backward pass. When the two gradients run different algorithms, the input
+// gradient runs on its own, which only direct does.
+template <class T>
+bool supports(cpu, Conv2dBackwardAlgorithms algorithms, const Conv2dGeometry& g) {
+  const Conv2dAlgorithm weights = algorithms.weight_gradient, input = algorithms.input_gradient;
+  if (!supports<T>(cpu{}, weights, g) || !supports<T>(cpu{}, input, g)) return false;
+  if (input == Conv2dAlgorithm::channel_major && !detail::channel_major::fits<T>(g.in_channels)) return false;
+  return input == weights || input == Conv2dAlgorithm::direct;
 }
-
-// The one place that says which algorithm runs by default. A strided 1x1 convolution is a
-// plain product of the weights with every s-th pixel, which im2col's GEMM does faster (16 -> 32
-// at 28x28, stride 2, batch 256, 2 threads: 1.3 ms against 1.6 forward).
-inline Conv2dAlgorithm choose(cpu, const Conv2dGeometry& g) {
-  const bool direct = detail::direct::applicable(g) && (g.stride == 1 || g.kernel > 1);
-  return direct ? Conv2dAlgorithm::direct : Conv2dAlgorithm::im2col;
+template <class T>
+bool supports(cuda, Conv2dAlgorithm algorithm, const Conv2dGeometry&) {
+  return algorithm == Conv2dAlgorithm::direct || algorithm == Conv2dAlgorithm::staged;
 }
-inline Conv2dAlgorithm choose(cuda, const Conv2dGeometry&) { return Conv2dAlgorithm::staged; }
-
-// The backward pass may run another algorithm than the forward (the two share no state). The
-// direct weight gradient holds a group of samples per pass over its accumulators (so 64 -> 64
-// at 7x7, batch 256, 2 threads, takes 13.2 ms against im2col's 15.9), but a strided conv onto
-// a small plane wastes lanes on the grid's padding columns: 32 -> 64, 14x14 -> 7x7 stride 2
-// took 9.2 ms against 8.1, and runs im2col unless its channels suit the channel-major kernels
-// (4.5 ms).
-inline Conv2dAlgorithm choose_backward(cpu, const Conv2dGeometry& g) {
-  const bool channel_major = detail::channel_major::suits<float>(g) && detail::channel_major::suits_input_gradient<float>(g);
-  const bool small_strided = g.stride > 1 && g.out_pixels() < 64 && !channel_major;
-  return small_strided ? Conv2dAlgorithm::im2col : choose(cpu{}, g);
+template <class T>
+bool supports(cuda, Conv2dBackwardAlgorithms algorithms, const Conv2dGeometry& g) {
+  return supports<T>(cuda{}, algorithms.weight_gradient, g) && supports<T>(cuda{}, algorithms.input_gradient, g);
 }
-inline Conv2dAlgorithm choose_backward(cuda, const Conv2dGeometry& g) { return choose(cuda{}, g); }
 
 namespace detail {
-template <class Device>
-void require_supported(Device, Conv2dAlgorithm algorithm, const Conv2dGeometry& g) {
-  if (!supports(Device{}, algorithm, g))
-    throw std::invalid_argument(std::string("hnn: the ") + name(algorithm) + " Conv2d algorithm does not run on " +
-                                Device::name + " for this geometry (stride " + std::to_string(g.stride) + ", kernel " +
-                                std::to_string(g.kernel) + ", padding " + std::to_string(g.padding) + ")");
+// Where the channel-major kernels pay (measured against direct): output channels that fill
+// their blocks' lanes, and 16 or more input channels, the loop that amortises a block's loads
+// and stores. Sixteen outputs are one AVX-512 packet of floats, so a 16 -> 16 convolution
+// stays direct there. The input gradient the same with the two sides swapped.
+template <class T>
+bool channel_major_pays(const Conv2dGeometry& g) {
+  return g.in_channels >= 16 && channel_major::fits<T>(g.out_channels);
+}
+template <class T>
+bool channel_major_pays_for_input_gradient(const Conv2dGeometry& g) {
+  return g.out_channels >= 16 && channel_major::fits<T>(g.in_channels);
 }
 }  // namespace detail
 
-// Elements of workspace the CPU kernels need for this geometry, algorithm and thread count.
+// The forward's default. A strided 1x1 convolution is a plain product of the weights with
+// every s-th pixel, which im2col's GEMM does faster than the grid.
+template <class T>
+Conv2dAlgorithm choose(cpu, const Conv2dGeometry& g) {
+  if (!detail::wide_grid::holds(g) || (g.stride > 1 && g.kernel == 1)) return Conv2dAlgorithm::im2col;
+  return detail::channel_major_pays<T>(g) ? Conv2dAlgorithm::channel_major : Conv2dAlgorithm::direct;
+}
+template <class T>
+Conv2dAlgorithm choose(cuda, const Conv2dGeometry&) {
+  return Conv2dAlgorithm::staged;
+}
+
+// The backward's default. direct's weight gradient runs a group of samples per pass over its
+// accumulators, but a strided convolution onto a small plane wastes its lanes on the grid's
+// padding columns: such a backward runs im2col, unless both gradients pay channel-major (the
+// rule as for float, whichever T). Where only the weight gradient pays channel-major (too few
+// input channels for the input gradient's lanes), the input gradient runs direct.
+template <class T>
+Conv2dBackwardAlgorithms choose_backward(cpu, const Conv2dGeometry& g) {
+  const bool all_channel_major =
+      detail::channel_major_pays<float>(g) && detail::channel_major_pays_for_input_gradient<float>(g);
+  if (g.stride > 1 && g.out_pixels() < 64 && !all_channel_major)
+    return {Conv2dAlgorithm::im2col, Conv2dAlgorithm::im2col};
+  const Conv2dAlgorithm forward = choose<T>(cpu{}, g);
+  if (forward != Conv2dAlgorithm::channel_major) return {forward, forward};
+  return {Conv2dAlgorithm::channel_major, detail::channel_major_pays_for_input_gradient<T>(g)
+                                              ? Conv2dAlgorithm::channel_major
+                                              : Conv2dAlgorithm::direct};
+}
+template <class T>
+Conv2dBackwardAlgorithms choose_backward(cuda, const Conv2dGeometry& g) {
+  return {choose<T>(cuda{}, g), choose<T>(cuda{}, g)};
+}
+
+namespace detail {
+inline std::string conv2d_sizes(const Conv2dGeometry& g) {
+  return " for this geometry (" + std::to_string(g.in_channels) + " -> " + std::to_string(g.out_channels) +
+         " channels, stride " + std::to_string(g.stride) + ", kernel " + std::to_string(g.kernel) + ", padding " +
+         std::to_string(g.padding) + ")";
+}
+template <class T, class Device>
+void require_supported(Device, Conv2dAlgorithm algorithm, const Conv2dGeometry& g) {
+  if (!supports<T>(Device{}, algorithm, g))
+    throw std::invalid_argument(std::string("hnn: the ") + name(algorithm) + " Conv2d algorithm does not run on " +
+                                Device::name + conv2d_sizes(g));
+}
+template <class T, class Device>
+void require_supported(Device, Conv2dBackwardAlgorithms algorithms, const Conv2dGeometry& g) {
+  if (!supports<T>(Device{}, algorithms, g))
+    throw std::invalid_argument(std::string("hnn: the Conv2d backward by ") + name(algorithms.weight_gradient) +
+                                " (weight gradient) and " + name(algorithms.input_gradient) +
+                                " (input gradient) does not run on " + Device::name + conv2d_sizes(g));
+}
+
+// Elements one thread's scratch holds for `algorithm`, in float or double. The two grid
+// algorithms lay it out by one GridLayout; channel_major_grid: a channel-major pass runs on it.
+inline std::int64_t conv2d_per_thread(const Conv2dGeometry& g, Conv2dAlgorithm algorithm, bool channel_major_grid) {
+  switch (algorithm) {
+    case Conv2dAlgorithm::im2col: return im2col::workspace_per_thread(g);
+    case Conv2dAlgorithm::direct:
+    case Conv2dAlgorithm::channel_major:
+      return std::max(wide_grid::GridLayout<float>(g, channel_major_grid).per_thread,
+                      wide_grid::GridLayout<double>(g, channel_major_grid).per_thread);
+    case Conv2dAlgorithm::staged: return 0;
+  }
+  return 0;
+}
+inline bool any_channel_major(Conv2dBackwardAlgorithms a) {
+  return a.weight_gradient == Conv2dAlgorithm::channel_major || a.input_gradient == Conv2dAlgorithm::channel_major;
+}
+}  // namespace detail
+
+// Elements of workspace the CPU kernels need for this geometry, algorithm(s) and thread count.
 inline std::int64_t conv2d_workspace_size(cpu, const Conv2dGeometry& g, Conv2dAlgorithm algorithm,
                                           int threads = num_threads()) {
-  if (algorithm == Conv2dAlgorithm::direct)
-    return std::max(detail::direct::Plan<float>(g).per_thread, detail::direct::Plan<double>(g).per_thread) * threads;
-  return detail::im2col::workspace_per_thread(g) * threads;
+  return detail::conv2d_per_thread(g, algorithm, algorithm == Conv2dAlgorithm::channel_major) * threads;
 }
-// The same for the default algorithms, forward and backward: enough for both passes.
+inline std::int64_t conv2d_workspace_size(cpu, const Conv2dGeometry& g, Conv2dBackwardAlgorithms algorithms,
+                                          int threads = num_threads()) {
+  const bool channel_major = detail::any_channel_major(algorithms);
+  return std::max(detail::conv2d_per_thread(g, algorithms.weight_gradient, channel_major),
+                  detail::conv2d_per_thread(g, algorithms.input_gradient, channel_major)) *
+         threads;
+}
+// The same for the default algorithms of both passes, in float or double.
 inline std::int64_t conv2d_workspace_size(cpu, const Conv2dGeometry& g) {
-  return std::max(conv2d_workspace_size(cpu{}, g, choose(cpu{}, g)),
-                  conv2d_workspace_size(cpu{}, g, choose_backward(cpu{}, g)));
+  return std::max({conv2d_workspace_size(cpu{}, g, choose<float>(cpu{}, g)),
+                   conv2d_workspace_size(cpu{}, g, choose_backward<float>(cpu{}, g)),
+                   conv2d_workspace_size(cpu{}, g, choose<double>(cpu{}, g)),
+                   conv2d_workspace_size(cpu{}, g, choose_backward<double>(cpu{}, g))});
 }
 
 // output (N, out, oh, ow) = conv(input) + bias; bias may be null (no bias).
 template <class T>
 void conv2d_forward(cpu, const Conv2dGeometry& g, const T* input, const T* weight, const T* bias, T* output,
                     T* workspace, Conv2dAlgorithm algorithm) {
-  detail::require_supported(cpu{}, algorithm, g);
-  if (algorithm == Conv2dAlgorithm::direct) return detail::direct::forward(g, input, weight, bias, output, workspace);
+  using detail::wide_grid::GridLayout;
+  detail::require_supported<T>(cpu{}, algorithm, g);
+  switch (algorithm) {
+    case Conv2dAlgorithm::direct:
+      return detail::direct::forward(g, GridLayout<T>(g, false), input, weight, bias, output, workspace);
+    case Conv2dAlgorithm::channel_major:
+      return detail::channel_major::forward(g, GridLayout<T>(g, true), input, weight, bias, output, workspace);
+    case Conv2dAlgorithm::im2col:
+    case Conv2dAlgorithm::staged: break;
+  }
   detail::im2col::forward(g, input, weight, bias, output, workspace);
 }
 
 // Writes (not accumulates) the gradients of the input, weight and bias. grad_input may be null
-// when the input needs no gradient (a model's first layer).
+// when the input needs no gradient (a model's first layer), grad_bias when there is no bias.
 template <class T>
 void conv2d_backward(cpu, const Conv2dGeometry& g, const T* input, const T* weight, const T* grad_output,
-                     T* grad_input, T* grad_weight, T* grad_bias, T* workspace, Conv2dAlgorithm algorithm) {
-  detail::require_supported(cpu{}, algorithm, g);
-  if (algorithm == Conv2dAlgorithm::direct)
-    return detail::direct::backward(g, input, weight, grad_output, grad_input, grad_weight, grad_bias, workspace);
-  detail::im2col::backward(g, input, weight, grad_output, grad_input, grad_weight, grad_bias, workspace);
+                     T* grad_input, T* grad_weight, T* grad_bias, T* workspace, Conv2dBackwardAlgorithms algorithms) {
+  using detail::wide_grid::GridLayout;
+  detail::require_supported<T>(cpu{}, algorithms, g);
+  // The two grid algorithms share one layout of the workspace.
+  const bool channel_major_grid = detail::any_channel_major(algorithms);
+  // One algorithm's pass: dx null for the weight gradient alone, dw null for the input
+  // gradient alone (direct only).
+  const auto run = [&](Conv2dAlgorithm algorithm, T* dx, T* dw, T* db) {
+    switch (algorithm) {
+      case Conv2dAlgorithm::direct:
+        return detail::direct::backward(g, GridLayout<T>(g, channel_major_grid), input, weight, grad_output, dx, dw,
+                                        db, workspace);
+      case Conv2dAlgorithm::channel_major:
+        return detail::channel_major::backward(g, GridLayout<T>(g, true), input, weight, grad_output, dx, dw, db,
+                                               workspace);
+      case Conv2dAlgorithm::im2col:
+      case Conv2dAlgorithm::staged: break;
+    }
+    detail::im2col::backward(g, input, weight, grad_output, dx, dw, db, workspace);
+  };
+  if (grad_input == nullptr || algorithms.input_gradient == algorithms.weight_gradient)
+    return run(algorithms.weight_gradient, grad_input, grad_weight, grad_bias);
+  run(algorithms.weight_gradient, nullptr, grad_weight, grad_bias);
+  run(algorithms.input_gradient, grad_input, nullptr, nullptr);
 }
 
-// The same with the default algorithm, on either device.
+// A backward with one algorithm for both gradients, on either device.
+template <class Device, class T>
+void conv2d_backward(Device, const Conv2dGeometry& g, const T* input, const T* weight, const T* grad_output,
+                     T* grad_input, T* grad_weight, T* grad_bias, T* workspace, Conv2dAlgorithm algorithm) {
+  conv2d_backward(Device{}, g, input, weight, grad_output, grad_input, grad_weight, grad_bias, workspace,
+                  Conv2dBackwardAlgorithms{algorithm, algorithm});
+}
+
+// The same with the default algorithms, on either device.
 template <class Device, class T>
 void conv2d_forward(Device, const Conv2dGeometry& g, const T* input, const T* weight, const T* bias, T* output,
                     T* workspace) {
-  conv2d_forward(Device{}, g, input, weight, bias, output, workspace, choose(Device{}, g));
+  conv2d_forward(Device{}, g, input, weight, bias, output, workspace, choose<T>(Device{}, g));
 }
 template <class Device, class T>
 void conv2d_backward(Device, const Conv2dGeometry& g, const T* input, const T* weight, const T* grad_output,
                      T* grad_input, T* grad_weight, T* grad_bias, T* workspace) {
   conv2d_backward(Device{}, g, input, weight, grad_output, grad_input, grad_weight, grad_bias, workspace,
-                  choose_backward(Device{}, g));
+                  choose_backward<T>(Device{}, g));
 }
 
 }  // namespace hnn

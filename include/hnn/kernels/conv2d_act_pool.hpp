@@ -38,15 +38,15 @@ inline bool conv2d_act_pool_fusable(cpu, const Conv2dGeometry& g, const Pool2dGe
 }
 
 // Elements of the activation buffer the fused kernels keep between forward and backward:
-// act(conv(input) + bias) for every sample, in blocks of samples (detail::lanes::Plan).
+// act(conv(input) + bias) for every sample, in blocks of samples (detail::lanes::BlockLayout).
 template <class T>
 std::int64_t conv2d_act_pool_activation_size(cpu, const Conv2dGeometry& g) {
-  return detail::lanes::Plan<T>(g).activation_size(g);
+  return detail::lanes::BlockLayout<T>(g).activation_size(g);
 }
 
 // Elements of workspace the fused kernels need for this geometry and thread count.
 inline std::int64_t conv2d_act_pool_workspace_size(cpu, const Conv2dGeometry& g, int threads = num_threads()) {
-  return std::max(detail::lanes::Plan<float>(g).per_thread, detail::lanes::Plan<double>(g).per_thread) * threads;
+  return std::max(detail::lanes::BlockLayout<float>(g).per_thread, detail::lanes::BlockLayout<double>(g).per_thread) * threads;
 }
 
 // pooled (N, out, oh / 2, ow / 2) = pool(act(conv(input) + bias)); activation: what the

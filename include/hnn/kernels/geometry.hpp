@@ -23,18 +23,31 @@ struct Conv2dGeometry {
 
 // The algorithms of Conv2d; kernels/conv2d.hpp says which runs where.
 enum class Conv2dAlgorithm {
-  im2col,  // CPU
-  direct,  // CPU: kernels up to 16x16, padding below the kernel size; CUDA: any geometry
-  staged,  // CUDA: shared-memory kernels for every pass whose tiles fit, direct for the rest
+  im2col,         // CPU: im2col + GEMM, any geometry
+  direct,         // CPU: output positions in the SIMD lanes (kernels up to 16x16, padding below the
+                  // kernel size); CUDA: one thread per output, any geometry
+  channel_major,  // CPU: channels in the SIMD lanes (the same geometries, channels in pairs of packets)
+  staged,         // CUDA: shared-memory kernels for every pass whose tiles fit, direct for the rest
 };
 inline const char* name(Conv2dAlgorithm a) {
   switch (a) {
     case Conv2dAlgorithm::im2col: return "im2col";
     case Conv2dAlgorithm::direct: return "direct";
+    case Conv2dAlgorithm::channel_major: return "channel_major";
     case Conv2dAlgorithm::staged: return "staged";
   }
   return "?";
 }
+
+// The algorithms of a Conv2d's backward pass: the weight (and bias) gradient and the input
+// gradient share no state, so each may run its own.
+struct Conv2dBackwardAlgorithms {
+  Conv2dAlgorithm weight_gradient, input_gradient;
+  bool operator==(const Conv2dBackwardAlgorithms& o) const {
+    return weight_gradient == o.weight_gradient && input_gradient == o.input_gradient;
+  }
+  bool operator!=(const Conv2dBackwardAlgorithms& o) const { return !(*this == o); }
+};
 
 // A 2-D pooling window over a batch in NCHW layout. Padding (PyTorch's: implicit, on every
 // side) is -infinity for max pooling and zeros counted in the divisor for average pooling

@@ -222,7 +222,7 @@ class Conv2dLayer final : public Layer<T, Device> {
 
   const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
     const Conv2dGeometry g = spec_.geometry(input.shape());
-    algorithm_ = choose(Device{}, g);
+    algorithm_ = choose<T>(Device{}, g);
     input_ = input;
     output_.resize(Shape{g.batch, g.out_channels, g.out_height(), g.out_width()});
     workspace_.resize(Shape{conv2d_workspace_size(Device{}, g, algorithm_)});
@@ -238,7 +238,7 @@ class Conv2dLayer final : public Layer<T, Device> {
       grad_input_.resize(input_.shape());
       grad_input = grad_input_.data();
     }
-    const Conv2dAlgorithm algorithm = choose_backward(Device{}, g);
+    const Conv2dBackwardAlgorithms algorithm = choose_backward<T>(Device{}, g);
     workspace_.resize(Shape{conv2d_workspace_size(Device{}, g, algorithm)});
     conv2d_backward(Device{}, g, input_.data(), weight_.data(), grad_output.data(), grad_input, grad_weight_.data(),
                     grad_bias_.data(), workspace_.data(), algorithm);

@@ -31,8 +31,8 @@ void elementwise(std::int64_t n, Body&& body) {
 }  // namespace detail
 
 // Vectorised: 1 / (1 + exp(-x)) with Eigen's packet exp and, for float on x86, a refined
-// reciprocal estimate (kernels/cpu/vectorize.hpp), within a few ulps (std::exp per element
-// was the slowest op of a LeNet-5 step).
+// reciprocal estimate (kernels/cpu/vectorize.hpp), within a few ulps: std::exp per element
+// made this the slowest op of a LeNet-5 step (tests/bench/NOTES.md).
 template <class T>
 void sigmoid_forward(cpu, const T* input, T* output, std::int64_t n) {
   detail::elementwise(n, [&](std::int64_t b, std::int64_t e) { detail::logistic(input + b, output + b, e - b); });
@@ -59,7 +59,7 @@ void relu_forward(cpu, const T* input, T* output, std::int64_t n) {
 }
 
 // The gradient is loaded whether or not it is kept: a conditional load keeps the compiler
-// from vectorising the select (it ran 20x slower than the forward pass).
+// from vectorising the select (tests/bench/NOTES.md).
 template <class T>
 void relu_backward(cpu, const T* input, const T* grad_output, T* grad_input, std::int64_t n) {
   detail::elementwise(n, [&](std::int64_t b, std::int64_t e) {

@@ -12,13 +12,14 @@
 // The per-channel sums run over each sample's contiguous plane of `spatial` values with
 // Eigen's vectorised reductions in T (a pairwise tree over the SIMD lanes), and the planes'
 // sums are accumulated in double: a plain double loop over every element is a chain of
-// dependent adds, which made BatchNorm2d the slowest layer of the ResNet example.
+// dependent adds (tests/bench/NOTES.md).
 //
 // The threads split the batch, not the channels: each walks its own samples in memory order
 // (a sample's channels are contiguous) keeping per-channel partial sums, which are added in
 // thread order after a barrier, so a thread count always gives the same bits (and one thread
 // the plain sample-order sum). Split by channel, every thread jumped between 256 planes of a
-// few KB for each channel, and the ResNet's batch norms ran at about half the memory bandwidth.
+// few KB for each channel, and the batch norms ran far below the memory bandwidth
+// (tests/bench/NOTES.md).
 #pragma once
 
 #include <Eigen/Core>

@@ -16,7 +16,7 @@ namespace hnn {
 namespace detail {
 // Multiply-adds below which a Linear layer runs on one thread (a parallel region is a wait for
 // the slowest thread): at batch 256 LeNet-5's Linear(84, 10) (0.2M) stays on one, while
-// Linear(120, 84) (2.6M) gains from two (tests/bench/NOTES.md, third session).
+// Linear(120, 84) (2.6M) runs on two, which measured faster (tests/bench/NOTES.md).
 constexpr std::int64_t linear_parallel_work = std::int64_t{1} << 20;
 
 template <class T>

@@ -14,7 +14,7 @@ namespace hnn {
 namespace detail {
 
 // LeNet-5's windows: 2x2, stride 2, no overlap. Written out so that the compiler vectorises
-// them (the generic loops below run ~10x slower on these shapes).
+// them, as it does not the generic loops below (tests/bench/NOTES.md).
 inline bool pool_2x2(const Pool2dGeometry& g) { return g.kernel == 2 && g.stride == 2 && g.padding == 0; }
 
 // The window of output position o along one axis, clipped to the input: [begin, end).

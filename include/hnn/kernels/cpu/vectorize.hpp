@@ -51,8 +51,8 @@ inline std::pair<std::int64_t, std::int64_t> thread_range(std::int64_t n, int th
   return {begin, std::min(n, begin + chunk)};
 }
 
-// 1 / d for packets of positive, finite d: on x86 a reciprocal estimate refined by one
-// Newton step (a few ulps for float; a full division is several times slower on AVX-512),
+// 1 / d for packets of positive, finite d: on x86 a reciprocal estimate refined by Newton
+// steps (a few ulps for float; cheaper than a full division, tests/bench/NOTES.md),
 // elsewhere a division.
 template <class P>
 inline P reciprocal(const P& d) {
@@ -267,16 +267,31 @@ void sum_lanes_in_place(T* partial, std::int64_t count) {
   for (std::int64_t i = 0; i < count; ++i) partial[i] = predux(ploadu<Packet<T>>(partial + i * packet_size<T>));
 }
 
-// out[i] = the sum over threads t of workspace[t * per_thread + at + i], in thread order (the
-// same result on every run).
+// The sum over threads t of workspace[t * per_thread + at]: a kernel's per-thread partial sums,
+// each thread's in its own slice of the workspace, added in thread order (the same result on
+// every run).
+template <class T>
+T sum_over_threads(const T* workspace, std::int64_t per_thread, int threads, std::int64_t at) {
+  T sum = 0;
+  for (int t = 0; t < threads; ++t) sum += workspace[t * per_thread + at];
+  return sum;
+}
+
+// out[i] = sum_over_threads(workspace, per_thread, threads, at + i) for i < count.
 template <class T>
 void sum_thread_partials(const T* workspace, std::int64_t per_thread, std::int64_t at, int threads,
                          std::int64_t count, T* out) {
-  for (std::int64_t i = 0; i < count; ++i) {
-    T sum = 0;
-    for (int t = 0; t < threads; ++t) sum += workspace[t * per_thread + at + i];
-    out[i] = sum;
-  }
+  for (std::int64_t i = 0; i < count; ++i) out[i] = sum_over_threads(workspace, per_thread, threads, at + i);
+}
+
+// A convolution's weight and bias gradients from the threads' partial sums: weight_count of
+// them at `at`, the out_channels of the bias right after. grad_bias may be null (no bias).
+template <class T>
+void sum_parameter_partials(const T* workspace, std::int64_t per_thread, std::int64_t at, int threads,
+                            std::int64_t weight_count, std::int64_t out_channels, T* grad_weight, T* grad_bias) {
+  sum_thread_partials(workspace, per_thread, at, threads, weight_count, grad_weight);
+  if (grad_bias != nullptr)
+    sum_thread_partials(workspace, per_thread, at + weight_count, threads, out_channels, grad_bias);
 }
 
 }  // namespace detail

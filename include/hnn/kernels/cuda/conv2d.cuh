@@ -395,6 +395,9 @@ inline std::int64_t conv2d_workspace_size(cuda, const Conv2dGeometry& g) {
 inline std::int64_t conv2d_workspace_size(cuda, const Conv2dGeometry& g, Conv2dAlgorithm) {
   return conv2d_workspace_size(cuda{}, g);
 }
+inline std::int64_t conv2d_workspace_size(cuda, const Conv2dGeometry& g, Conv2dBackwardAlgorithms) {
+  return conv2d_workspace_size(cuda{}, g);
+}
 
 // bias (and conv2d_backward's grad_bias) may be null for a convolution without bias.
 template <class T>
@@ -419,11 +422,12 @@ void conv2d_forward(cuda, const Conv2dGeometry& g, const T* input, const T* weig
 
 template <class T>
 void conv2d_backward(cuda, const Conv2dGeometry& g, const T* input, const T* weight, const T* grad_output,
-                     T* grad_input, T* grad_weight, T* grad_bias, T* workspace, Conv2dAlgorithm algorithm) {
+                     T* grad_input, T* grad_weight, T* grad_bias, T* workspace,
+                     Conv2dBackwardAlgorithms algorithms) {
   using namespace cuda_detail;
   const ConvSizes s = conv_sizes(g);
-  const bool staged = algorithm == Conv2dAlgorithm::staged;
-  if (grad_input != nullptr && staged && conv_backward_input_staged(g, sizeof(T))) {
+  if (grad_input != nullptr && algorithms.input_gradient == Conv2dAlgorithm::staged &&
+      conv_backward_input_staged(g, sizeof(T))) {
     const dim3 grid(static_cast<unsigned>(s.batch), static_cast<unsigned>(conv_parts_per_sample(g)));
     HNN_CONV_LAUNCH_BY_KERNEL(conv2d_backward_input_staged_kernel, T, s.kernel, grid,
                               conv_backward_input_shared_bytes(g, sizeof(T)), s, weight, grad_output, grad_input);
@@ -441,7 +445,7 @@ void conv2d_backward(cuda, const Conv2dGeometry& g, const T* input, const T* wei
   const int weight_count = checked_int(g.weight_count(), "conv weights");
   const int sums = weight_count + s.out_channels;
   int slices = 0;
-  if (staged && conv_weight_grad_staged(g, sizeof(T))) {
+  if (algorithms.weight_gradient == Conv2dAlgorithm::staged && conv_weight_grad_staged(g, sizeof(T))) {
     slices = conv_staged_slices(g);
     const dim3 grid(static_cast<unsigned>(s.out_channels * s.in_channels), static_cast<unsigned>(slices));
     conv2d_weight_grad_staged_kernel<<<grid, threads_per_block, conv_staged_shared_bytes(g, sizeof(T)),

@@ -42,10 +42,10 @@ constexpr int wgrad_out_block = registers >= 32 ? 4 : 2;  // weight gradient: ou
 constexpr int tap_block = 5;                              // kernel columns per block (weight and input gradient)
 constexpr int dx_col_block = registers >= 32 ? 4 : 2;     // input gradient: kernel columns x columns
 
-// Sizes of one block of S samples, and the offsets of each per-thread scratch buffer (in
-// elements of T; every buffer is a whole number of packets).
+// The layout of one block of S samples: its sizes, and the offsets of each per-thread scratch
+// buffer (in elements of T; every buffer is a whole number of packets).
 template <class T>
-struct Plan {
+struct BlockLayout {
   static constexpr std::int64_t S = packet_size<T>;
   std::int64_t hp = 0, wp = 0;  // padded input
   std::int64_t oh = 0, ow = 0;  // convolution output
@@ -53,7 +53,7 @@ struct Plan {
   std::int64_t blocks = 0;      // blocks of S samples
   std::int64_t x_at = 0, dz_at = 0, dx_at = 0, dw_at = 0, db_at = 0, pool_at = 0, flat_at = 0, per_thread = 0;
 
-  explicit Plan(const Conv2dGeometry& g) {
+  explicit BlockLayout(const Conv2dGeometry& g) {
     hp = g.in_height + 2 * g.padding;
     wp = g.in_width + 2 * g.padding;
     oh = g.out_height();
@@ -82,22 +82,30 @@ struct Plan {
 #pragma GCC diagnostic ignored "-Wignored-attributes"
 #endif
 
-// dst[j * S + l] = src[l * stride + j] for j < count, l < lanes; zero in the lanes past `lanes`.
-// Whole S x S tiles go through registers (Eigen's ptranspose); the rest element by element.
+// One S x S tile through registers (Eigen's ptranspose): for k < rows, the S values
+// src[l * src_pitch + k] (l < S) to dst[k * dst_pitch + l]. Always inlined, so that the
+// loops of to_lanes and from_lanes run the tile's instructions themselves, without a call.
 template <class T>
-void to_lanes(const T* src, std::int64_t stride, std::int64_t lanes, std::int64_t count, T* dst) {
+EIGEN_ALWAYS_INLINE void transpose_tile(const T* src, std::int64_t src_pitch, T* dst, std::int64_t dst_pitch,
+                                        std::int64_t rows) {
   using namespace Eigen::internal;
   using P = Packet<T>;
+  constexpr std::int64_t S = packet_size<T>;
+  PacketBlock<P, static_cast<int>(S)> tile;
+  for (std::int64_t l = 0; l < S; ++l) tile.packet[l] = ploadu<P>(src + l * src_pitch);
+  ptranspose(tile);
+  for (std::int64_t k = 0; k < rows; ++k) pstoreu(dst + k * dst_pitch, tile.packet[k]);
+}
+
+// dst[j * S + l] = src[l * stride + j] for j < count, l < lanes; zero in the lanes past `lanes`.
+// Whole S x S tiles go through registers; the rest element by element.
+template <class T>
+void to_lanes(const T* src, std::int64_t stride, std::int64_t lanes, std::int64_t count, T* dst) {
   constexpr std::int64_t S = packet_size<T>;
   std::int64_t j = 0;
   if constexpr (S > 1) {
     if (lanes == S)
-      for (; j + S <= count; j += S) {
-        PacketBlock<P, static_cast<int>(S)> tile;
-        for (std::int64_t l = 0; l < S; ++l) tile.packet[l] = ploadu<P>(src + l * stride + j);
-        ptranspose(tile);
-        for (std::int64_t i = 0; i < S; ++i) pstoreu(dst + (j + i) * S, tile.packet[i]);
-      }
+      for (; j + S <= count; j += S) transpose_tile(src + j, stride, dst + j * S, S, S);
   }
   for (; j < count; ++j) {
     T* d = dst + j * S;
@@ -109,17 +117,10 @@ void to_lanes(const T* src, std::int64_t stride, std::int64_t lanes, std::int64_
 // dst[l * stride + j] = src[j * S + l] for j < count, l < lanes.
 template <class T>
 void from_lanes(const T* src, std::int64_t count, std::int64_t lanes, std::int64_t stride, T* dst) {
-  using namespace Eigen::internal;
-  using P = Packet<T>;
   constexpr std::int64_t S = packet_size<T>;
   std::int64_t j = 0;
   if constexpr (S > 1) {
-    for (; j + S <= count; j += S) {
-      PacketBlock<P, static_cast<int>(S)> tile;
-      for (std::int64_t i = 0; i < S; ++i) tile.packet[i] = ploadu<P>(src + (j + i) * S);
-      ptranspose(tile);
-      for (std::int64_t l = 0; l < lanes; ++l) pstoreu(dst + l * stride + j, tile.packet[l]);
-    }
+    for (; j + S <= count; j += S) transpose_tile(src + j * S, S, dst + j, stride, lanes);
   }
   for (std::int64_t l = 0; l < lanes; ++l) {
     T* d = dst + l * stride;
@@ -136,7 +137,7 @@ void from_lanes(const T* src, std::int64_t count, std::int64_t lanes, std::int64
 // whole (long runs of full tiles), into x itself when there is no padding, else into
 // `flat` and then row by row into the grid.
 template <class T>
-void gather_input(const Conv2dGeometry& g, const Plan<T>& plan, const T* input, std::int64_t b, T* x, T* flat) {
+void gather_input(const Conv2dGeometry& g, const BlockLayout<T>& layout, const T* input, std::int64_t b, T* x, T* flat) {
   constexpr std::int64_t S = packet_size<T>;
   const std::int64_t n0 = b * S, lanes = std::min<std::int64_t>(S, g.batch - n0), sample = g.in_channels * g.in_pixels();
   if (g.padding == 0) return to_lanes(input + n0 * sample, sample, lanes, sample, x);
@@ -144,20 +145,20 @@ void gather_input(const Conv2dGeometry& g, const Plan<T>& plan, const T* input, 
   for (std::int64_t c = 0; c < g.in_channels; ++c)
     for (std::int64_t h = 0; h < g.in_height; ++h)
       std::copy_n(flat + (c * g.in_height + h) * g.in_width * S, g.in_width * S,
-                  x + ((c * plan.hp + h + g.padding) * plan.wp + g.padding) * S);
+                  x + ((c * layout.hp + h + g.padding) * layout.wp + g.padding) * S);
 }
 
 // The inverse of gather_input for the input gradient: the interior of the grid dx into
 // grad_input (N, C, H, W) for the samples of block b.
 template <class T>
-void scatter_input_gradient(const Conv2dGeometry& g, const Plan<T>& plan, const T* dx, std::int64_t b, T* flat,
+void scatter_input_gradient(const Conv2dGeometry& g, const BlockLayout<T>& layout, const T* dx, std::int64_t b, T* flat,
                             T* grad_input) {
   constexpr std::int64_t S = packet_size<T>;
   const std::int64_t n0 = b * S, lanes = std::min<std::int64_t>(S, g.batch - n0), sample = g.in_channels * g.in_pixels();
   if (g.padding != 0) {
     for (std::int64_t c = 0; c < g.in_channels; ++c)
       for (std::int64_t h = 0; h < g.in_height; ++h)
-        std::copy_n(dx + ((c * plan.hp + h + g.padding) * plan.wp + g.padding) * S, g.in_width * S,
+        std::copy_n(dx + ((c * layout.hp + h + g.padding) * layout.wp + g.padding) * S, g.in_width * S,
                     flat + (c * g.in_height + h) * g.in_width * S);
     dx = flat;
   }
@@ -166,7 +167,7 @@ void scatter_input_gradient(const Conv2dGeometry& g, const Plan<T>& plan, const 
 
 // acc[o][v] = sum_c sum_(kh, kw) w[o][c][kh][kw] * x[c][row + kh][col + v + kw] for o < OB, v < NV.
 template <int OB, int NV, class T>
-inline void forward_block(const Conv2dGeometry& g, const Plan<T>& plan, const T* x, const T* w, std::int64_t row,
+inline void forward_block(const Conv2dGeometry& g, const BlockLayout<T>& layout, const T* x, const T* w, std::int64_t row,
                           std::int64_t col, Packet<T> (&acc)[OB][NV]) {
   using namespace Eigen::internal;
   using P = Packet<T>;
@@ -176,7 +177,7 @@ inline void forward_block(const Conv2dGeometry& g, const Plan<T>& plan, const T*
     for (int v = 0; v < NV; ++v) acc[o][v] = pset1<P>(T(0));
   for (std::int64_t c = 0; c < g.in_channels; ++c)
     for (std::int64_t kh = 0; kh < k; ++kh) {
-      const T* src = x + ((c * plan.hp + row + kh) * plan.wp + col) * S;
+      const T* src = x + ((c * layout.hp + row + kh) * layout.wp + col) * S;
       const T* wk = w + (c * k + kh) * k;
       for (std::int64_t kw = 0; kw < k; ++kw) {
         P xv[NV];
@@ -199,18 +200,18 @@ inline Packet<T> activate(FusedActivation act, const Packet<T>& z, const Packet<
 
 // The 2x2 pooling of a block's activation (out, oh, ow packets) into pooled (out, ph, pw packets).
 template <class T>
-void pool_block(const Conv2dGeometry& g, const Plan<T>& plan, FusedPooling pool, const T* activation, T* pooled) {
+void pool_block(const Conv2dGeometry& g, const BlockLayout<T>& layout, FusedPooling pool, const T* activation, T* pooled) {
   using namespace Eigen::internal;
   using P = Packet<T>;
   constexpr std::int64_t S = packet_size<T>;
   const P quarter = pset1<P>(T(0.25));
   for (std::int64_t o = 0; o < g.out_channels; ++o) {
-    const T* plane = activation + o * plan.oh * plan.ow * S;
-    for (std::int64_t i = 0; i < plan.ph; ++i)
-      for (std::int64_t j = 0; j < plan.pw; ++j) {
-        const T* a = plane + (2 * i * plan.ow + 2 * j) * S;
-        const P a00 = ploadu<P>(a), a01 = ploadu<P>(a + S), a10 = ploadu<P>(a + plan.ow * S),
-                a11 = ploadu<P>(a + (plan.ow + 1) * S);
+    const T* plane = activation + o * layout.oh * layout.ow * S;
+    for (std::int64_t i = 0; i < layout.ph; ++i)
+      for (std::int64_t j = 0; j < layout.pw; ++j) {
+        const T* a = plane + (2 * i * layout.ow + 2 * j) * S;
+        const P a00 = ploadu<P>(a), a01 = ploadu<P>(a + S), a10 = ploadu<P>(a + layout.ow * S),
+                a11 = ploadu<P>(a + (layout.ow + 1) * S);
         P out;
         if (pool == FusedPooling::average) {
           out = pmul(quarter, padd(padd(a00, a01), padd(a10, a11)));
@@ -220,7 +221,7 @@ void pool_block(const Conv2dGeometry& g, const Plan<T>& plan, FusedPooling pool,
           out = pselect(pcmp_lt(out, a10), a10, out);
           out = pselect(pcmp_lt(out, a11), a11, out);
         }
-        pstoreu(pooled + ((o * plan.ph + i) * plan.pw + j) * S, out);
+        pstoreu(pooled + ((o * layout.ph + i) * layout.pw + j) * S, out);
       }
   }
 }
@@ -228,38 +229,38 @@ void pool_block(const Conv2dGeometry& g, const Plan<T>& plan, FusedPooling pool,
 // The forward pass of one block: the activation at `activation` (out, oh, ow packets), the
 // pooled result through the thread's pool buffer into pooled (N, out, ph, pw).
 template <class T>
-void forward_one_block(const Conv2dGeometry& g, const Plan<T>& plan, FusedActivation act, FusedPooling pool,
+void forward_one_block(const Conv2dGeometry& g, const BlockLayout<T>& layout, FusedActivation act, FusedPooling pool,
                        const T* input, const T* weight, const T* bias, std::int64_t b, T* ws, T* activation,
                        T* pooled) {
   constexpr std::int64_t S = packet_size<T>;
-  T* x = ws + plan.x_at;
-  gather_input(g, plan, input, b, x, ws + plan.flat_at);
-  T* z = activation + b * g.out_channels * plan.oh * plan.ow * S;
+  T* x = ws + layout.x_at;
+  gather_input(g, layout, input, b, x, ws + layout.flat_at);
+  T* z = activation + b * g.out_channels * layout.oh * layout.ow * S;
   const std::int64_t w_o = g.in_channels * g.kernel * g.kernel;
   for (std::int64_t o0 = 0; o0 < g.out_channels; o0 += fwd_out_block) {
     const int ob = static_cast<int>(std::min<std::int64_t>(fwd_out_block, g.out_channels - o0));
     with_constant<fwd_out_block>(ob, [&](auto ob_c) {
       constexpr int OB = decltype(ob_c)::value;
-      for (std::int64_t row = 0; row < plan.oh; ++row)
-        for (std::int64_t col = 0; col < plan.ow; col += fwd_col_block) {
-          const int nv = static_cast<int>(std::min<std::int64_t>(fwd_col_block, plan.ow - col));
+      for (std::int64_t row = 0; row < layout.oh; ++row)
+        for (std::int64_t col = 0; col < layout.ow; col += fwd_col_block) {
+          const int nv = static_cast<int>(std::min<std::int64_t>(fwd_col_block, layout.ow - col));
           with_constant<fwd_col_block>(nv, [&](auto nv_c) {
             constexpr int NV = decltype(nv_c)::value;
             Packet<T> acc[OB][NV];
-            forward_block<OB, NV>(g, plan, x, weight + o0 * w_o, row, col, acc);
+            forward_block<OB, NV>(g, layout, x, weight + o0 * w_o, row, col, acc);
             for (int o = 0; o < OB; ++o) {
               const Packet<T> b = Eigen::internal::pset1<Packet<T>>(bias != nullptr ? bias[o0 + o] : T(0));
               for (int v = 0; v < NV; ++v)
-                Eigen::internal::pstoreu(z + (((o0 + o) * plan.oh + row) * plan.ow + col + v) * S,
+                Eigen::internal::pstoreu(z + (((o0 + o) * layout.oh + row) * layout.ow + col + v) * S,
                                          activate<T>(act, acc[o][v], b));
             }
           });
         }
     });
   }
-  T* p = ws + plan.pool_at;
-  pool_block(g, plan, pool, z, p);
-  const std::int64_t n0 = b * S, lanes = std::min<std::int64_t>(S, g.batch - n0), per_sample = g.out_channels * plan.ph * plan.pw;
+  T* p = ws + layout.pool_at;
+  pool_block(g, layout, pool, z, p);
+  const std::int64_t n0 = b * S, lanes = std::min<std::int64_t>(S, g.batch - n0), per_sample = g.out_channels * layout.ph * layout.pw;
   from_lanes(p, per_sample, lanes, per_sample, pooled + n0 * per_sample);
 }
 
@@ -268,7 +269,7 @@ void forward_one_block(const Conv2dGeometry& g, const Plan<T>& plan, FusedActiva
 // operations of avg/max_pool2d_backward and sigmoid/relu_backward. Pixels no pooling window
 // covers (odd sizes) get zero.
 template <class T>
-void output_gradient(const Conv2dGeometry& g, const Plan<T>& plan, FusedActivation act, FusedPooling pool,
+void output_gradient(const Conv2dGeometry& g, const BlockLayout<T>& layout, FusedActivation act, FusedPooling pool,
                      const T* activation, const T* grad_pooled, T* dz) {
   using namespace Eigen::internal;
   using P = Packet<T>;
@@ -277,16 +278,16 @@ void output_gradient(const Conv2dGeometry& g, const Plan<T>& plan, FusedActivati
   const auto through = [&](const P& share, const P& a) {
     return act == FusedActivation::sigmoid ? pmul(pmul(share, a), psub(one, a)) : pand(share, pcmp_lt(zero, a));
   };
-  const std::int64_t plane = plan.oh * plan.ow * S;
-  if (plan.oh % 2 != 0 || plan.ow % 2 != 0) std::fill(dz, dz + g.out_channels * plane, T(0));  // else all written
+  const std::int64_t plane = layout.oh * layout.ow * S;
+  if (layout.oh % 2 != 0 || layout.ow % 2 != 0) std::fill(dz, dz + g.out_channels * plane, T(0));  // else all written
   for (std::int64_t o = 0; o < g.out_channels; ++o)
-    for (std::int64_t i = 0; i < plan.ph; ++i)
-      for (std::int64_t j = 0; j < plan.pw; ++j) {
-        const std::int64_t at = o * plane + (2 * i * plan.ow + 2 * j) * S;
-        const std::int64_t pos[4] = {at, at + S, at + plan.ow * S, at + (plan.ow + 1) * S};
+    for (std::int64_t i = 0; i < layout.ph; ++i)
+      for (std::int64_t j = 0; j < layout.pw; ++j) {
+        const std::int64_t at = o * plane + (2 * i * layout.ow + 2 * j) * S;
+        const std::int64_t pos[4] = {at, at + S, at + layout.ow * S, at + (layout.ow + 1) * S};
         const P a[4] = {ploadu<P>(activation + pos[0]), ploadu<P>(activation + pos[1]), ploadu<P>(activation + pos[2]),
                         ploadu<P>(activation + pos[3])};
-        const P d = ploadu<P>(grad_pooled + ((o * plan.ph + i) * plan.pw + j) * S);
+        const P d = ploadu<P>(grad_pooled + ((o * layout.ph + i) * layout.pw + j) * S);
         if (pool == FusedPooling::average) {
           const P share = pmul(quarter, d);
           for (int k = 0; k < 4; ++k) pstoreu(dz + pos[k], through(share, a[k]));
@@ -307,11 +308,11 @@ void output_gradient(const Conv2dGeometry& g, const Plan<T>& plan, FusedActivati
 // Adds block dz's weight and bias gradients to the thread's lane accumulators dw (weight
 // count packets) and db (out packets).
 template <class T>
-void add_parameter_gradients(const Conv2dGeometry& g, const Plan<T>& plan, const T* x, const T* dz, T* dw, T* db) {
+void add_parameter_gradients(const Conv2dGeometry& g, const BlockLayout<T>& layout, const T* x, const T* dz, T* dw, T* db) {
   using namespace Eigen::internal;
   using P = Packet<T>;
   constexpr std::int64_t S = packet_size<T>;
-  const std::int64_t k = g.kernel, pixels = plan.oh * plan.ow, plane = pixels * S;
+  const std::int64_t k = g.kernel, pixels = layout.oh * layout.ow, plane = pixels * S;
   for (std::int64_t o = 0; o < g.out_channels; ++o) {
     P sum = ploadu<P>(db + o * S);
     for (std::int64_t i = 0; i < pixels; ++i) sum = padd(sum, ploadu<P>(dz + o * plane + i * S));
@@ -331,10 +332,10 @@ void add_parameter_gradients(const Conv2dGeometry& g, const Plan<T>& plan, const
               P acc[OB][TB];
               for (int o = 0; o < OB; ++o)
                 for (int t = 0; t < TB; ++t) acc[o][t] = ploadu<P>(at(o, t));
-              for (std::int64_t row = 0; row < plan.oh; ++row) {
-                const T* xr = x + ((c * plan.hp + row + kh) * plan.wp + kw0) * S;
-                const T* dr = dz + (o0 * pixels + row * plan.ow) * S;
-                for (std::int64_t col = 0; col < plan.ow; ++col) {
+              for (std::int64_t row = 0; row < layout.oh; ++row) {
+                const T* xr = x + ((c * layout.hp + row + kh) * layout.wp + kw0) * S;
+                const T* dr = dz + (o0 * pixels + row * layout.ow) * S;
+                for (std::int64_t col = 0; col < layout.ow; ++col) {
                   P d[OB];
                   for (int o = 0; o < OB; ++o) d[o] = ploadu<P>(dr + o * plane + col * S);
                   for (int t = 0; t < TB; ++t) {
@@ -354,12 +355,12 @@ void add_parameter_gradients(const Conv2dGeometry& g, const Plan<T>& plan, const
 // dx (the padded grid, zeroed here) = the input gradient of block dz, scattered from every
 // output pixel to the inputs it read.
 template <class T>
-void input_gradient(const Conv2dGeometry& g, const Plan<T>& plan, const T* weight, const T* dz, T* dx) {
+void input_gradient(const Conv2dGeometry& g, const BlockLayout<T>& layout, const T* weight, const T* dz, T* dx) {
   using namespace Eigen::internal;
   using P = Packet<T>;
   constexpr std::int64_t S = packet_size<T>;
-  const std::int64_t k = g.kernel, pixels = plan.oh * plan.ow, plane = pixels * S, w_o = g.in_channels * k * k;
-  std::fill(dx, dx + g.in_channels * plan.hp * plan.wp * S, T(0));
+  const std::int64_t k = g.kernel, pixels = layout.oh * layout.ow, plane = pixels * S, w_o = g.in_channels * k * k;
+  std::fill(dx, dx + g.in_channels * layout.hp * layout.wp * S, T(0));
   for (std::int64_t c = 0; c < g.in_channels; ++c)
     for (std::int64_t kh = 0; kh < k; ++kh)
       for (std::int64_t kw0 = 0; kw0 < k; kw0 += tap_block) {
@@ -367,15 +368,15 @@ void input_gradient(const Conv2dGeometry& g, const Plan<T>& plan, const T* weigh
         with_constant<tap_block>(tb, [&](auto tb_c) {
           constexpr int TB = decltype(tb_c)::value;
           const T* wk = weight + (c * k + kh) * k + kw0;
-          for (std::int64_t row = 0; row < plan.oh; ++row)
-            for (std::int64_t col = 0; col < plan.ow; col += dx_col_block) {
-              const int nv = static_cast<int>(std::min<std::int64_t>(dx_col_block, plan.ow - col));
+          for (std::int64_t row = 0; row < layout.oh; ++row)
+            for (std::int64_t col = 0; col < layout.ow; col += dx_col_block) {
+              const int nv = static_cast<int>(std::min<std::int64_t>(dx_col_block, layout.ow - col));
               with_constant<dx_col_block>(nv, [&](auto nv_c) {
                 constexpr int NV = decltype(nv_c)::value;
                 P acc[TB][NV];
                 for (int t = 0; t < TB; ++t)
                   for (int v = 0; v < NV; ++v) acc[t][v] = pset1<P>(T(0));
-                const T* dr = dz + (row * plan.ow + col) * S;
+                const T* dr = dz + (row * layout.ow + col) * S;
                 for (std::int64_t o = 0; o < g.out_channels; ++o) {
                   P d[NV];
                   for (int v = 0; v < NV; ++v) d[v] = ploadu<P>(dr + o * plane + v * S);
@@ -384,7 +385,7 @@ void input_gradient(const Conv2dGeometry& g, const Plan<T>& plan, const T* weigh
                     for (int v = 0; v < NV; ++v) acc[t][v] = pmadd(wv, d[v], acc[t][v]);
                   }
                 }
-                T* out = dx + ((c * plan.hp + row + kh) * plan.wp + col + kw0) * S;
+                T* out = dx + ((c * layout.hp + row + kh) * layout.wp + col + kw0) * S;
                 for (int t = 0; t < TB; ++t)
                   for (int v = 0; v < NV; ++v) {
                     T* at = out + (t + v) * S;
@@ -399,18 +400,18 @@ void input_gradient(const Conv2dGeometry& g, const Plan<T>& plan, const T* weigh
 template <class T>
 void forward(const Conv2dGeometry& g, FusedActivation act, FusedPooling pool, const T* input, const T* weight,
              const T* bias, T* activation, T* pooled, T* workspace) {
-  const Plan<T> plan(g);
+  const BlockLayout<T> layout(g);
 #if defined(_OPENMP)
 #pragma omp parallel
 #endif
   {
-    T* ws = workspace + thread_index() * plan.per_thread;
-    std::fill(ws + plan.x_at, ws + plan.dz_at, T(0));  // the padding border stays zero
+    T* ws = workspace + thread_index() * layout.per_thread;
+    std::fill(ws + layout.x_at, ws + layout.dz_at, T(0));  // the padding border stays zero
 #if defined(_OPENMP)
 #pragma omp for schedule(static)
 #endif
-    for (std::int64_t b = 0; b < plan.blocks; ++b)
-      forward_one_block(g, plan, act, pool, input, weight, bias, b, ws, activation, pooled);
+    for (std::int64_t b = 0; b < layout.blocks; ++b)
+      forward_one_block(g, layout, act, pool, input, weight, bias, b, ws, activation, pooled);
   }
 }
 
@@ -419,42 +420,41 @@ void backward(const Conv2dGeometry& g, FusedActivation act, FusedPooling pool, c
               const T* activation, const T* grad_pooled, T* grad_input, T* grad_weight, T* grad_bias, T* workspace) {
   using namespace Eigen::internal;
   constexpr std::int64_t S = packet_size<T>;
-  const Plan<T> plan(g);
-  const std::int64_t wcount = g.weight_count(), pooled_sample = g.out_channels * plan.ph * plan.pw;
+  const BlockLayout<T> layout(g);
+  const std::int64_t wcount = g.weight_count(), pooled_sample = g.out_channels * layout.ph * layout.pw;
   const int threads = num_threads();
 #if defined(_OPENMP)
 #pragma omp parallel num_threads(threads)
 #endif
   {
-    T* ws = workspace + thread_index() * plan.per_thread;
-    T* x = ws + plan.x_at;
-    T* dz = ws + plan.dz_at;
-    T* dx = ws + plan.dx_at;
-    T* dw = ws + plan.dw_at;
-    T* db = ws + plan.db_at;
-    T* dp = ws + plan.pool_at;
-    std::fill(x, x + (plan.dz_at - plan.x_at), T(0));
+    T* ws = workspace + thread_index() * layout.per_thread;
+    T* x = ws + layout.x_at;
+    T* dz = ws + layout.dz_at;
+    T* dx = ws + layout.dx_at;
+    T* dw = ws + layout.dw_at;
+    T* db = ws + layout.db_at;
+    T* dp = ws + layout.pool_at;
+    std::fill(x, x + (layout.dz_at - layout.x_at), T(0));
     std::fill(dw, dw + wcount * S, T(0));
     std::fill(db, db + g.out_channels * S, T(0));
 #if defined(_OPENMP)
 #pragma omp for schedule(static) nowait
 #endif
-    for (std::int64_t b = 0; b < plan.blocks; ++b) {
+    for (std::int64_t b = 0; b < layout.blocks; ++b) {
       const std::int64_t n0 = b * S, lanes = std::min<std::int64_t>(S, g.batch - n0);
-      gather_input(g, plan, input, b, x, ws + plan.flat_at);
+      gather_input(g, layout, input, b, x, ws + layout.flat_at);
       to_lanes(grad_pooled + n0 * pooled_sample, pooled_sample, lanes, pooled_sample, dp);
-      output_gradient(g, plan, act, pool, activation + b * g.out_channels * plan.oh * plan.ow * S, dp, dz);
-      add_parameter_gradients(g, plan, x, dz, dw, db);
+      output_gradient(g, layout, act, pool, activation + b * g.out_channels * layout.oh * layout.ow * S, dp, dz);
+      add_parameter_gradients(g, layout, x, dz, dw, db);
       if (grad_input != nullptr) {
-        input_gradient(g, plan, weight, dz, dx);
-        scatter_input_gradient(g, plan, dx, b, ws + plan.flat_at, grad_input);
+        input_gradient(g, layout, weight, dz, dx);
+        scatter_input_gradient(g, layout, dx, b, ws + layout.flat_at, grad_input);
       }
     }
-    sum_lanes_in_place(dw, wcount + g.out_channels);  // db follows dw (Plan)
+    sum_lanes_in_place(dw, wcount + g.out_channels);  // db follows dw (BlockLayout)
   }
-  sum_thread_partials(workspace, plan.per_thread, plan.dw_at, threads, wcount, grad_weight);
-  if (grad_bias != nullptr)
-    sum_thread_partials(workspace, plan.per_thread, plan.dw_at + wcount, threads, g.out_channels, grad_bias);
+  sum_parameter_partials(workspace, layout.per_thread, layout.dw_at, threads, wcount, g.out_channels, grad_weight,
+                         grad_bias);
 }
 
 }  // namespace lanes

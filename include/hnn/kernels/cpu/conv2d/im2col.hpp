@@ -1,5 +1,5 @@
-// Conv2d on the CPU by im2col + one Eigen GEMM per sample, samples spread over threads: the
-// algorithm for any stride, padding and kernel size (kernels/conv2d.hpp chooses it).
+// Conv2dAlgorithm::im2col on the CPU: im2col + one Eigen GEMM per sample, samples spread over
+// threads; the algorithm for any stride, padding and kernel size.
 //
 // Forward, per sample n:   Y_n = W * col(X_n) + b           (out x patch) * (patch x pixels)
 // Backward, per sample n:  dW += dY_n * col(X_n)^T,  db += rowsum(dY_n),
@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "hnn/kernels/cpu/vectorize.hpp"
 #include "hnn/kernels/geometry.hpp"
 #include "hnn/parallel.hpp"
 
@@ -152,16 +153,8 @@ void backward(const Conv2dGeometry& g, const T* input, const T* weight, const T*
     }
   }
 
-  // Sum the per-thread partial gradients.
-  std::fill(grad_weight, grad_weight + g.weight_count(), T(0));
-  if (grad_bias != nullptr) std::fill(grad_bias, grad_bias + g.out_channels, T(0));
-  for (int t = 0; t < threads; ++t) {
-    const T* dw_local = workspace + t * per_thread + 2 * patch * pixels;
-    const T* db_local = dw_local + g.weight_count();
-    for (std::int64_t i = 0; i < g.weight_count(); ++i) grad_weight[i] += dw_local[i];
-    if (grad_bias != nullptr)
-      for (std::int64_t i = 0; i < g.out_channels; ++i) grad_bias[i] += db_local[i];
-  }
+  sum_parameter_partials(workspace, per_thread, 2 * patch * pixels, threads, g.weight_count(), g.out_channels,
+                         grad_weight, grad_bias);
 }
 
 }  // namespace im2col
