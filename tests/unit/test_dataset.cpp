@@ -103,6 +103,18 @@ TEST(TensorDataset, CountsMustAgree) {
       {"hold 4 examples", "hold 5"});
 }
 
+TEST(TensorDataset, ExamplesComeFirst) {
+  expect_error<std::invalid_argument>(
+      [] { data::TensorDataset<float, float>(Tensor<float>(Shape{}), Tensor<float>(Shape{3})); },
+      {"inputs must have between 1 and 5 dimensions", "got ()"});
+  expect_error<std::invalid_argument>(
+      [] { data::TensorDataset<float, float>(Tensor<float>(Shape{3, 1}), Tensor<float>(Shape{})); },
+      {"targets must have between 1 and 5 dimensions"});
+  expect_error<std::invalid_argument>(
+      [] { data::TensorDataset<float, float>(Tensor<float>(Shape{1, 1, 1, 1, 1, 1}), Tensor<float>(Shape{1})); },
+      {"inputs must have between 1 and 5 dimensions", "got (1, 1, 1, 1, 1, 1)"});
+}
+
 TEST(TensorDataset, NegativeLabelNamedWithItsIndex) {
   expect_error<std::invalid_argument>(
       [] {

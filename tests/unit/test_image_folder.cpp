@@ -110,6 +110,10 @@ TEST(ImageFolder, RgbSamplesRepeatGrayImages) {
   pets.get(2, sample.data(), &label);  // dog/a.PNG, gray: the same plane three times
   for (int c = 0; c < 3; ++c)
     EXPECT_EQ(sample[static_cast<std::size_t>((c * 3 + 2) * 4 + 1)], static_cast<float>(5 + 20 + 3) / 255.0f);
+  expect_error<std::out_of_range>([&] { pets.get(4, sample.data(), &label); }, {"index 4", "0..3"});
+  // A file replaced by one of another size after the folder was read: named when it is read.
+  save(pattern(6, 3, 3, 0), root / "dog/b.png");
+  expect_error<ImageError>([&] { pets.get(3, sample.data(), &label); }, {"b.png", "the image is 6x3"});
 }
 
 TEST(ImageFolder, GraySamplesTakeTheLumaOfColour) {

@@ -399,6 +399,29 @@ TEST(DataLoader, BadInput) {
   expect_error<std::logic_error>([&] { loader.next(); }, {"call start_epoch() first"});
 }
 
+// A dataset that only says how large it is: the loader refuses it before allocating anything.
+struct Huge {
+  using value_type = float;
+  using target_type = std::int32_t;
+  std::int64_t n = 1;
+  Shape sample = Shape{1};
+  std::int64_t size() const { return n; }
+  Shape sample_shape() const { return sample; }
+  Shape target_shape() const { return Shape{}; }
+  void get(std::int64_t, float*, std::int32_t*) const { throw std::logic_error("not read"); }
+};
+
+TEST(DataLoader, LimitsOfSizeAndRank) {
+  Huge huge;
+  huge.n = std::int64_t{1} << 31;
+  expect_error<std::invalid_argument>([&] { data::DataLoader(huge, data::LoaderOptions(8)); },
+                                      {"2147483648 examples", "limit of 2^31 - 1"});
+  Huge deep;
+  deep.sample = Shape{1, 1, 1, 1, 1, 1};
+  expect_error<std::invalid_argument>([&] { data::DataLoader(deep, data::LoaderOptions(8)); },
+                                      {"samples (1, 1, 1, 1, 1, 1)", "more than 6 dimensions"});
+}
+
 TEST(DataLoader, WorksOnASubset) {
   const auto set = numbered(20, Shape{1});
   const auto parts = data::random_split(set, {15, 5}, 3);
