@@ -13,6 +13,7 @@
 #include <fstream>
 #include <numeric>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -205,6 +206,22 @@ TEST(DataLoader, TransformsReproducibleWithAndWithoutTheThread) {
             std::vector<float>(a.begin() + a.size() / 3, a.begin() + a.size() / 3 + 100));
 }
 
+// Identical examples come out with different augmentations: each position of each epoch has a
+// generator of its own.
+TEST(DataLoader, EachPositionAndEpochHasItsOwnRandomness) {
+  const data::TensorDataset<float> zeros(Tensor<float>::zeros(Shape{16, 1, 4}), Tensor<std::int32_t>::zeros(Shape{16}));
+  data::DataLoader loader(zeros, data::LoaderOptions(16),
+                          data::Compose<float>([](float* s, const Shape& shape, Rng& rng) {
+                            for (std::int64_t i = 0; i < shape.numel(); ++i) s[i] = static_cast<float>(rng.uniform());
+                          }));
+  std::set<std::vector<float>> seen;
+  for (int epoch = 0; epoch < 2; ++epoch)
+    for (const auto& batch : loader.epoch())
+      for (std::int64_t k = 0; k < batch.size(); ++k)
+        seen.insert(std::vector<float>(batch.inputs.data() + k * 4, batch.inputs.data() + (k + 1) * 4));
+  EXPECT_EQ(seen.size(), 32u);
+}
+
 TEST(DataLoader, StateAndRestoreContinueTheSameRun) {
   const auto set = numbered(50, Shape{3});
   const auto options = data::LoaderOptions(16).shuffle(true).seed(5);
@@ -363,6 +380,23 @@ TEST(DataLoader, AbandonAndDestroyMidEpoch) {
   }  // the worker is part way through the one 40-example batch: it stops between examples
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(70));
   { data::DataLoader never_started(slow, data::LoaderOptions(8)); }
+}
+
+// While the caller holds a batch, the background thread fills only the other buffer: a batch
+// held for a while (a slow step) still holds its own examples.
+TEST(DataLoader, HeldBatchIsNotOverwritten) {
+  const auto set = numbered(40, Shape{3});
+  data::DataLoader loader(set, data::LoaderOptions(4));
+  loader.start_epoch();
+  for (std::int64_t b = 0; b < 10; ++b) {
+    const auto* batch = loader.next();
+    ASSERT_NE(batch, nullptr);
+    std::this_thread::sleep_for(std::chrono::milliseconds(b < 3 ? 30 : 0));
+    for (std::int64_t k = 0; k < 4; ++k) {
+      EXPECT_EQ(batch->targets[k], b * 4 + k) << "batch " << b;
+      EXPECT_EQ(batch->inputs[k * 3 + 2], static_cast<float>((b * 4 + k) * 1000 + 2)) << "batch " << b;
+    }
+  }
 }
 
 TEST(DataLoader, BuffersAreFixedAndAlternate) {
