@@ -15,6 +15,7 @@
 #include <string>
 
 #include "../support/lenet5.hpp"
+#include "hnn/data/loader.hpp"
 #include "hnn/data/mnist.hpp"
 #include "hnn/parallel.hpp"
 #include "hnn/train.hpp"
@@ -150,6 +151,24 @@ TEST(NoAllocationLayers, ExtendedLayersSteadyStep) {
   model.eval();
   model.forward(x);
   EXPECT_EQ(allocations_in([&] { model.forward(x); }), 0) << "heap allocations in an evaluation forward";
+}
+
+// The DataLoader fills its batches into buffers sized when it is built: an epoch after the first
+// allocates nothing, with the background thread or without, transforms included.
+TEST(NoAllocationLoader, EpochsAfterTheFirst) {
+  const data::TensorDataset<float> set = data::fashion_mnist(slice_dir, data::Split::test, 520);
+  for (bool background : {true, false}) {
+    data::DataLoader loader(set, data::LoaderOptions(64).shuffle(true).background(background),
+                            data::Compose(data::RandomCrop(28, 2), data::RandomHorizontalFlip(0.5),
+                                          data::Normalize({0.286}, {0.353})));
+    const auto epoch = [&] {
+      loader.start_epoch();
+      while (loader.next()) {
+      }
+    };
+    epoch();  // starts the background thread
+    EXPECT_EQ(allocations_in(epoch), 0) << "heap allocations in a loader epoch, background " << background;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(LeNet5, NoAllocation,

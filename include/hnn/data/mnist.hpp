@@ -1,6 +1,10 @@
 // Fashion-MNIST and MNIST: the four IDX files of a split, checked and turned
 // into float images in [0, 1] and int32 labels.
 //
+// fashion_mnist() and mnist() return a TensorDataset (hnn/data/dataset.hpp) of images
+// (N, 1, 28, 28) and labels (N). load_fashion_mnist() and load_mnist() return the older
+// data::Dataset struct and are kept while the trainer moves over.
+//
 // Both datasets use the same file names and layout, so one loader serves both;
 // only the class names differ. Every file may be raw or gzip; the loader checks
 // that the two files of a split agree with each other, so that a mismatched or
@@ -16,11 +20,11 @@
 #include <string_view>
 #include <vector>
 
+#include "hnn/data/dataset.hpp"
 #include "hnn/data/idx.hpp"
+#include "hnn/tensor.hpp"
 
 namespace hnn::data {
-
-enum class Split { train, test };
 
 inline const std::array<std::string_view, 10>& fashion_mnist_classes() {
   static constexpr std::array<std::string_view, 10> names{
@@ -57,8 +61,14 @@ inline std::string find_idx_file(const std::filesystem::path& dir, const std::st
   throw IdxError(dir.string(), "dataset file missing: neither " + raw.string() + " nor " + gz.string() + " exists");
 }
 
-inline Dataset load_idx_dataset(const std::string& dir, Split split, std::int64_t limit,
-                                const std::array<std::string_view, 10>& class_names) {
+// The two files of a split, read and checked against each other and the class count.
+struct IdxSplit {
+  IdxArray images, labels;
+  std::string images_path;
+  std::int64_t size = 0, rows = 0, cols = 0;  // size: the examples kept (limit applied)
+};
+
+inline IdxSplit read_idx_split(const std::string& dir, Split split, std::int64_t limit, std::size_t classes) {
   if (limit < 0)
     throw std::invalid_argument("hnn::data: limit must be >= 0 (0 means all), got " + std::to_string(limit));
   std::error_code ec;
@@ -66,45 +76,77 @@ inline Dataset load_idx_dataset(const std::string& dir, Split split, std::int64_
     throw IdxError(dir, "dataset folder does not exist (pass another folder, or set HNN_DATA)");
 
   const std::string prefix = split == Split::train ? "train" : "t10k";
-  const std::string images_path = find_idx_file(dir, prefix + "-images-idx3-ubyte");
+  IdxSplit s;
+  s.images_path = find_idx_file(dir, prefix + "-images-idx3-ubyte");
   const std::string labels_path = find_idx_file(dir, prefix + "-labels-idx1-ubyte");
-  const IdxArray images = read_idx(images_path);
-  const IdxArray labels = read_idx(labels_path);
+  s.images = read_idx(s.images_path);
+  s.labels = read_idx(labels_path);
+  const IdxArray& images = s.images;
+  const IdxArray& labels = s.labels;
 
   if (images.dims.size() != 3)
-    throw IdxError(images_path, "images must have 3 dimensions (count, rows, cols), this file has " +
-                                    std::to_string(images.dims.size()) + " (" + dims_to_string(images.dims) + ")");
+    throw IdxError(s.images_path, "images must have 3 dimensions (count, rows, cols), this file has " +
+                                      std::to_string(images.dims.size()) + " (" + dims_to_string(images.dims) + ")");
   if (labels.dims.size() != 1)
     throw IdxError(labels_path, "labels must have 1 dimension (count), this file has " +
                                     std::to_string(labels.dims.size()) + " (" + dims_to_string(labels.dims) + ")");
   const std::int64_t count = images.dims[0];
   if (count != static_cast<std::int64_t>(labels.dims[0]))
-    throw IdxError(images_path, "image count " + std::to_string(count) + " does not match the label count " +
-                                    std::to_string(labels.dims[0]) + " of " + labels_path);
+    throw IdxError(s.images_path, "image count " + std::to_string(count) + " does not match the label count " +
+                                      std::to_string(labels.dims[0]) + " of " + labels_path);
   if (count == 0 || images.values.empty())
-    throw IdxError(images_path, "empty dataset: the file holds no images (" + dims_to_string(images.dims) + ")");
+    throw IdxError(s.images_path, "empty dataset: the file holds no images (" + dims_to_string(images.dims) + ")");
   // Every label is checked, not only those kept by `limit`: a bad one means a damaged file.
   for (std::size_t i = 0; i < labels.values.size(); ++i)
-    if (labels.values[i] >= class_names.size())
+    if (labels.values[i] >= classes)
       throw IdxError(labels_path, "label at index " + std::to_string(i) + " is " + std::to_string(labels.values[i]) +
-                                      ", but there are only " + std::to_string(class_names.size()) +
-                                      " classes (labels must be 0.." + std::to_string(class_names.size() - 1) + ")");
+                                      ", but there are only " + std::to_string(classes) +
+                                      " classes (labels must be 0.." + std::to_string(classes - 1) + ")");
+  s.rows = images.dims[1];
+  s.cols = images.dims[2];
+  s.size = limit > 0 && limit < count ? limit : count;
+  return s;
+}
 
+// pixel / 255.0f for each of the 256 byte values: exactly the quotient, and faster than
+// dividing 47 million times.
+inline const std::array<float, 256>& byte_to_unit_float() {
+  static const std::array<float, 256> table = [] {
+    std::array<float, 256> t{};
+    for (std::size_t v = 0; v < t.size(); ++v) t[v] = static_cast<float>(v) / 255.0f;
+    return t;
+  }();
+  return table;
+}
+
+inline Dataset load_idx_dataset(const std::string& dir, Split split, std::int64_t limit,
+                                const std::array<std::string_view, 10>& class_names) {
+  const IdxSplit s = read_idx_split(dir, split, limit, class_names.size());
   Dataset data;
-  data.rows = images.dims[1];
-  data.cols = images.dims[2];
-  data.size = limit > 0 && limit < count ? limit : count;
+  data.rows = s.rows;
+  data.cols = s.cols;
+  data.size = s.size;
   const std::size_t pixels = static_cast<std::size_t>(data.size * data.rows * data.cols);
-  // A table of the 256 possible values gives exactly pixel / 255.0f, and is
-  // faster than dividing 47 million times.
-  std::array<float, 256> scaled{};
-  for (std::size_t v = 0; v < scaled.size(); ++v) scaled[v] = static_cast<float>(v) / 255.0f;
+  const std::array<float, 256>& scaled = byte_to_unit_float();
   data.images.resize(pixels);
-  for (std::size_t i = 0; i < pixels; ++i) data.images[i] = scaled[images.values[i]];
-  data.labels.assign(labels.values.begin(), labels.values.begin() + static_cast<std::ptrdiff_t>(data.size));
+  for (std::size_t i = 0; i < pixels; ++i) data.images[i] = scaled[s.images.values[i]];
+  data.labels.assign(s.labels.values.begin(), s.labels.values.begin() + static_cast<std::ptrdiff_t>(data.size));
   data.class_names.assign(class_names.begin(), class_names.end());
-  data.source = images_path;
+  data.source = s.images_path;
   return data;
+}
+
+inline TensorDataset<float, std::int32_t> load_idx_tensor_dataset(const std::string& dir, Split split,
+                                                                   std::int64_t limit,
+                                                                   const std::array<std::string_view, 10>& class_names) {
+  const IdxSplit s = read_idx_split(dir, split, limit, class_names.size());
+  Tensor<float, cpu> images(Shape{s.size, 1, s.rows, s.cols});
+  Tensor<std::int32_t, cpu> labels(Shape{s.size});
+  const std::array<float, 256>& scaled = byte_to_unit_float();
+  for (std::int64_t i = 0; i < images.numel(); ++i) images[i] = scaled[s.images.values[static_cast<std::size_t>(i)]];
+  for (std::int64_t i = 0; i < s.size; ++i) labels[i] = s.labels.values[static_cast<std::size_t>(i)];
+  return TensorDataset<float, std::int32_t>(images, labels, std::vector<std::string>(class_names.begin(), class_names.end()),
+                                            s.images_path);
 }
 
 }  // namespace detail
@@ -117,6 +159,17 @@ inline Dataset load_fashion_mnist(const std::string& dir, Split split, std::int6
 // Loads a split of the MNIST digits from `dir` (same file names as Fashion-MNIST).
 inline Dataset load_mnist(const std::string& dir, Split split, std::int64_t limit = 0) {
   return detail::load_idx_dataset(dir, split, limit, mnist_classes());
+}
+
+// A split of Fashion-MNIST from `dir` as images (N, 1, 28, 28), pixel / 255, and labels (N);
+// limit > 0 keeps the first `limit` examples.
+inline TensorDataset<float, std::int32_t> fashion_mnist(const std::string& dir, Split split, std::int64_t limit = 0) {
+  return detail::load_idx_tensor_dataset(dir, split, limit, fashion_mnist_classes());
+}
+
+// A split of the MNIST digits from `dir`, the same way.
+inline TensorDataset<float, std::int32_t> mnist(const std::string& dir, Split split, std::int64_t limit = 0) {
+  return detail::load_idx_tensor_dataset(dir, split, limit, mnist_classes());
 }
 
 // Throws when a dataset's images are not the size a model was built for (naming the
