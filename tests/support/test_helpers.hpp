@@ -3,11 +3,14 @@
 // once; a file's own helpers need names no other test file uses.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <filesystem>
+#include <random>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "hnn/model/sequential.hpp"
@@ -21,6 +24,44 @@ inline const std::string slice_dir = std::string(HNN_SOURCE_DIR) + "/data/fashio
 inline std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() / ("hnn-test-" + std::to_string(::getpid()) + "-" + name)).string();
 }
+
+// Calls f and checks that it throws E with every one of `words` in its message.
+template <class E, class F>
+void expect_error(F&& f, const std::vector<std::string>& words) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an exception";
+  } catch (const E& e) {
+    for (const std::string& w : words) EXPECT_NE(std::string(e.what()).find(w), std::string::npos) << e.what();
+  }
+}
+
+// A fresh folder under the system's temporary one, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device entropy;
+    for (int attempt = 0;; ++attempt) {
+      path_ = std::filesystem::temp_directory_path() /
+              ("hnn-test-" + std::to_string(::getpid()) + "-" + std::to_string(entropy()) + "-" + std::to_string(attempt));
+      if (std::filesystem::create_directory(path_)) break;
+    }
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ec;  // a test may have taken the owner's permissions away
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_all, std::filesystem::perm_options::add, ec);
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+  std::string str() const { return path_.string(); }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
 
 // Every parameter's values, one vector per parameter in the model's order.
 template <class T, class Device>

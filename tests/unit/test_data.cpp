@@ -23,42 +23,32 @@
 #include "hnn/data/idx.hpp"
 #include "hnn/data/mnist.hpp"
 
+#include "../support/test_helpers.hpp"
+
 #ifndef HNN_SOURCE_DIR
 #error "HNN_SOURCE_DIR must name the repository root (the build defines it)"
 #endif
 
 namespace {
 
-using namespace hnn::data;
+using hnn::data::Dataset;
+using hnn::data::fashion_mnist_classes;
+using hnn::data::IdxArray;
+using hnn::data::IdxError;
+using hnn::data::load_fashion_mnist;
+using hnn::data::load_mnist;
+using hnn::data::mnist_classes;
+using hnn::data::parse_idx;
+using hnn::data::read_idx;
+using hnn::data::Split;
+using hnn::data::write_idx;
 namespace fs = std::filesystem;
 using Bytes = std::vector<std::uint8_t>;
 
 const std::string kSliceDir = std::string(HNN_SOURCE_DIR) + "/data/fashion-mnist";
 const std::string kInstalledDir = "/usr/share/datasets/fashion-mnist";
 
-// A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device entropy;
-    for (int attempt = 0;; ++attempt) {
-      path_ = fs::temp_directory_path() / ("hnn_test_data_" + std::to_string(entropy()) + "_" + std::to_string(attempt));
-      if (fs::create_directory(path_)) break;
-    }
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
+using hnn::testing::TempDir;
 
 // IDX bytes built here by hand, independently of write_idx.
 Bytes idx_bytes(const std::vector<std::uint32_t>& dims, const Bytes& values, std::uint8_t type = 0x08) {

@@ -14,24 +14,17 @@
 #include "hnn/data/mnist.hpp"
 #include "hnn/data/subset.hpp"
 
+#include "../support/test_helpers.hpp"
+
 using namespace hnn;
 
 namespace {
 
-const std::string slice_dir = std::string(HNN_SOURCE_DIR) + "/data/fashion-mnist";
+using hnn::testing::slice_dir;
 
-// Calls f and checks that it throws E with every one of `words` in its message.
-template <class E, class F>
-void expect_error(F&& f, const std::vector<std::string>& words) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an exception";
-  } catch (const E& e) {
-    for (const std::string& w : words) EXPECT_NE(std::string(e.what()).find(w), std::string::npos) << e.what();
-  }
-}
+using hnn::testing::expect_error;
 
-Tensor<float> iota_tensor(const Shape& shape) {
+Tensor<float> counting_tensor(const Shape& shape) {
   Tensor<float> t(shape);
   for (std::int64_t i = 0; i < t.numel(); ++i) t[i] = static_cast<float>(i);
   return t;
@@ -62,7 +55,7 @@ static_assert(!data::is_dataset_v<int>);
 static_assert(!data::is_dataset_v<Tensor<float>>);
 
 TEST(TensorDataset, ImagesWithClassLabels) {
-  const data::TensorDataset<float> set(iota_tensor(Shape{4, 3, 2, 2}), labels_of({2, 0, 1, 2}), {"a", "b", "c"},
+  const data::TensorDataset<float> set(counting_tensor(Shape{4, 3, 2, 2}), labels_of({2, 0, 1, 2}), {"a", "b", "c"},
                                        "here");
   EXPECT_EQ(set.size(), 4);
   EXPECT_EQ(set.sample_shape(), (Shape{3, 2, 2}));
@@ -93,12 +86,12 @@ TEST(TensorDataset, FeatureVectorsWithRegressionTargets) {
 TEST(TensorDataset, CountsMustAgree) {
   expect_error<std::invalid_argument>(
       [] {
-        data::TensorDataset<float>(iota_tensor(Shape{4, 2}), labels_of({0, 1, 2}));
+        data::TensorDataset<float>(counting_tensor(Shape{4, 2}), labels_of({0, 1, 2}));
       },
       {"inputs (4, 2) hold 4 examples", "targets (3) hold 3"});
   expect_error<std::invalid_argument>(
       [] {
-        data::TensorDataset<float, float>(iota_tensor(Shape{4, 2}), iota_tensor(Shape{5, 1}));
+        data::TensorDataset<float, float>(counting_tensor(Shape{4, 2}), counting_tensor(Shape{5, 1}));
       },
       {"hold 4 examples", "hold 5"});
 }
@@ -118,7 +111,7 @@ TEST(TensorDataset, ExamplesComeFirst) {
 TEST(TensorDataset, NegativeLabelNamedWithItsIndex) {
   expect_error<std::invalid_argument>(
       [] {
-        data::TensorDataset<float>(iota_tensor(Shape{4, 2}), labels_of({0, 1, -5, 2}), {}, "file.bin");
+        data::TensorDataset<float>(counting_tensor(Shape{4, 2}), labels_of({0, 1, -5, 2}), {}, "file.bin");
       },
       {"file.bin", "label -5 at index 2", "negative"});
 }
@@ -126,23 +119,23 @@ TEST(TensorDataset, NegativeLabelNamedWithItsIndex) {
 TEST(TensorDataset, LabelBeyondTheClassNames) {
   expect_error<std::invalid_argument>(
       [] {
-        data::TensorDataset<float>(iota_tensor(Shape{3, 2}), labels_of({0, 3, 1}), {"x", "y", "z"});
+        data::TensorDataset<float>(counting_tensor(Shape{3, 2}), labels_of({0, 3, 1}), {"x", "y", "z"});
       },
       {"label 3 at index 1", "outside 0..2", "3 class names"});
   // Without class names, any label from 0 is accepted.
-  EXPECT_NO_THROW(data::TensorDataset<float>(iota_tensor(Shape{3, 2}), labels_of({0, 300, 1})));
+  EXPECT_NO_THROW(data::TensorDataset<float>(counting_tensor(Shape{3, 2}), labels_of({0, 300, 1})));
 }
 
 TEST(TensorDataset, ClassLabelsAreOnePerExample) {
   expect_error<std::invalid_argument>(
       [] {
-        data::TensorDataset<float>(iota_tensor(Shape{3, 2}), Tensor<std::int32_t>::full(Shape{3, 1}, 0));
+        data::TensorDataset<float>(counting_tensor(Shape{3, 2}), Tensor<std::int32_t>::full(Shape{3, 1}, 0));
       },
       {"one per example, shape (3)", "got (3, 1)"});
 }
 
 TEST(Subset, ReadsThroughItsIndices) {
-  const data::TensorDataset<float> set(iota_tensor(Shape{5, 2}), labels_of({0, 1, 2, 3, 4}));
+  const data::TensorDataset<float> set(counting_tensor(Shape{5, 2}), labels_of({0, 1, 2, 3, 4}));
   const data::Subset<data::TensorDataset<float>> part(set, {4, 1, 1});
   EXPECT_EQ(part.size(), 3);
   EXPECT_EQ(part.sample_shape(), Shape{2});
@@ -164,7 +157,7 @@ TEST(Subset, ReadsThroughItsIndices) {
 }
 
 TEST(RandomSplit, LengthsPartitionTheDatasetReproducibly) {
-  const data::TensorDataset<float> set(iota_tensor(Shape{100, 3}), labels_of(std::vector<std::int32_t>(100, 0)));
+  const data::TensorDataset<float> set(counting_tensor(Shape{100, 3}), labels_of(std::vector<std::int32_t>(100, 0)));
   const auto parts = data::random_split(set, {70, 20, 10}, 42);
   ASSERT_EQ(parts.size(), 3u);
   EXPECT_EQ(parts[0].size(), 70);
@@ -196,7 +189,7 @@ TEST(RandomSplit, LengthsPartitionTheDatasetReproducibly) {
 }
 
 TEST(RandomSplit, FractionsRoundAsPyTorch) {
-  const data::TensorDataset<float> set(iota_tensor(Shape{10, 1}), labels_of(std::vector<std::int32_t>(10, 0)));
+  const data::TensorDataset<float> set(counting_tensor(Shape{10, 1}), labels_of(std::vector<std::int32_t>(10, 0)));
   // floor(10 x 0.25) = 2 for each part leaves 2 over, one each to the first two parts: the
   // lengths torch.utils.data.random_split(range(10), [0.25] * 4) gives, [3, 3, 2, 2].
   const auto quarters = data::random_split(set, {0.25, 0.25, 0.25, 0.25}, 0);
@@ -216,7 +209,7 @@ TEST(RandomSplit, FractionsRoundAsPyTorch) {
 }
 
 TEST(RandomSplit, BadLengthsAndFractions) {
-  const data::TensorDataset<float> set(iota_tensor(Shape{10, 1}), labels_of(std::vector<std::int32_t>(10, 0)));
+  const data::TensorDataset<float> set(counting_tensor(Shape{10, 1}), labels_of(std::vector<std::int32_t>(10, 0)));
   expect_error<std::invalid_argument>([&] { data::random_split(set, {6, 3}, 0); }, {"add up to 9", "10 examples"});
   expect_error<std::invalid_argument>(
       [&] {

@@ -18,38 +18,16 @@
 #include "hnn/extras/image_folder.hpp"
 #include "hnn/extras/png.hpp"
 
+#include "../support/test_helpers.hpp"
+
 using namespace hnn;
 namespace fs = std::filesystem;
 
 namespace {
 
-template <class E, class F>
-void expect_error(F&& f, const std::vector<std::string>& words) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an exception";
-  } catch (const E& e) {
-    for (const std::string& w : words) EXPECT_NE(std::string(e.what()).find(w), std::string::npos) << e.what();
-  }
-}
+using hnn::testing::expect_error;
 
-class TempDir {
- public:
-  TempDir() : path_(fs::temp_directory_path() / ("hnn_image_folder_" + std::to_string(std::random_device{}()))) {
-    fs::create_directories(path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string str() const { return path_.string(); }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
+using hnn::testing::TempDir;
 
 // A width x height image whose pixel (x, y), channel c is base + 10 y + 3 x + 40 c.
 Image pattern(int width, int height, int channels, int base) {

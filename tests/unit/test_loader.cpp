@@ -23,20 +23,14 @@
 #include "hnn/data/loader.hpp"
 #include "hnn/data/subset.hpp"
 
+#include "../support/test_helpers.hpp"
+
 using namespace hnn;
 namespace fs = std::filesystem;
 
 namespace {
 
-template <class E, class F>
-void expect_error(F&& f, const std::vector<std::string>& words) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an exception";
-  } catch (const E& e) {
-    for (const std::string& w : words) EXPECT_NE(std::string(e.what()).find(w), std::string::npos) << e.what();
-  }
-}
+using hnn::testing::expect_error;
 
 // n samples of shape `sample`; every value of sample i is i * 1000 + its flat position, and its
 // label is i: a batch shows which examples it holds and that they arrived whole.

@@ -12,19 +12,13 @@
 
 #include "hnn/data/transforms.hpp"
 
+#include "../support/test_helpers.hpp"
+
 using namespace hnn;
 
 namespace {
 
-template <class E, class F>
-void expect_error(F&& f, const std::vector<std::string>& words) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an exception";
-  } catch (const E& e) {
-    for (const std::string& w : words) EXPECT_NE(std::string(e.what()).find(w), std::string::npos) << e.what();
-  }
-}
+using hnn::testing::expect_error;
 
 Tensor<float> sample_of(const Shape& shape, const std::vector<float>& values) {
   return Tensor<float>::from_vector(shape, values);
