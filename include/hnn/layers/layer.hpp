@@ -137,6 +137,13 @@ class Layer : public Stage<T, Device> {
   // the two. None by default.
   virtual std::unique_ptr<Stage<T, Device>> with_relu() { return nullptr; }
 
+  // Called on an hnn::Var (hnn/autograd.hpp; nothing here depends on it), the layer is one node
+  // of the autograd graph: forward() now, backward() when the graph's backward reaches it.
+  template <class Input>
+  auto operator()(const Input& input) -> decltype(apply_model(*this, input)) {
+    return apply_model(*this, input);
+  }
+
  protected:
   bool training_ = true;
 };
