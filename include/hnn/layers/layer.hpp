@@ -217,6 +217,13 @@ class Layer : public Stage<T, Device> {
     return {};
   }
 
+  // Called on an hnn::Var (hnn/autograd.hpp; nothing here depends on it), the layer is one node
+  // of the autograd graph: forward() now, backward() when the graph's backward reaches it.
+  template <class Input>
+  auto operator()(const Input& input) -> decltype(apply_model(*this, input)) {
+    return apply_model(*this, input);
+  }
+
  protected:
   bool training_ = true;
 };

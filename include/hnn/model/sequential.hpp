@@ -207,6 +207,13 @@ class Sequential : public Layer<T, Device> {
     return *g;
   }
 
+  // Called on an hnn::Var (hnn/autograd.hpp; nothing here depends on it), the model is one node
+  // of the autograd graph: forward() now, backward() when the graph's backward reaches it.
+  template <class Input>
+  auto operator()(const Input& input) -> decltype(apply_model(*this, input)) {
+    return apply_model(*this, input);
+  }
+
   // "Conv2d(1, 6, ...) -> Sigmoid() -> ...": the architecture in one line.
   std::string describe_all() const {
     std::string s;
