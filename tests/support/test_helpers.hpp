@@ -63,6 +63,14 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// The same values in another element type (the double tests' inputs for a float model).
+template <class T>
+Tensor<T> as(const Tensor<double>& x) {
+  Tensor<T> out(x.shape());
+  for (std::int64_t i = 0; i < x.numel(); ++i) out[i] = static_cast<T>(x[i]);
+  return out;
+}
+
 // Every parameter's values, one vector per parameter in the model's order.
 template <class T, class Device>
 std::vector<std::vector<T>> parameter_values(const Sequential<T, Device>& model) {

@@ -16,6 +16,12 @@
 
 namespace hnn::testing {
 
+// A double tensor of uniform values in [low, high) from its own generator.
+inline Tensor<double> rand_t(const Shape& s, std::uint64_t seed, double low = -1, double high = 1) {
+  Rng rng(seed);
+  return random_values<double>(s, rng, low, high);
+}
+
 using VarFunction = std::function<Var<double>(const std::vector<Var<double>>&)>;
 
 inline double probed_sum(const Tensor<double>& y, const Tensor<double>& probe) {

@@ -20,10 +20,7 @@ using Vs = std::vector<V>;
 
 namespace {
 
-Tensor<double> rand_t(const Shape& s, std::uint64_t seed, double low = -1, double high = 1) {
-  Rng rng(seed);
-  return random_values<double>(s, rng, low, high);
-}
+using hnn::testing::rand_t;
 
 // ---------------------------------------------------------------------------------------------
 // The engine

@@ -17,7 +17,7 @@
 #include "hnn/autograd.hpp"
 #include "hnn/loss.hpp"
 #include "hnn/optim.hpp"
-#include "hnn/sequential.hpp"
+#include "hnn/model/sequential.hpp"
 #include "ops_test_util.hpp"
 
 using namespace hnn;
@@ -25,10 +25,7 @@ using namespace hnn::testing;
 
 namespace {
 
-Tensor<double> rand_t(const Shape& s, std::uint64_t seed, double low = -1, double high = 1) {
-  Rng rng(seed);
-  return random_values<double>(s, rng, low, high);
-}
+using hnn::testing::rand_t;
 
 template <class Model>
 void randomize(Model& model, std::uint64_t seed) {

@@ -13,6 +13,7 @@
 #include "hnn/autograd.hpp"
 #include "hnn/safetensors.hpp"
 #include "ops_test_util.hpp"
+#include "../support/test_helpers.hpp"
 
 using namespace hnn;
 using namespace hnn::testing;
@@ -28,12 +29,7 @@ std::map<std::string, Tensor<double>> load() {
   return m;
 }
 
-template <class T>
-Tensor<T> as(const Tensor<double>& t) {
-  Tensor<T> out(t.shape());
-  for (std::int64_t i = 0; i < t.numel(); ++i) out[i] = static_cast<T>(t[i]);
-  return out;
-}
+using hnn::testing::as;
 
 template <class T>
 ::testing::AssertionResult matches(const Tensor<T>& actual, const Tensor<double>& expected, double tolerance) {

@@ -14,6 +14,7 @@
 #include "hnn/parallel.hpp"
 #include "hnn/model/sequential.hpp"
 #include "hnn/layers/batch_norm.hpp"
+#include "../support/test_helpers.hpp"
 
 using namespace hnn;
 using hnn::testing::expect_gradients_match;
@@ -31,12 +32,7 @@ void randomize_state(Sequential<T, cpu>& model, Rng& rng) {
   }
 }
 
-template <class T>
-Tensor<T> as(const Tensor<double>& x) {
-  Tensor<T> out(x.shape());
-  for (std::int64_t i = 0; i < x.numel(); ++i) out[i] = static_cast<T>(x[i]);
-  return out;
-}
+using hnn::testing::as;
 
 // tolerance 0: the same bits (the forward pass and the running statistics are the same
 // arithmetic); else relative (the gradients' sums over a masked plane vectorise differently).

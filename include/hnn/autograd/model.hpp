@@ -38,7 +38,7 @@
 #include "hnn/layers/dropout.hpp"
 #include "hnn/layers/layer.hpp"
 #include "hnn/ops.hpp"
-#include "hnn/sequential.hpp"
+#include "hnn/model/sequential.hpp"
 
 namespace hnn::autograd {
 
