@@ -117,7 +117,9 @@ def export(net, path, how):
                               dynamic_shapes={"input": {0: torch.export.Dim("batch")}}, **names)
         else:
             raise ValueError(how)
-    ops = sorted({n.op_type for n in onnx.load(path).graph.node})
+    ops = sorted({n.op_type for n in onnx.load(path, load_external_data=False).graph.node})
+    if os.path.exists(path + ".data"):
+        ops.append(f"weights in {os.path.basename(path)}.data")
     return ops
 
 
