@@ -8,6 +8,9 @@
 //       weights, batch-norm statistics away from their initial values) as DIR/<name>.onnx, with
 //       a batch of 8 inputs DIR/<name>.input.pb and hnn's outputs for it DIR/<name>.output.pb
 //       (serialized ONNX TensorProtos)
+//   hnn_onnx_tool blocks DIR
+//       writes DIR/hnn_blocks.onnx, .input.pb and .output.pb the same way for the network of
+//       every layer kind in tests/onnx/blocks_model.hpp (the committed tests/fixtures/onnx/ ones)
 // Exit status 0, or 1 with the error on stderr.
 #include <cmath>
 #include <cstdio>
@@ -18,6 +21,7 @@
 
 #include "../../examples/lenet5_bn/model.hpp"
 #include "../../examples/resnet/model.hpp"
+#include "../onnx/blocks_model.hpp"
 #include "../onnx/vary_batch_norms.hpp"
 #include "../support/lenet5.hpp"
 
@@ -46,6 +50,17 @@ int examples(const std::string& dir) {
   return 0;
 }
 
+int blocks(const std::string& dir) {
+  hnn::Sequential<float, hnn::cpu> model = onnx_test::blocks_model();
+  const hnn::Tensor<float, hnn::cpu> x = onnx_test::blocks_input();
+  const std::string stem = dir + "/hnn_blocks";
+  hnn::export_onnx(model, stem + ".onnx", hnn::Shape{1, 1, 8, 8});
+  hnn::write_onnx_tensor(x, stem + ".input.pb", "input");
+  hnn::write_onnx_tensor(model.forward(x).to<hnn::cpu>(), stem + ".output.pb", "output");
+  std::printf("wrote %s.onnx (%s)\n", stem.c_str(), model.describe_all().c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -60,7 +75,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (command == "examples" && argc == 3) return examples(argv[2]);
-    std::fprintf(stderr, "usage: hnn_onnx_tool roundtrip IN.onnx OUT.onnx | examples DIR\n");
+    if (command == "blocks" && argc == 3) return blocks(argv[2]);
+    std::fprintf(stderr, "usage: hnn_onnx_tool roundtrip IN.onnx OUT.onnx | examples DIR | blocks DIR\n");
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "hnn_onnx_tool: %s\n", e.what());

@@ -18,8 +18,9 @@ peer's interpreter (scripts/install-peer.sh: torch, onnx, onnxscript, onnxruntim
     G must equal PyTorch's within 1e-4.
 (c) hnn -> ONNX: `hnn_onnx_tool examples DIR` exports every example network (lenet5 sigmoid and
     relu, lenet5_bn, resnet; random weights and batch-norm statistics) with a test batch and
-    hnn's outputs for it; onnx.checker (full check) must accept each and onnxruntime's outputs
-    must equal hnn's within 1e-5 relative (max |difference| / max |hnn output|).
+    hnn's outputs for it, and tests/fixtures/onnx/hnn_blocks.onnx is hnn's file of every layer
+    kind; onnx.checker (full check) must accept each and onnxruntime's outputs must equal hnn's
+    within 1e-5 relative (max |difference| / max |hnn output|).
 
 --write-fixtures also writes tests/fixtures/onnx/ for tests/onnx/test_onnx_fixtures.cpp (which
 needs neither PyTorch nor onnxruntime): d2l's LeNet (trained above) from the dynamo exporter,
@@ -212,10 +213,11 @@ def main():
         os.makedirs(examples)
         if not args.fixtures_only:
             run([args.tool, "examples", examples])
-        for f in sorted(os.listdir(examples)):
-            if not f.endswith(".onnx"):
+        committed = [os.path.join(FIXTURES, "hnn_blocks.onnx")]  # every layer kind, committed
+        for path in sorted(os.path.join(examples, f) for f in os.listdir(examples)) + committed:
+            if not path.endswith(".onnx") or args.fixtures_only:
                 continue
-            path = os.path.join(examples, f)
+            f = os.path.relpath(path, ROOT) if path in committed else os.path.basename(path)
             stem = path[:-len(".onnx")]
             onnx.checker.check_model(onnx.load(path), full_check=True)
             x = numpy_helper.to_array(onnx.load_tensor(stem + ".input.pb"))

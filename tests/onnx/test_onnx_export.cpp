@@ -18,6 +18,7 @@
 #include "../../examples/resnet/model.hpp"
 #include "../support/lenet5.hpp"
 #include "hnn/onnx.hpp"
+#include "blocks_model.hpp"
 #include "onnx_test_util.hpp"
 #include "vary_batch_norms.hpp"
 
@@ -225,4 +226,21 @@ TEST_F(OnnxExportFile, WritesAFileTheCheckerAndTheReaderAccept) {
   const std::string nowhere = path("no/such/folder/m.onnx");
   EXPECT_NE(onnx_error([&] { export_onnx(model, nowhere, Shape{1, 1, 28, 28}); }, nowhere).find("cannot"),
             std::string::npos);
+}
+
+// A file hnn wrote and that is committed (tests/fixtures/onnx/hnn_blocks.onnx): ONNX's C++
+// checker accepts it, hnn reads it back to the outputs stored beside it, and hnn still writes
+// it byte for byte (a change in what hnn writes shows here first; onnxruntime's reading of the
+// same file is tests/interop/pytorch_onnx.py's).
+TEST(OnnxExport, TheCommittedFileOfEveryLayerKind) {
+  const std::string stem = std::string(HNN_SOURCE_DIR) + "/tests/fixtures/onnx/hnn_blocks";
+  EXPECT_NO_THROW(onnx::checker::check_model(stem + ".onnx"));
+  Sequential<float, cpu> back = load_onnx<float>(stem + ".onnx");
+  const Tensor<float, cpu> x = read_onnx_tensor<float>(stem + ".input.pb");
+  EXPECT_LE(max_difference(back.forward(x).to<cpu>(), read_onnx_tensor<float>(stem + ".output.pb")), 1e-6);
+  Sequential<float, cpu> model = blocks_model();
+  EXPECT_LE(max_difference(model.forward(blocks_input()).to<cpu>(), read_onnx_tensor<float>(stem + ".output.pb")), 1e-6);
+  EXPECT_TRUE(to_onnx(model, Shape{1, 1, 8, 8}).SerializeAsString() == read_file(stem + ".onnx"))
+      << "hnn no longer writes " << stem << ".onnx byte for byte; if the change is meant, rewrite it with "
+      << "hnn_onnx_tool blocks tests/fixtures/onnx (and check it with tests/interop/pytorch_onnx.py)";
 }
