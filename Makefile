@@ -7,7 +7,9 @@
 #                                     the same training built as a user builds it (find_package
 #                                     + hnn::native, tests/consumer/bench.sh) and the ratio
 #   make bench-peers                  install the PyTorch peer (.venv-peer/), then hnn and the
-#                                     peer alternating over rounds, and the ratios
+#                                     peer alternating over rounds, and the ratios; then the
+#                                     inference latency against onnxruntime (compare_latency.py,
+#                                     LATENCY_ARGS)
 #   make clean                        remove the build directory
 #
 # Overridable: BUILD_DIR (build), BUILD_TYPE (Release), HNN_CUDA (AUTO), GENERATOR (Ninja when
@@ -22,6 +24,7 @@ BUILD_TYPE ?= Release
 HNN_CUDA   ?= AUTO
 CMAKE_ARGS ?=
 ARGS       ?=
+LATENCY_ARGS ?=
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_JOBS ?= 2
 CMAKE      ?= cmake
@@ -67,12 +70,14 @@ bench: configure
 	bash tests/consumer/bench.sh $(BUILD_DIR)
 
 bench-peers: configure
-	$(CMAKE) --build $(BUILD_DIR) --target lenet5_bench -j$(JOBS)
+	$(CMAKE) --build $(BUILD_DIR) --target lenet5_bench latency_bench -j$(JOBS)
 ifeq ($(strip $(PYTHON)),)
 	bash scripts/install-peer.sh $(PEER_VENV)
 	$(PEER_VENV)/bin/python tests/bench/compare_peers.py --hnn $(BUILD_DIR)/lenet5_bench --python $(PEER_VENV)/bin/python $(ARGS)
+	$(PEER_VENV)/bin/python tests/bench/compare_latency.py --hnn $(BUILD_DIR)/latency_bench --python $(PEER_VENV)/bin/python $(LATENCY_ARGS)
 else
 	$(PYTHON) tests/bench/compare_peers.py --hnn $(BUILD_DIR)/lenet5_bench --python $(PYTHON) $(ARGS)
+	$(PYTHON) tests/bench/compare_latency.py --hnn $(BUILD_DIR)/latency_bench --python $(PYTHON) $(LATENCY_ARGS)
 endif
 
 clean:

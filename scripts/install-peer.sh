@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the PyTorch peer for `make bench-peers` and tests/reference/: a Python virtual
-# environment with PyTorch 2.x from PyPI (the default wheel pip resolves), numpy and
-# safetensors. Idempotent: when the environment already imports torch >= 2, numpy and
-# safetensors it installs nothing. Prints the environment's size either way.
+# environment with PyTorch 2.x from PyPI (the default wheel pip resolves), numpy, safetensors,
+# and onnx, onnxscript (torch.onnx.export's dynamo exporter) and onnxruntime (the inference
+# peer of tests/bench/compare_latency.py and tests/interop/pytorch_onnx.py). Idempotent: when
+# the environment already imports all of them (torch >= 2) it installs nothing. Prints the environment's size either way.
 #
 # Usage: scripts/install-peer.sh [VENV_DIR]       (default: .venv-peer at the repository root)
 # Environment: PEER_PYTHON  interpreter that creates the venv (default: python3 on PATH)
@@ -16,7 +17,7 @@ venv="${1:-$root/.venv-peer}"
 base_python="${PEER_PYTHON:-python3}"
 torch_spec="${TORCH_SPEC:-torch>=2}"
 
-check='import sys, torch, numpy, safetensors
+check='import sys, torch, numpy, safetensors, onnx, onnxscript, onnxruntime
 sys.exit(0 if int(torch.__version__.split(".")[0]) >= 2 else 1)'
 
 report() {
@@ -40,8 +41,8 @@ if [[ ! -x "$venv/bin/python" ]]; then
     exit 1
   fi
 fi
-echo "install-peer: pip install '$torch_spec' numpy safetensors (PyTorch's default wheel is a few GB)"
+echo "install-peer: pip install '$torch_spec' numpy safetensors onnx onnxscript onnxruntime (PyTorch's default wheel is a few GB)"
 # shellcheck disable=SC2086  # PIP_EXTRA is a list of arguments
-"$venv/bin/python" -m pip install --disable-pip-version-check ${PIP_EXTRA:-} "$torch_spec" numpy safetensors
-"$venv/bin/python" -c "$check" || { echo "install-peer: torch >= 2 still does not import from $venv" >&2; exit 1; }
+"$venv/bin/python" -m pip install --disable-pip-version-check ${PIP_EXTRA:-} "$torch_spec" numpy safetensors onnx onnxscript onnxruntime
+"$venv/bin/python" -c "$check" || { echo "install-peer: torch >= 2 (or onnx, onnxruntime) still does not import from $venv" >&2; exit 1; }
 report

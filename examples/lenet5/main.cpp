@@ -7,7 +7,7 @@
 //          [--save PATH [--checkpoint-every N]] [--resume PATH]
 //          [--history FILE.csv] [--plot FILE.svg] [--gallery FILE.png] [--progress auto|on|off]
 //   lenet5 predict --model PATH [--device cpu|cuda] [--top K] IMAGE...
-//   lenet5 export --model M.hnn --out M.safetensors   (and predict on .safetensors: export.hpp)
+//   lenet5 export --model M.hnn --out M.safetensors|M.onnx   (and predict on those: export.hpp)
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -61,7 +61,7 @@ const char* const usage =
     "already, it is cropped to its object, scaled to fit 28x28 keeping its aspect ratio, and\n"
     "padded with black.\n"
     "\n"
-    "  --model PATH            the checkpoint to use, or a .safetensors file (CPU only)\n"
+    "  --model PATH            the checkpoint to use, or a .safetensors or .onnx file (CPU only)\n"
     "  --variant sigmoid|relu  for a .safetensors file PyTorch wrote: the network it holds\n"
     "  --test-set DIR          instead of images: the accuracy on the Fashion-MNIST test split in DIR\n"
     "  --logits FILE           with --test-set: write every logit (float32, N x 10) to FILE\n"
@@ -69,9 +69,10 @@ const char* const usage =
     "  --device cpu|cuda       where to run the model (default cpu)\n"
     "  --threads N             CPU threads (default: all cores)\n"
     "\n"
-    "usage: lenet5 export --model M.hnn --out M.safetensors\n"
+    "usage: lenet5 export --model M.hnn --out M.safetensors|M.onnx [--format safetensors|onnx]\n"
     "Writes a checkpoint's model as safetensors (F32, PyTorch's state_dict names), which\n"
-    "PyTorch loads with safetensors.torch.load_file and nn.Sequential.load_state_dict.\n";
+    "PyTorch loads with safetensors.torch.load_file and nn.Sequential.load_state_dict, or as\n"
+    "ONNX (opset 13, input (N, 1, 28, 28)) for onnxruntime and other runtimes.\n";
 
 std::string usage_text() {
   std::string text = usage;

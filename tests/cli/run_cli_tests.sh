@@ -341,6 +341,35 @@ expect_ok predict-pytorch-file '^test acc 0\.[0-9]{4} \([0-9]+ of 1000 images\)$
 expect_ok export-writes '^wrote .*m\.safetensors: 10 tensors, 61706 parameters' -- export --model "$st/m.hnn" --out "$st/m.safetensors"
 expect_ok predict-exported-file '^test acc 0\.[0-9]{4} \(' -- predict --model "$st/m.safetensors" --test-set "$slice" --threads 1
 
+# -- ONNX: lenet5 export --format onnx, and predict on .onnx files (when built with hnn::onnx) --
+if "$lenet5" export --format onnx --model "$st/none.hnn" --out "$st/none.onnx" 2>&1 | grep -q "built without ONNX support"; then
+  echo "SKIP (part): this lenet5 was built without ONNX support (libonnx-dev): export --format onnx not checked"
+else
+  expect_ok export-onnx-writes '^wrote .*m\.onnx: ONNX opset 13, input \(N, 1, 28, 28\), 10 tensors, 61706 parameters' -- \
+    export --model "$st/m.hnn" --out "$st/m.onnx"
+  expect_ok export-onnx-by-flag '^wrote .*m\.model: ONNX opset 13' -- export --model "$st/m.hnn" --out "$st/m.model" --format onnx
+  expect_exit 2 export-bad-format "--format must be safetensors or onnx, got 'tflite'" -- \
+    export --model "$st/m.hnn" --out "$st/m.tflite" --format tflite
+  expect_exit 2 predict-onnx-with-variant '--variant is for \.safetensors files' -- \
+    predict --model "$st/m.onnx" --variant relu --test-set "$slice"
+  printf 'abc' >"$st/short.onnx"
+  expect_exit 1 predict-onnx-corrupt 'short\.onnx: not an ONNX model' -- predict --model "$st/short.onnx" --test-set "$slice"
+  expect_exit 1 predict-onnx-missing 'none\.onnx: cannot open the file' -- predict --model "$st/none.onnx" --test-set "$slice"
+  # hnn -> ONNX -> hnn: the same predictions as the safetensors export of the same checkpoint.
+  expect_ok predict-onnx-file '^test acc 0\.[0-9]{4} \(' -- predict --model "$st/m.onnx" --test-set "$slice" --threads 1
+  cp "$work/out.txt" "$st/onnx-acc.txt"
+  "$lenet5" predict --model "$st/m.safetensors" --test-set "$slice" --threads 1 >"$st/st-acc.txt" 2>&1 || true
+  case_name=onnx-and-safetensors-agree
+  if cmp -s "$st/onnx-acc.txt" "$st/st-acc.txt"; then
+    passed=$((passed + 1)); echo "ok   $case_name: $(cat "$st/onnx-acc.txt")"
+  else
+    fail "the .onnx and .safetensors exports predict differently: $(cat "$st/onnx-acc.txt") vs $(cat "$st/st-acc.txt")"
+  fi
+  # A file PyTorch's dynamo exporter wrote (tests/fixtures/onnx).
+  expect_ok predict-pytorch-onnx '^test acc 0\.[0-9]{4} \(' -- \
+    predict --model "$here/../fixtures/onnx/lenet5_sigmoid_dynamo18.onnx" --test-set "$slice" --threads 1
+fi
+
 echo
 echo "cli: $passed passed, $failed failed, $gaps known gap(s)"
 [[ $failed -eq 0 ]]
