@@ -26,7 +26,7 @@
 
 #include <hnn/data/mnist.hpp>
 #include <hnn/parallel.hpp>
-#include <hnn/sequential.hpp>
+#include <hnn/model/sequential.hpp>
 
 #include "../../examples/resnet/model.hpp"  // the example's own network
 #include "../support/data_dir.hpp"

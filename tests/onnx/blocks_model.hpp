@@ -7,8 +7,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include <hnn/layers/residual.hpp>
-#include <hnn/sequential.hpp>
+#include <hnn/model/residual.hpp>
+#include <hnn/model/sequential.hpp>
 
 #include "vary_batch_norms.hpp"
 

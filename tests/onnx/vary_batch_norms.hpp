@@ -7,7 +7,7 @@
 #include <map>
 #include <string>
 
-#include "hnn/sequential.hpp"
+#include "hnn/model/sequential.hpp"
 
 namespace onnx_test {
 

@@ -207,3 +207,15 @@ TEST(BadData, OptionsOutsideTheirRangeAreRefused) {
   o.max_loss_factor = std::numeric_limits<double>::quiet_NaN();
   rejected(o, "max_loss_factor");
 }
+
+// A hand-written loop's gradient of the wrong shape is refused by name before any layer reads
+// it (it overflowed the linear layer's product before the check).
+TEST(BadShapes, BackwardRefusesAGradientOfAnotherShapeThanTheOutput) {
+  Sequential<float, cpu> net(Flatten(), Linear(12, 5), ReLU(), Linear(5, 3));
+  const Tensor<float> x = Tensor<float>::full(Shape{4, 3, 2, 2}, 0.5f);
+  net.forward(x);
+  expect_rejected([&] { net.backward(Tensor<float>::zeros(Shape{4, 5})); }, {"backward", "(4, 5)", "(4, 3)"});
+  expect_rejected([&] { net.backward(Tensor<float>::zeros(Shape{3, 3})); }, {"(3, 3)", "(4, 3)"});
+  expect_rejected([&] { net.backward(Tensor<float>::zeros(Shape{12})); }, {"(12)", "(4, 3)"});
+  EXPECT_NO_THROW(net.backward(Tensor<float>::zeros(Shape{4, 3})));
+}

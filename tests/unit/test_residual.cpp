@@ -309,3 +309,30 @@ TEST(Residual, TrainingModeReachesEveryBranch) {
   EXPECT_TRUE(block.body().layer(0).training());
   EXPECT_TRUE(block.shortcut()->layer(0).training());
 }
+
+// The model's fusion setting reaches the Sequentials inside its Residuals: with fusion off no
+// plan at any depth runs a fused stage, and the results are the fused model's.
+TEST(Residual, FusionSettingReachesTheBranches) {
+  const std::vector<hnn::LayerSpec> specs{
+      Conv2d(1, 4, 3).padding(1), ReLU(),
+      Residual({Conv2d(4, 4, 3).padding(1).bias(false), hnn::BatchNorm2d(4), ReLU(),
+                Conv2d(4, 4, 3).padding(1), Sigmoid(), hnn::AvgPool2d(1)}),
+      ReLU(), Flatten(), Linear(4 * 5 * 5, 3)};
+  Sequential<float, cpu> fused(specs), unfused(specs);
+  unfused.copy_parameters_from(fused);
+  unfused.set_fusion(false);
+  const Shape input{2, 1, 5, 5};
+  const auto fused_stages = [&](Sequential<float, cpu>& model) {
+    std::size_t n = 0;
+    for (const auto& step : model.plan(input).steps()) n += step.count > 1;
+    auto& block = dynamic_cast<hnn::ResidualLayer<float, cpu>&>(model.layer(2));
+    for (const auto& step : block.body().plan(input).steps()) n += step.count > 1;
+    return n;
+  };
+  EXPECT_EQ(fused_stages(fused), 2u) << "Residual + ReLU outside, BatchNorm + ReLU inside the body";
+  EXPECT_EQ(fused_stages(unfused), 0u) << "set_fusion(false) must reach the body's plan";
+  hnn::Rng rng(5);
+  const Tensor<float> x = hnn::testing::as<float>(random_tensor(input, rng));
+  const Tensor<float> a = fused.forward(x).clone(), b = unfused.forward(x);
+  for (std::int64_t i = 0; i < a.numel(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5f) << i;
+}

@@ -49,9 +49,9 @@
 #endif
 
 #include "hnn/checkpoint.hpp"
-#include "hnn/layers/residual.hpp"
+#include "hnn/model/residual.hpp"
 #include "hnn/onnx/common.hpp"
-#include "hnn/sequential.hpp"
+#include "hnn/model/sequential.hpp"
 #include "hnn/tensor.hpp"
 
 namespace hnn {

@@ -51,9 +51,9 @@
 
 #include <onnx/onnx_pb.h>
 
-#include "hnn/layers/residual.hpp"
+#include "hnn/model/residual.hpp"
 #include "hnn/onnx/common.hpp"
-#include "hnn/sequential.hpp"
+#include "hnn/model/sequential.hpp"
 #include "hnn/tensor.hpp"
 
 namespace hnn {
