@@ -16,7 +16,7 @@
 #include <hnn/kernels/conv2d.hpp>
 #include <hnn/kernels/conv2d_act_pool.hpp>
 #include <hnn/kernels/linear.hpp>
-#include <hnn/kernels/loss.hpp>
+#include <hnn/kernels/cross_entropy.hpp>
 #include <hnn/kernels/pool2d.hpp>
 #include <hnn/kernels/sgd.hpp>
 #include <hnn/parallel.hpp>
@@ -289,9 +289,11 @@ void BM_SoftmaxCrossEntropy(benchmark::State& state) {
   std::vector<std::int32_t> labels(batch);
   for (std::int64_t i = 0; i < batch; ++i) labels[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(i % 10);
   std::vector<float> dz(z.size());
-  double stats[LossStats::size] = {0, 0, -1};
+  double stats[LossStats::size] = {};
+  stats[LossStats::first_bad_batch] = -1;
   for (auto _ : state) {
-    softmax_cross_entropy(cpu{}, batch, 10, z.data(), labels.data(), dz.data(), stats, nullptr);
+    cross_entropy(cpu{}, batch, 10, z.data(), labels.data(), static_cast<const float*>(nullptr), 0.0f, Reduction::mean,
+                  dz.data(), stats, nullptr, nullptr);
     benchmark::DoNotOptimize(dz.data());
     benchmark::ClobberMemory();
   }
