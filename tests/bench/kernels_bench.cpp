@@ -307,9 +307,10 @@ void BM_SgdUpdate(benchmark::State& state) {
   const auto g = random_vector(n, 2);
   std::vector<float> v(p.size(), 0.0f);
   const bool with_momentum = state.range(0) != 0;
+  const std::int64_t step = 2;  // past the momentum buffer's first step
   for (auto _ : state) {
-    sgd_update(cpu{}, n, p.data(), g.data(), with_momentum ? v.data() : nullptr, 1e-6f, with_momentum ? 0.9f : 0.0f,
-               0.0f);
+    sgd_update(cpu{}, n, p.data(), g.data(), with_momentum ? v.data() : nullptr,
+               SgdHyper<float>{1e-6f, with_momentum ? 0.9f : 0.0f, 0.0f, 0.0f, false}, &step, 1);
     benchmark::DoNotOptimize(p.data());
     benchmark::ClobberMemory();
   }

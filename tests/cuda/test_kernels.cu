@@ -19,7 +19,6 @@
 #include "hnn/kernels/conv2d.hpp"
 #include "hnn/kernels/linear.hpp"
 #include "hnn/kernels/pool2d.hpp"
-#include "hnn/kernels/sgd.hpp"
 
 using namespace hnn;
 using namespace hnn::testing;
@@ -340,44 +339,6 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CudaLinear,
                                            LinearCase{"batch3_7_to_5_no_dx", 3, 7, 5, false, 406},
                                            LinearCase{"batch1_33_to_17", 1, 33, 17, true, 407}),
                          [](const ::testing::TestParamInfo<LinearCase>& info) { return std::string(info.param.name); });
-
-// -------------------------------------------------------------------------------------
-// SGD
-// -------------------------------------------------------------------------------------
-
-TEST(CudaSgd, UpdateMatchesCpuWithAndWithoutMomentumAndWeightDecay) {
-  HNN_REQUIRE_GPU();
-  struct Config {
-    const char* name;
-    float lr, momentum, weight_decay;
-    bool velocity;  // the optimiser passes velocity_or_null = nullptr when momentum is 0
-  };
-  const Config configs[] = {{"plain", 0.9f, 0.0f, 0.0f, false},
-                            {"momentum", 0.1f, 0.9f, 0.0f, true},
-                            {"momentum_and_weight_decay", 0.05f, 0.9f, 5e-4f, true},
-                            {"weight_decay_only", 0.1f, 0.0f, 1e-2f, false}};
-  // LeNet-5's 61,706 parameters in one buffer, an odd size, and a single one.
-  const std::int64_t sizes[] = {61706, 1001, 1};
-  std::uint64_t seed = 600;
-  for (const Config& config : configs)
-    for (const std::int64_t n : sizes) {
-      SCOPED_TRACE(std::string(config.name) + ", n = " + std::to_string(n));
-      Rng rng(++seed);
-      std::vector<float> param = random_floats(n, rng), velocity = random_floats(n, rng, -0.1, 0.1);
-      auto param_d = to_device(param), velocity_d = to_device(velocity);
-      // Three steps with fresh gradients, so that momentum carries from step to step.
-      for (int step = 0; step < 3; ++step) {
-        const auto grad = random_floats(n, rng);
-        const auto grad_d = to_device(grad);
-        sgd_update(cpu{}, n, param.data(), grad.data(), config.velocity ? velocity.data() : nullptr, config.lr,
-                   config.momentum, config.weight_decay);
-        sgd_update(cuda{}, n, param_d.data(), grad_d.data(), config.velocity ? velocity_d.data() : nullptr,
-                   config.lr, config.momentum, config.weight_decay);
-      }
-      EXPECT_TRUE(all_close(to_host(param_d), param)) << "parameters";
-      EXPECT_TRUE(all_close(to_host(velocity_d), velocity)) << "velocity";
-    }
-}
 
 // -------------------------------------------------------------------------------------
 // Batch assembly

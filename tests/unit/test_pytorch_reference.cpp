@@ -22,7 +22,6 @@
 #include <string>
 #include <tuple>
 
-#include <hnn/adam.hpp>
 #include <hnn/data/mnist.hpp>
 #include <hnn/layers/residual.hpp>
 #include <hnn/loss.hpp>
