@@ -263,7 +263,7 @@ class Trainer {
       if (optimizer_->replayable())
         launcher_.run([this] { step(options_.batch_size); });
       else
-        step(options_.batch_size);  // its arguments change every step (Adam's bias correction)
+        step(options_.batch_size);  // an optimizer whose kernels' arguments change every step
       report((b + 1) * options_.batch_size);
     }
     if (n % options_.batch_size != 0) {

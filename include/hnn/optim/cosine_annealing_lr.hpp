@@ -18,10 +18,9 @@ class CosineAnnealingLR final : public LRScheduler {
   CosineAnnealingLR(OptimizerBase& optimizer, std::int64_t t_max, double eta_min = 0,
                     Interval interval = Interval::per_epoch)
       : LRScheduler(optimizer, interval), t_max_(t_max), eta_min_(eta_min) {
-    if (t_max < 1) throw std::invalid_argument(who() + ": T_max must be at least 1, got " + std::to_string(t_max));
     if (!(eta_min >= 0) || !std::isfinite(eta_min))
       throw std::invalid_argument(who() + ": eta_min must be at least 0 and finite, got " + std::to_string(eta_min));
-    start();
+    start();  // formula() checks t_max
   }
   const char* name() const override { return "CosineAnnealingLR"; }
   double lr_at(std::int64_t step, std::size_t group) const override {

@@ -20,10 +20,9 @@ class StepLR final : public LRScheduler {
  public:
   StepLR(OptimizerBase& optimizer, std::int64_t step_size, double gamma = 0.1, Interval interval = Interval::per_epoch)
       : LRScheduler(optimizer, interval), step_size_(step_size), gamma_(gamma) {
-    if (step_size < 1) throw std::invalid_argument(who() + ": step_size must be at least 1, got " + std::to_string(step_size));
     if (!(gamma > 0) || !std::isfinite(gamma))
       throw std::invalid_argument(who() + ": gamma must be positive and finite, got " + std::to_string(gamma));
-    start();
+    start();  // formula() checks step_size
   }
   const char* name() const override { return "StepLR"; }
   double lr_at(std::int64_t step, std::size_t group) const override {
