@@ -83,7 +83,7 @@ Tensor<T, cpu> as(const Tensor<double, cpu>& t) {
 
 // The relative error of `actual` against `expected` (see the top of this file).
 template <class T>
-double relative_error(const Tensor<T, cpu>& actual, const Tensor<double, cpu>& expected) {
+double relative_error_to(const Tensor<T, cpu>& actual, const Tensor<double, cpu>& expected) {
   if (actual.shape() != expected.shape()) return INFINITY;
   double diff = 0, scale = 0;
   for (std::int64_t i = 0; i < expected.numel(); ++i) {
@@ -95,7 +95,7 @@ double relative_error(const Tensor<T, cpu>& actual, const Tensor<double, cpu>& e
   return diff / std::max(scale, 1e-30);
 }
 
-inline double relative_error(double actual, double expected) {
+inline double relative_error_to(double actual, double expected) {
   const double d = std::abs(actual - expected);
   return std::isnan(d) ? INFINITY : d / std::max(std::abs(expected), 1e-30);
 }

@@ -108,11 +108,11 @@ TEST(SchedulesAgainstPytorch, EveryGroupsRateAtEveryStep) {
       const bool past_the_cycle = cycles_momentum && k == lr.dim(0) - 1;
       for (std::size_t g = 0; g < 2; ++g) {
         const double expected = lr.at(past_the_cycle ? k - 1 : k, g);
-        EXPECT_LT(relative_error(optimizer->lr(g), expected), 1e-10)
+        EXPECT_LT(relative_error_to(optimizer->lr(g), expected), 1e-10)
             << "step " << k << " group " << g << ": " << optimizer->lr(g) << " vs " << expected;
         EXPECT_EQ(schedule->lr(g), optimizer->lr(g));
         if (cycles_momentum) {
-          EXPECT_LT(relative_error(optimizer->momentum(g), momentum.at(past_the_cycle ? k - 1 : k, g)), 1e-10)
+          EXPECT_LT(relative_error_to(optimizer->momentum(g), momentum.at(past_the_cycle ? k - 1 : k, g)), 1e-10)
               << "momentum, step " << k;
         }
       }
