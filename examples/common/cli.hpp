@@ -97,8 +97,8 @@ inline const char* const predict_flags_help =
     "  --threads N             CPU threads (default: all cores)\n";
 
 inline const char* const optimizer_flags_help =
-    "  --optimizer sgd|adam|adamw  the optimizer (PyTorch's: Adam betas 0.9, 0.999, eps 1e-8);\n"
-    "                          another than the recipe's defaults to lr 0.001 for adam/adamw\n"
+    "  --optimizer sgd|adam|adamw|rmsprop  the optimizer (PyTorch's defaults: Adam betas 0.9,\n"
+    "                          0.999, eps 1e-8); another than the recipe's defaults to its own lr\n"
     "  --weight-decay X        L2 weight decay, X >= 0 (adamw: decoupled, default 0.01)\n"
     "  --schedule constant|step|cosine  the learning rate per epoch: constant; step: times\n"
     "                          --gamma every --step-size epochs; cosine: down to 0 at --epochs\n"
@@ -121,10 +121,13 @@ inline bool parse_training_flag(const std::string& flag, const std::string& valu
   else if (flag == "--batch-size") o.batch_size = parse_integer(flag, value, 1, 1 << 20), o.batch_size_given = true;
   else if (flag == "--optimizer") {
     try {
-      o.optimizer = hnn::optimizer_kind(value);
+      hnn::optimizer_defaults(value);  // throws for a name no optimizer registered
     } catch (const std::invalid_argument&) {
-      throw UsageError("--optimizer must be sgd, adam or adamw, got '" + value + "'");
+      std::string names;
+      for (const std::string& n : hnn::optimizer_names()) names += (names.empty() ? "" : ", ") + n;
+      throw UsageError("--optimizer must be one of " + names + ", got '" + value + "'");
     }
+    o.optimizer = value;
     o.optimizer_given = true;
   } else if (flag == "--weight-decay") o.weight_decay = parse_nonnegative(flag, value), o.weight_decay_given = true;
   else if (flag == "--schedule") {
@@ -161,9 +164,9 @@ inline bool parse_training_flag(const std::string& flag, const std::string& valu
 // The checks across flags, once all are parsed; `recipe` is the program's default recipe.
 inline void check_training_flags(const Options& o, const Recipe& recipe) {
   if (o.checkpoint_every > 0 && o.save_path.empty()) throw UsageError("--checkpoint-every needs --save PATH (see --help)");
-  const hnn::OptimizerKind optimizer = o.optimizer_given ? o.optimizer : recipe.optimizer;
-  if (o.momentum_given && optimizer != hnn::OptimizerKind::sgd)
-    throw UsageError(std::string("--momentum applies to --optimizer sgd only, not ") + hnn::optimizer_name(optimizer));
+  const std::string optimizer = o.optimizer_given ? o.optimizer : recipe.optimizer;
+  if (o.momentum_given && hnn::optimizer_defaults(optimizer).count("momentum") == 0)
+    throw UsageError("--momentum applies to optimizers with a momentum (sgd, rmsprop), not " + optimizer);
   const hnn::ScheduleKind schedule = o.schedule_given ? o.schedule : recipe.schedule;
   if ((o.step_size_given || o.gamma_given) && schedule != hnn::ScheduleKind::step)
     throw UsageError(std::string(o.step_size_given ? "--step-size" : "--gamma") + " applies to --schedule step only");

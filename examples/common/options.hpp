@@ -14,8 +14,8 @@ struct Recipe {
   int epochs = 10;
   double lr = 0.1;
   std::int64_t batch_size = 256;
-  hnn::OptimizerKind optimizer = hnn::OptimizerKind::sgd;
-  double momentum = 0;                 // sgd only
+  std::string optimizer = "sgd";       // a registered optimizer (hnn::optimizer_names())
+  double momentum = 0;                 // optimizers with a momentum
   double weight_decay = 0;             // for adamw PyTorch's default is 0.01
   hnn::ScheduleKind schedule = hnn::ScheduleKind::constant;
   std::int64_t step_size = 0;          // step schedule
@@ -33,7 +33,7 @@ struct Options {
   bool momentum_given = false;
   std::int64_t batch_size = 256;
   bool batch_size_given = false;
-  hnn::OptimizerKind optimizer = hnn::OptimizerKind::sgd;
+  std::string optimizer = "sgd";
   bool optimizer_given = false;
   double weight_decay = 0;
   bool weight_decay_given = false;
@@ -58,8 +58,9 @@ struct Options {
 };
 
 // The options of the run: each flag given, else the recipe's value. Switching the optimizer
-// away from the recipe's without --lr takes PyTorch's default rate for Adam/AdamW (1e-3), and
-// AdamW's default weight decay (0.01) unless --weight-decay is given; momentum is SGD's only.
+// away from the recipe's without --lr takes PyTorch's default rate of the other (Adam 1e-3), and
+// AdamW's default weight decay (0.01) unless --weight-decay is given; momentum is for optimizers
+// that have one.
 inline hnn::TrainOptions train_options(const Options& o, const Recipe& r) {
   hnn::TrainOptions t;
   t.epochs = o.epochs_given ? o.epochs : r.epochs;
@@ -67,8 +68,9 @@ inline hnn::TrainOptions train_options(const Options& o, const Recipe& r) {
   t.seed = o.seed;
   t.optimizer = o.optimizer_given ? o.optimizer : r.optimizer;
   const bool recipe_optimizer = t.optimizer == r.optimizer;
-  t.lr = o.lr_given ? o.lr : recipe_optimizer || t.optimizer == hnn::OptimizerKind::sgd ? r.lr : 1e-3;
-  if (t.optimizer == hnn::OptimizerKind::sgd) t.momentum = o.momentum_given ? o.momentum : recipe_optimizer ? r.momentum : 0;
+  const hnn::OptimizerArgs defaults = hnn::optimizer_defaults(t.optimizer);
+  t.lr = o.lr_given ? o.lr : recipe_optimizer || t.optimizer == "sgd" ? r.lr : defaults.at("lr");
+  if (defaults.count("momentum") != 0) t.momentum = o.momentum_given ? o.momentum : recipe_optimizer ? r.momentum : 0;
   if (o.weight_decay_given) t.weight_decay = o.weight_decay;
   else if (recipe_optimizer) t.weight_decay = r.weight_decay;
   // else unset: the optimizer's default (TrainOptions::weight_decay_or_default)

@@ -54,7 +54,7 @@ std::map<std::string, std::string> recipe_metadata(const Program& program, const
       {"lr", number(t.lr)},
       {"momentum", number(t.momentum)},
       {"batch_size", std::to_string(t.batch_size)},
-      {"optimizer", hnn::optimizer_name(t.optimizer)},
+      {"optimizer", t.optimizer},
       {"weight_decay", number(t.weight_decay_or_default())},
       {"schedule", hnn::schedule_name(t.schedule)},
       {"step_size", std::to_string(t.step_size)},
@@ -78,7 +78,8 @@ inline void take_recipe_from(const std::map<std::string, std::string>& meta, Opt
   if (!o.momentum_given && !get("momentum").empty()) o.momentum = std::stod(get("momentum")), o.momentum_given = true;
   if (!o.batch_size_given && !get("batch_size").empty()) o.batch_size = std::stoll(get("batch_size")), o.batch_size_given = true;
   if (!o.optimizer_given && !get("lr").empty()) {
-    o.optimizer = get("optimizer").empty() ? hnn::OptimizerKind::sgd : hnn::optimizer_kind(get("optimizer"));
+    o.optimizer = get("optimizer").empty() ? "sgd" : get("optimizer");
+    hnn::optimizer_defaults(o.optimizer);  // throws for a name no optimizer registered
     o.optimizer_given = true;
   }
   if (!o.weight_decay_given && !get("lr").empty()) {
@@ -123,15 +124,16 @@ inline void require_writable(const char* flag, const std::string& path) {
 // optimizer, its rate and decay, and the schedule.
 inline std::string describe_recipe(const hnn::TrainOptions& t) {
   char text[200];
-  if (t.optimizer == hnn::OptimizerKind::sgd && t.schedule == hnn::ScheduleKind::constant &&
+  if (t.optimizer == "sgd" && t.schedule == hnn::ScheduleKind::constant &&
       t.weight_decay_or_default() == 0) {
     std::snprintf(text, sizeof text, "lr %g, momentum %g", t.lr, t.momentum);
     return text;
   }
-  std::string s = hnn::optimizer_name(t.optimizer);
+  std::string s = t.optimizer;
   std::snprintf(text, sizeof text, " lr %g", t.lr);
   s += text;
-  if (t.optimizer == hnn::OptimizerKind::sgd) std::snprintf(text, sizeof text, ", momentum %g", t.momentum), s += text;
+  if (hnn::optimizer_defaults(t.optimizer).count("momentum") != 0)
+    std::snprintf(text, sizeof text, ", momentum %g", t.momentum), s += text;
   std::snprintf(text, sizeof text, ", weight decay %g", t.weight_decay_or_default());
   s += text;
   if (t.schedule == hnn::ScheduleKind::step)

@@ -5,14 +5,14 @@
 //   hnn::load(model, "lenet5.hnn");                  // same architecture required
 //   auto net = hnn::load_model<float, hnn::cpu>("lenet5.hnn");  // architecture from the file
 //
-// File format, version 2; version 1 files (no sub-layer counts, no optimizer name and step)
-// are read too. Every integer is little-endian whatever the host; every tensor element is an
+// File format, version 3; versions 1 (no sub-layer counts, no optimizer name and step) and 2
+// (no schedule state) are read too. Every integer is little-endian whatever the host; every tensor element is an
 // IEEE-754 float32, little-endian, whatever the host and the model's T.
 // A string is a u32 byte count followed by that many UTF-8 bytes (no terminator).
 //
 //   offset  size  field
 //   0       8     magic: the bytes "HNNCKPT" and a zero byte
-//   8       4     u32 format version (2)
+//   8       4     u32 format version (3)
 //   12      8     u64 size of the whole file in bytes, trailer included
 //   20            architecture: u32 layer count, then per layer
 //                   string kind            the description's kind: "Conv2d", "Linear", "Sigmoid", ...
@@ -34,11 +34,17 @@
 //                   i64 epochs completed
 //                   u64 shuffle generator state (hnn::Rng)
 //                   u64 n, i32 x n          the example order the next shuffle permutes
-//                   string optimizer        "sgd", "adam" or "adamw" (version 2; version 1: sgd)
-//                   i64 optimizer steps     Adam's t; 0 for SGD (version 2; version 1: 0)
+//                   string optimizer        its registered name: "sgd", "adam", "adamw", "rmsprop"
+//                                           (version 2 on; version 1: sgd)
+//                   i64 optimizer steps     steps taken (version 2 on; version 1: 0; version 2
+//                                           wrote 0 for SGD)
 //                   u32 count, then per optimizer buffer: u32 rank, i64 x rank, f32 values
-//                                           (SGD: momentum per parameter, none without momentum;
+//                                           (OptimizerState's layout, hnn/training_state.hpp:
+//                                           SGD: momentum per parameter, none without momentum;
 //                                           Adam/AdamW: exp_avg per parameter, then exp_avg_sq)
+//                   string schedule         the learning-rate schedule's name, "" if none
+//                                           (version 3; earlier: "")
+//                   i64 schedule steps      its step count (version 3; earlier: 0)
 //   size-4  4     u32 CRC-32 (zlib's crc32) of every byte before it
 //
 // Writing is atomic: the bytes go to a new temporary file in the destination's folder,
@@ -98,7 +104,7 @@ class CheckpointError : public std::runtime_error {
   std::string path_;
 };
 
-inline constexpr std::uint32_t checkpoint_format_version = 2;
+inline constexpr std::uint32_t checkpoint_format_version = 3;
 // How deeply layers may nest in a file (a bound on the reader's recursion, not on models).
 inline constexpr int checkpoint_max_nesting = 64;
 
@@ -474,6 +480,11 @@ inline Checkpoint read_checkpoint(const std::string& path) {
     const std::uint32_t buffers = r.u32("the optimizer buffer count");
     for (std::uint32_t i = 0; i < buffers; ++i)
       s.optimizer.buffers.push_back(r.tensor(s.optimizer.name + " buffer " + std::to_string(i)));
+    if (c.version >= 3) {
+      s.schedule.name = r.str("the schedule name");
+      s.schedule.steps = r.i64("the schedule step count");
+      if (s.schedule.steps < 0) r.fail("negative schedule step count " + std::to_string(s.schedule.steps));
+    }  // earlier versions held no schedule state: the defaults, none and 0
     c.extras.training = std::move(s);
   }
   if (r.remaining() != 0) r.fail(std::to_string(r.remaining()) + " unexpected bytes after the last record");
@@ -513,6 +524,8 @@ void save(const Sequential<T, Device>& model, const std::string& path, const Che
     w.i64(s.optimizer.step);
     w.count(s.optimizer.buffers.size());
     for (const auto& b : s.optimizer.buffers) w.tensor(b);
+    w.str(s.schedule.name);
+    w.i64(s.schedule.steps);
   }
 
   const std::uint64_t total = w.bytes.size() + trailer_size;

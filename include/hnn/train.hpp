@@ -1,6 +1,6 @@
 // The training loop: dataset on the device -> shuffled batch -> forward -> loss ->
-// backward -> optimizer step (SGD, Adam or AdamW, the learning rate set per epoch by a
-// schedule), and evaluation. The whole path of one step is Trainer::step().
+// backward -> optimizer step (any registered optimizer: hnn/optim.hpp, the learning rate set
+// per epoch by a schedule), and evaluation. The whole path of one step is Trainer::step().
 #pragma once
 
 #include <algorithm>
@@ -22,9 +22,8 @@
 #include "hnn/init.hpp"
 #include "hnn/kernels/batch.hpp"
 #include "hnn/loss.hpp"
-#include "hnn/lr_schedule.hpp"
 #include "hnn/mode.hpp"
-#include "hnn/optimizer.hpp"
+#include "hnn/optim.hpp"
 #include "hnn/model/sequential.hpp"
 #include "hnn/step_launcher.hpp"
 #include "hnn/training_state.hpp"
@@ -34,20 +33,39 @@
 
 namespace hnn {
 
+// The schedules a Trainer applies (TrainOptions::schedule), by name: "constant", "step", "cosine".
+enum class ScheduleKind { constant, step, cosine };
+
+inline const char* schedule_name(ScheduleKind k) {
+  switch (k) {
+    case ScheduleKind::constant: return "constant";
+    case ScheduleKind::step: return "step";
+    case ScheduleKind::cosine: return "cosine";
+  }
+  return "?";
+}
+
+// The kind named `name`; throws std::invalid_argument for anything else.
+inline ScheduleKind schedule_kind(const std::string& name) {
+  for (ScheduleKind k : {ScheduleKind::constant, ScheduleKind::step, ScheduleKind::cosine})
+    if (name == schedule_name(k)) return k;
+  throw std::invalid_argument("unknown learning-rate schedule '" + name + "' (constant, step or cosine)");
+}
+
 struct TrainOptions {
   int epochs = 10;
   double lr = 0.9;
   std::int64_t batch_size = 256;
   std::uint64_t seed = 0;  // drives the shuffle; the model's init has its own seed
   // The optimizer, with PyTorch's meaning and defaults for each field it reads.
-  OptimizerKind optimizer = OptimizerKind::sgd;
-  double momentum = 0;                 // sgd only (0 <= momentum < 1)
+  std::string optimizer = "sgd";       // a registered optimizer's name (hnn::optimizer_names())
+  double momentum = 0;                 // optimizers with a momentum (sgd, rmsprop): 0 <= momentum < 1
   // sgd and adam: L2 added to the gradient; adamw: decoupled. Unset: the optimizer's default
   // (0; adamw 0.01). weight_decay_or_default() resolves it.
   std::optional<double> weight_decay;
   double beta1 = 0.9, beta2 = 0.999;   // adam, adamw: in [0, 1)
   double eps = 1e-8;                   // adam, adamw: at least 0
-  // The learning rate of epoch e (0-based) is the schedule's (lr_schedule.hpp), set before the
+  // The learning rate of epoch e (0-based) is the schedule's (hnn/optim/), set before the
   // epoch starts: constant lr; step: lr x gamma^floor(e / step_size); cosine: from lr down
   // to eta_min over T_max = epochs.
   ScheduleKind schedule = ScheduleKind::constant;
@@ -56,27 +74,27 @@ struct TrainOptions {
   double eta_min = 0;                  // cosine: the final rate, at least 0
 
   double weight_decay_or_default() const {
-    return weight_decay ? *weight_decay : optimizer == OptimizerKind::adamw ? 0.01 : 0.0;
+    return weight_decay ? *weight_decay : optimizer_defaults(optimizer).at("weight_decay");
   }
-  // What the optimizer is built from (lr is the base rate the schedule starts at).
-  OptimizerSettings optimizer_settings() const {
-    OptimizerSettings s;
-    s.kind = optimizer;
-    s.lr = lr;
-    s.momentum = momentum;
-    s.weight_decay = weight_decay_or_default();
-    s.beta1 = beta1;
-    s.beta2 = beta2;
-    s.eps = eps;
-    return s;
+  // The options the optimizer is built from, by name (lr is the base rate the schedule starts
+  // at): momentum when set (an optimizer without one refuses it), betas and eps where the
+  // optimizer takes them.
+  OptimizerArgs optimizer_args() const {
+    const OptimizerArgs accepted = optimizer_defaults(optimizer);
+    OptimizerArgs args{{"lr", lr}, {"weight_decay", weight_decay_or_default()}};
+    if (momentum != 0) args["momentum"] = momentum;
+    if (accepted.count("beta1") != 0) args["beta1"] = beta1;
+    if (accepted.count("beta2") != 0) args["beta2"] = beta2;
+    if (accepted.count("eps") != 0) args["eps"] = eps;
+    return args;
   }
   // The learning rate of 1-based epoch `epoch`.
   double lr_at(int epoch) const {
     const std::int64_t e = epoch - 1;
     switch (schedule) {
       case ScheduleKind::constant: return lr;
-      case ScheduleKind::step: return StepLR(lr, step_size, gamma).lr(e);
-      case ScheduleKind::cosine: return CosineAnnealingLR(lr, epochs, eta_min).lr(e);
+      case ScheduleKind::step: return StepLR::formula(lr, e, step_size, gamma);
+      case ScheduleKind::cosine: return CosineAnnealingLR::formula(lr, e, epochs, eta_min);
     }
     return lr;
   }
@@ -175,7 +193,7 @@ class Trainer {
       : model_(model),
         data_(train_set),
         options_(validated(options, model, train_set, eval_set)),
-        optimizer_(make_optimizer(model.parameters(), options_.optimizer_settings())),
+        optimizer_(make_optimizer<T, Device>(options_.optimizer, model.parameters(), options_.optimizer_args())),
         shuffle_(options.seed),
         host_order_(Shape{train_set.size()}),
         order_(Shape{train_set.size()}),
@@ -245,7 +263,7 @@ class Trainer {
       if (optimizer_->replayable())
         launcher_.run([this] { step(options_.batch_size); });
       else
-        step(options_.batch_size);  // its arguments change every step (Adam's bias correction)
+        step(options_.batch_size);  // an optimizer whose kernels' arguments change every step
       report((b + 1) * options_.batch_size);
     }
     if (n % options_.batch_size != 0) {
@@ -346,7 +364,7 @@ class Trainer {
     if (o.epochs < 1) fail("epochs must be at least 1, got " + std::to_string(o.epochs));
     if (o.batch_size < 1) fail("batch size must be at least 1, got " + std::to_string(o.batch_size));
     if (o.eval_batch_size < 1) fail("evaluation batch size must be at least 1, got " + std::to_string(o.eval_batch_size));
-    validate(o.optimizer_settings(), "hnn::Trainer");
+    check_optimizer_args(o.optimizer, o.optimizer_args(), "hnn::Trainer");
     if (o.schedule == ScheduleKind::step && o.step_size < 1)
       fail("the step schedule needs step_size at least 1, got " + std::to_string(o.step_size));
     if (o.schedule == ScheduleKind::step && (!(o.gamma > 0) || !std::isfinite(o.gamma)))

@@ -39,13 +39,21 @@ struct BatchProgress {
 using BatchCallback = std::function<void(const BatchProgress&)>;
 
 // An optimizer's state on the host, as Optimizer::state() copies it out and a checkpoint
-// stores it (hnn/optimizer.hpp): its name, the steps it has taken, and its buffers.
+// stores it (hnn/optim/optimizer.hpp): its name, the steps it has taken, and its buffers.
 struct OptimizerState {
-  std::string name = "sgd";                  // "sgd", "adam" or "adamw" (optimizer_name())
-  std::int64_t step = 0;                     // Adam's t (steps taken); 0 for SGD, whose update does not use it
-  // Per parameter, in parameter order. SGD: the momentum (velocity) buffers, none without
-  // momentum. Adam/AdamW: every exp_avg, then every exp_avg_sq (2 x parameters).
+  std::string name = "sgd";                  // the optimizer's registered name: "sgd", "adam", "adamw", "rmsprop"
+  std::int64_t step = 0;                     // steps taken (files of earlier releases: 0 for SGD)
+  // Each kind of buffer in turn, one per parameter (in parameter-group order) that has it.
+  // SGD: momentum_buffer (parameters of groups with momentum). Adam/AdamW: every exp_avg, then
+  // every exp_avg_sq. RMSprop: square_avg, then momentum_buffer (momentum), then grad_avg (centered).
   std::vector<Tensor<float, cpu>> buffers;
+};
+
+// A learning-rate schedule's state (hnn/optim/lr_scheduler.hpp): its name and step count,
+// from which it sets its rates again.
+struct ScheduleState {
+  std::string name;         // "CosineAnnealingLR"; empty: no schedule object was saved
+  std::int64_t steps = 0;   // steps taken (PyTorch's last_epoch)
 };
 
 // Everything besides the parameters that the next epoch of a Trainer depends on, on the
@@ -55,6 +63,7 @@ struct TrainingState {
   std::uint64_t shuffle_state = 0;            // the shuffle generator after those epochs
   std::vector<std::int32_t> order;            // the example order the last shuffle left (the next permutes it)
   OptimizerState optimizer;                   // the optimizer's step count and buffers
+  ScheduleState schedule;                     // the schedule's step count (format version 3)
 };
 
 }  // namespace hnn

@@ -16,7 +16,7 @@
 #include <hnn/kernels/conv2d.hpp>
 #include <hnn/kernels/conv2d_act_pool.hpp>
 #include <hnn/kernels/linear.hpp>
-#include <hnn/kernels/loss.hpp>
+#include <hnn/kernels/cross_entropy.hpp>
 #include <hnn/kernels/pool2d.hpp>
 #include <hnn/kernels/sgd.hpp>
 #include <hnn/parallel.hpp>
@@ -289,9 +289,11 @@ void BM_SoftmaxCrossEntropy(benchmark::State& state) {
   std::vector<std::int32_t> labels(batch);
   for (std::int64_t i = 0; i < batch; ++i) labels[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(i % 10);
   std::vector<float> dz(z.size());
-  double stats[LossStats::size] = {0, 0, -1};
+  double stats[LossStats::size] = {};
+  stats[LossStats::first_bad_batch] = -1;
   for (auto _ : state) {
-    softmax_cross_entropy(cpu{}, batch, 10, z.data(), labels.data(), dz.data(), stats, nullptr);
+    cross_entropy(cpu{}, batch, 10, z.data(), labels.data(), static_cast<const float*>(nullptr), 0.0f, Reduction::mean,
+                  dz.data(), stats, nullptr, nullptr);
     benchmark::DoNotOptimize(dz.data());
     benchmark::ClobberMemory();
   }
@@ -305,9 +307,10 @@ void BM_SgdUpdate(benchmark::State& state) {
   const auto g = random_vector(n, 2);
   std::vector<float> v(p.size(), 0.0f);
   const bool with_momentum = state.range(0) != 0;
+  const std::int64_t step = 2;  // past the momentum buffer's first step
   for (auto _ : state) {
-    sgd_update(cpu{}, n, p.data(), g.data(), with_momentum ? v.data() : nullptr, 1e-6f, with_momentum ? 0.9f : 0.0f,
-               0.0f);
+    sgd_update(cpu{}, n, p.data(), g.data(), with_momentum ? v.data() : nullptr,
+               SgdHyper<float>{1e-6f, with_momentum ? 0.9f : 0.0f, 0.0f, 0.0f, false}, &step, 1);
     benchmark::DoNotOptimize(p.data());
     benchmark::ClobberMemory();
   }

@@ -167,8 +167,8 @@ expect_error threads-zero '--threads' -- --threads 0 --data "$good_dir"
 expect_error unknown-flag '--no-such-flag' -- --no-such-flag 3 --data "$good_dir"
 expect_error flag-without-value '--epochs' -- --data "$good_dir" --epochs
 # The optimizer and schedule flags (examples/common/cli.hpp).
-expect_error optimizer-unknown '--optimizer' 'rmsprop' -- --optimizer rmsprop --data "$good_dir"
-expect_error momentum-with-adam '--momentum' 'sgd only' -- --optimizer adam --momentum 0.9 --data "$good_dir"
+expect_error optimizer-unknown '--optimizer' 'lion' -- --optimizer lion --data "$good_dir"
+expect_error momentum-with-adam '--momentum' 'not adam' -- --optimizer adam --momentum 0.9 --data "$good_dir"
 expect_error weight-decay-negative '--weight-decay' -- --weight-decay -0.1 --data "$good_dir"
 expect_error weight-decay-not-a-number '--weight-decay' 'abc' -- --weight-decay abc --data "$good_dir"
 expect_error schedule-unknown '--schedule' 'linear' -- --schedule linear --data "$good_dir"

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "cuda_test_util.cuh"
-#include "hnn/kernels/adam.hpp"
 #include "hnn/kernels/batch_norm.hpp"
 #include "hnn/kernels/conv2d.hpp"
 #include "hnn/kernels/dropout.hpp"
@@ -222,26 +221,6 @@ TEST(CudaNoBias, Conv2dAndLinearMatchCpu) {
   EXPECT_TRUE(all_close(to_host(ly_d), ly)) << "linear forward";
   EXPECT_TRUE(all_close(to_host(ldx_d), ldx)) << "linear input gradient";
   EXPECT_TRUE(all_close(to_host(ldw_d), ldw)) << "linear weight gradient";
-}
-
-TEST(CudaAdam, AdamAndAdamWStepsMatchCpu) {
-  HNN_REQUIRE_GPU();
-  for (bool decoupled : {false, true}) {
-    Rng rng(decoupled ? 10 : 11);
-    const std::int64_t n = 10007;
-    auto p = random_floats(n, rng), m = host_buffer(n), v = host_buffer(n);
-    auto p_d = to_device(p), m_d = to_device(m), v_d = to_device(v);
-    for (std::int64_t step = 1; step <= 3; ++step) {
-      const auto g = random_floats(n, rng);
-      const auto g_d = to_device(g);
-      adam_update(cpu{}, n, p.data(), g.data(), m.data(), v.data(), 1e-3, 0.9, 0.999, 1e-8, 0.01, decoupled, step);
-      adam_update(cuda{}, n, p_d.data(), g_d.data(), m_d.data(), v_d.data(), 1e-3, 0.9, 0.999, 1e-8, 0.01, decoupled,
-                  step);
-    }
-    EXPECT_TRUE(all_close(to_host(p_d), p)) << (decoupled ? "AdamW" : "Adam") << " parameters";
-    EXPECT_TRUE(all_close(to_host(m_d), m)) << "exp_avg";
-    EXPECT_TRUE(all_close(to_host(v_d), v)) << "exp_avg_sq";
-  }
 }
 
 }  // namespace

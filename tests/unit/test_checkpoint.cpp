@@ -276,6 +276,8 @@ TEST_F(CheckpointTest, TrainingStateAndMetadataRoundTrip) {
   }
   s.optimizer.name = "adamw";
   s.optimizer.step = 1234567890123LL;
+  s.schedule.name = "OneCycleLR";
+  s.schedule.steps = 98765;
   extras.training = s;
   extras.metadata = {{"variant", "relu"}, {"history", "epoch,train_loss\n1,2.0\n"}, {"empty", ""}};
   save(model, path("m.hnn"), extras);
@@ -284,12 +286,14 @@ TEST_F(CheckpointTest, TrainingStateAndMetadataRoundTrip) {
   EXPECT_EQ(c.extras.training->epoch, 7);
   EXPECT_EQ(c.extras.training->shuffle_state, s.shuffle_state);
   EXPECT_EQ(c.extras.training->order, s.order);
-  EXPECT_EQ(c.version, 2u);
+  EXPECT_EQ(c.version, 3u);
   EXPECT_EQ(c.extras.training->optimizer.name, "adamw");
   EXPECT_EQ(c.extras.training->optimizer.step, 1234567890123LL);
   ASSERT_EQ(c.extras.training->optimizer.buffers.size(), s.optimizer.buffers.size());
   for (std::size_t i = 0; i < s.optimizer.buffers.size(); ++i)
     EXPECT_EQ(c.extras.training->optimizer.buffers[i].to_vector(), s.optimizer.buffers[i].to_vector());
+  EXPECT_EQ(c.extras.training->schedule.name, "OneCycleLR");
+  EXPECT_EQ(c.extras.training->schedule.steps, 98765);
   EXPECT_EQ(c.extras.metadata, extras.metadata);
   EXPECT_EQ(c.parameter_names.front(), "0.weight");
   EXPECT_EQ(c.parameter_names.back(), "11.bias");

@@ -280,7 +280,9 @@ TEST(Threads, LossAndSgdOnTwoThreadsMatchTheirDefinitions) {
     expected_velocity[i] = 0.9f * velocity[i] + (grads[i] + 0.01f * param[i]);
     expected_param[i] = param[i] - 0.5f * expected_velocity[i];
   }
-  sgd_update(cpu{}, n, param.data(), grads.data(), velocity.data(), 0.5f, 0.9f, 0.01f);
+  const std::int64_t second_step = 2;  // not the buffer's first step (first_step 1): the buffer is used
+  sgd_update(cpu{}, n, param.data(), grads.data(), velocity.data(), SgdHyper<float>{0.5f, 0.9f, 0.0f, 0.01f, false},
+             &second_step, 1);
   set_num_threads(1);
   for (std::int64_t i = 0; i < n; ++i) {
     ASSERT_FLOAT_EQ(velocity[i], expected_velocity[i]) << "velocity " << i;

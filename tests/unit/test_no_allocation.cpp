@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "../support/lenet5.hpp"
 #include "hnn/data/loader.hpp"
@@ -168,6 +169,48 @@ TEST(NoAllocationLoader, EpochsAfterTheFirst) {
     };
     epoch();  // starts the background thread
     EXPECT_EQ(allocations_in(epoch), 0) << "heap allocations in a loader epoch, background " << background;
+  }
+}
+
+// Every loss, optimizer, schedule and the gradient clipper: a steady step allocates nothing
+// (the first steps size the gradients and the optimizers' buffers).
+TEST(NoAllocationTrainingParts, LossesOptimizersSchedulesAndClipping) {
+  Tensor<float> x = Tensor<float>::full(Shape{16, 5}, 0.5f), y = Tensor<float>::full(Shape{16, 5}, 0.25f);
+  for (std::int64_t i = 0; i < x.numel(); ++i) x[i] = static_cast<float>(i % 7) * 0.25f - 0.5f;
+  const auto labels = Tensor<std::int32_t>::from_vector(Shape{16}, std::vector<std::int32_t>(16, 3));
+  CrossEntropyLoss<float> ce(Reduction::mean, 0.1, {1, 2, 1, 0.5, 1});
+  MSELoss<float> mse;
+  L1Loss<float> l1(Reduction::sum);
+  HuberLoss<float> huber;
+  SmoothL1Loss<float> smooth;
+  BCEWithLogitsLoss<float> bce(Reduction::mean, {1, 2, 3, 4, 5});
+  const auto losses = [&] {
+    ce.forward_backward(x, labels);
+    mse.forward_backward(x, y);
+    l1.forward_backward(x, y);
+    huber.forward_backward(x, y);
+    smooth.forward_backward(x, y);
+    bce.forward_backward(x, y);
+    ce.accumulate(x, labels);
+    mse(x, y);
+  };
+  losses();
+  EXPECT_EQ(allocations_in(losses), 0) << "heap allocations in the losses' steady calls";
+
+  Tensor<float> w = Tensor<float>::full(Shape{40, 30}, 0.5f), gw = Tensor<float>::full(Shape{40, 30}, 0.1f);
+  Tensor<float> b = Tensor<float>::full(Shape{30}, 0.5f), gb = Tensor<float>::full(Shape{30}, -0.1f);
+  const std::vector<Parameter<float, cpu>> parameters = {{"weight", &w, &gw}, {"bias", &b, &gb}};
+  for (const std::string& name : optimizer_names()) {
+    auto optimizer = make_optimizer<float, cpu>(name, parameters, {{"lr", 0.01}});
+    OneCycleLR schedule(*optimizer, 0.1, 100);
+    GradNormClipper<float, cpu> clipper(1.0);
+    const auto step = [&] {
+      clipper.clip(parameters);
+      optimizer->step();
+      schedule.step();
+    };
+    step();
+    EXPECT_EQ(allocations_in(step), 0) << "heap allocations in a steady " << name << " step";
   }
 }
 

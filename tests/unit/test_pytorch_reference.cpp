@@ -22,7 +22,6 @@
 #include <string>
 #include <tuple>
 
-#include <hnn/adam.hpp>
 #include <hnn/data/mnist.hpp>
 #include <hnn/model/residual.hpp>
 #include <hnn/loss.hpp>

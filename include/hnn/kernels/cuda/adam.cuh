@@ -1,7 +1,9 @@
-// The Adam and AdamW updates on the GPU; the twin of kernels/cpu/adam.hpp (the same
-// constants, computed on the host; the step is passed by value, so a recorded CUDA graph
-// would replay one step's bias correction: record the optimiser step outside a graph).
+// The Adam and AdamW updates on the GPU; the twin of kernels/cpu/adam.hpp. Each thread derives
+// the step's constants from the step count in device memory, so a recorded CUDA graph replays
+// every step's own bias correction.
 #pragma once
+
+#include <cstdint>
 
 #include "hnn/device.hpp"
 #include "hnn/kernels/cpu/adam.hpp"
@@ -13,28 +15,27 @@ namespace cuda_detail {
 
 template <class T>
 __global__ void adam_update_kernel(int n, T* __restrict__ param, const T* __restrict__ grad, T* __restrict__ m,
-                                   T* __restrict__ v, AdamConstants<T> k, bool decay_param) {
+                                   T* __restrict__ v, AdamHyper h, const long long* step) {
+  const AdamConstants<T> k = adam_constants<T>(h, *step);
   HNN_GRID_STRIDE_LOOP(i, n) {
-    T p = param[i];
-    if (decay_param) p *= k.decay_factor;
-    const T g = k.l2 ? grad[i] + k.weight_decay * p : grad[i];
-    const T mi = m[i] + k.one_minus_beta1 * (g - m[i]);
-    const T vi = v[i] * k.beta2 + k.one_minus_beta2 * g * g;
+    T p = param[i], mi = m[i], vi = v[i];
+    adam_element(k, p, grad[i], mi, vi);
+    param[i] = p;
     m[i] = mi;
     v[i] = vi;
-    param[i] = p - k.step_size * (mi / (sqrt(vi) / k.bias_correction2_sqrt + k.eps));
   }
 }
 
 }  // namespace cuda_detail
 
 template <class T>
-void adam_update(cuda, std::int64_t n, T* param, const T* grad, T* m, T* v, double lr, double beta1, double beta2,
-                 double eps, double weight_decay, bool decoupled, std::int64_t step) {
+void adam_update(cuda, std::int64_t n, T* param, const T* grad, T* m, T* v, const AdamHyper& h,
+                 const std::int64_t* step) {
   const int count = cuda_detail::checked_int(n, "parameters");
-  const AdamConstants<T> k = adam_constants<T>(lr, beta1, beta2, eps, weight_decay, decoupled, step);
+  if (count == 0) return;
   cuda_detail::adam_update_kernel<<<cuda_detail::blocks_for(count), cuda_detail::threads_per_block, 0,
-                                    cuda_stream()>>>(count, param, grad, m, v, k, decoupled && weight_decay != 0);
+                                    cuda_stream()>>>(count, param, grad, m, v, h,
+                                                     reinterpret_cast<const long long*>(step));
   HNN_CUDA_CHECK_LAUNCH("adam_update_kernel");
 }
 
