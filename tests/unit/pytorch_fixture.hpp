@@ -19,6 +19,7 @@
 #include <sstream>
 #include <string>
 #include <vector>
+#include "../support/test_helpers.hpp"
 
 namespace hnn::testing {
 
@@ -73,13 +74,8 @@ inline const PytorchFixture& pytorch_fixture(const std::string& file) {
   return cache.emplace(file, std::move(out)).first->second;
 }
 
-// A fixture tensor as T (the inputs were rounded to float32 by the script, so float is exact).
-template <class T>
-Tensor<T, cpu> as(const Tensor<double, cpu>& t) {
-  Tensor<T, cpu> out(t.shape());
-  for (std::int64_t i = 0; i < t.numel(); ++i) out[i] = static_cast<T>(t[i]);
-  return out;
-}
+// A fixture tensor as T: hnn::testing::as (tests/support/test_helpers.hpp); the inputs were
+// rounded to float32 by the script, so float is exact.
 
 // The relative error of `actual` against `expected` (see the top of this file).
 template <class T>

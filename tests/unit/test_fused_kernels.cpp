@@ -98,7 +98,7 @@ T dyadic(Rng& rng, double denominator) {
 
 // Non-zero uniform values in [-scale, scale] (dyadic for float, see the top of the file).
 template <class T>
-std::vector<T> random_values(std::int64_t n, Rng& rng, double scale, double denominator) {
+std::vector<T> random_sample_values(std::int64_t n, Rng& rng, double scale, double denominator) {
   std::vector<T> v(static_cast<std::size_t>(n));
   for (T& x : v) {
     if constexpr (std::is_same_v<T, float>) {
@@ -186,8 +186,8 @@ void check_batch(const Case& c, std::int64_t batch, double tolerance) {
                      pooled_n = p.planes() * p.out_height() * p.out_width();
 
   Rng rng(1000 * static_cast<std::uint64_t>(batch) + 17 * static_cast<std::uint64_t>(c.layer) + 5);
-  const std::vector<T> x = random_values<T>(in_n, rng, 2, 8), w = random_values<T>(g.weight_count(), rng, 0.25, 64),
-                       b = random_values<T>(g.out_channels, rng, 0.25, 64);
+  const std::vector<T> x = random_sample_values<T>(in_n, rng, 2, 8), w = random_sample_values<T>(g.weight_count(), rng, 0.25, 64),
+                       b = random_sample_values<T>(g.out_channels, rng, 0.25, 64);
   std::vector<T> dy(static_cast<std::size_t>(pooled_n));
   for (T& v : dy) do v = static_cast<T>(rng.uniform(-1, 1)); while (v == T(0));
 

@@ -1,6 +1,6 @@
-// Softmax cross-entropy as one node of the graph, through the fused kernel the trainer uses
-// (hnn/loss.hpp's softmax_cross_entropy): one pass computes the batch's mean loss and its
-// gradient, so that
+// Softmax cross-entropy as one node of the graph, through the fused kernel the trainer's
+// CrossEntropyLoss uses (kernels/cross_entropy.hpp): one pass computes the batch's mean loss and
+// its gradient, so that
 //
 //   auto loss = cross_entropy(net(x), labels);
 //   loss.backward();
@@ -17,8 +17,8 @@
 #include <utility>
 
 #include "hnn/autograd/var.hpp"
+#include "hnn/kernels/cross_entropy.hpp"
 #include "hnn/kernels/elementwise.hpp"
-#include "hnn/loss.hpp"
 #include "hnn/ops.hpp"
 
 namespace hnn::autograd {
@@ -42,13 +42,15 @@ Var<T, Device> cross_entropy(const Var<T, Device>& logits, const Tensor<std::int
                                     " for logits " + z.shape().str());
   }
   Tensor<double, Device> stats(Shape{LossStats::size});
-  const double start[LossStats::size] = {0.0, 0.0, -1.0, 0.0, 0.0, 0.0};
+  double start[LossStats::size];
+  for (int i = 0; i < LossStats::size; ++i) start[i] = LossStats::initial(i);
   Memory<Device>::copy_from_host(stats.data(), start, sizeof start);
   const bool recording = grad_enabled() && logits.requires_grad();
   Tensor<T, Device> grad_logits;
   if (recording) grad_logits = Tensor<T, Device>(z.shape());
-  softmax_cross_entropy(Device{}, batch, classes, z.data(), labels.data(), recording ? grad_logits.data() : nullptr,
-                        stats.data(), static_cast<const std::int64_t*>(nullptr));
+  hnn::cross_entropy(Device{}, batch, classes, z.data(), labels.data(), static_cast<const T*>(nullptr), T(0),
+                     Reduction::mean, recording ? grad_logits.data() : nullptr, stats.data(),
+                     static_cast<std::int64_t*>(nullptr), static_cast<const std::int64_t*>(nullptr));
   Tensor<T, Device> value(Shape{});
   convert_scaled(Device{}, 1, stats.data() + LossStats::loss_sum, value.data(), 1.0 / static_cast<double>(batch));
   if (!recording) return Var<T, Device>(std::move(value));
