@@ -375,7 +375,7 @@ TEST(Concat, BranchesThatDisagreeAreRefusedByName) {
       {"call forward() first"});
   // Descriptions that cannot be.
   expect_error<std::invalid_argument>([] { Concat(std::vector<Concat::Branch>{}); }, {"at least one branch"});
-  expect_error<std::invalid_argument>([] { Concat::from_parts({}, {}); }, {"at least one"});
+  expect_error<std::invalid_argument>([] { Concat::from_parts({}, {}); }, {"at least one branch"});
   expect_error<std::invalid_argument>([] { Concat::from_parts({1, 2}, {Conv2d(1, 1, 1), Conv2d(1, 1, 1)}); },
                                       {"branches of 3 layers in all, but 2 sub-layers"});
   expect_error<std::invalid_argument>([] { Concat::from_parts({3, -1}, {Conv2d(1, 1, 1), Conv2d(1, 1, 1)}); },

@@ -130,7 +130,6 @@ class Concat {
     throw std::out_of_range("Concat::child_name: sub-layer index past the last branch's layers");
   }
   static Concat from_parts(const std::vector<std::int64_t>& sizes, std::vector<LayerSpec> children) {
-    if (sizes.empty()) detail::bad_input("Concat records its branch lengths, at least one, but none were given");
     std::int64_t total = 0;
     for (std::size_t b = 0; b < sizes.size(); ++b) {
       if (sizes[b] < 0 || sizes[b] > static_cast<std::int64_t>(children.size()))
