@@ -26,6 +26,8 @@
 
 #include "../support/test_helpers.hpp"
 
+namespace concat_test {
+
 using hnn::AvgPool2d;
 using hnn::BatchNorm2d;
 using hnn::Concat;
@@ -48,8 +50,6 @@ using hnn::testing::expect_gradients_match;
 using hnn::testing::random_tensor;
 using hnn::testing::randomize_parameters;
 using hnn::testing::temp_path;
-
-namespace concat_test {
 
 // Branches of different depths: a 1x1 convolution; four layers; a pooling branch; a Residual;
 // the identity.
@@ -87,10 +87,6 @@ std::vector<std::string> state_names(const Sequential<float, cpu>& model) {
   for (const auto& t : model.state_dict()) names.push_back(t.name);
   return names;
 }
-
-}  // namespace concat_test
-
-using namespace concat_test;
 
 // x (2, 1, 2, 2) = 1..8 through three branches: a 1x1 convolution to 2 channels (weights 2 and
 // -1, biases 0.5 and 0), the identity, a 3x3 max pooling of stride 1 and padding 1 (each output
@@ -414,8 +410,6 @@ TEST(Concat, ChannelCopyKernelsMatchALoop) {
   hnn::set_num_threads(1);
 }
 
-namespace concat_test {
-
 const std::string inception_fixture = std::string(HNN_SOURCE_DIR) + "/tests/fixtures/pytorch_inception.safetensors";
 
 // The block PyTorch computed, its parameters from the fixture under their names; checks the
@@ -445,9 +439,9 @@ void expect_matches_pytorch_inception(double tolerance) {
   for (const auto& p : model.parameters()) near(*p.grad, "grad." + p.name);
 }
 
-}  // namespace concat_test
-
 TEST(Concat, InceptionMatchesPyTorch) {
   expect_matches_pytorch_inception<double>(1e-10);
   expect_matches_pytorch_inception<float>(1e-5);
 }
+
+}  // namespace concat_test

@@ -58,10 +58,6 @@ void forward_and_backward(hnn::Sequential<float, hnn::cpu> model) {
   EXPECT_GT(dx_norm, 0);
 }
 
-}  // namespace googlenet_test
-
-using googlenet_test::count_multiply_adds;
-using googlenet_test::forward_and_backward;
 
 TEST(GoogLeNetModel, TracesD2lsStagesOn28x28) {
   // The default, a stride-2 stem: b4 ends at 1x1.
@@ -131,3 +127,5 @@ TEST(GoogLeNetModel, ForwardAndBackwardOfABatchOfTwo) {
     forward_and_backward(googlenet::googlenet<hnn::cpu>(7, stem_stride));
   }
 }
+
+}  // namespace googlenet_test
