@@ -242,13 +242,13 @@ class ConcatLayer final : public Layer<T, Device> {
     std::size_t gathered = 0;                           // input gradients summed so far
     std::int64_t first = 0;
     for (std::size_t b = 0; b < branches_.size(); ++b) {
-      const std::int64_t count = channels_[b];
+      const std::int64_t begin = first, count = channels_[b];  // the branch's channels [begin, begin + count)
       first += count;
       if (!branches_[b] && !input_gradient) continue;  // an identity's range matters only to the input's gradient
       Shape piece = joined;
       piece[1] = count;
       grad_pieces_[b].resize(piece);
-      copy_from_channels(Device{}, joined[0], joined[1], first - count, count, inner_size(joined), grad_output.data(),
+      copy_from_channels(Device{}, joined[0], joined[1], begin, count, inner_size(joined), grad_output.data(),
                          grad_pieces_[b].data());
       const Tensor<T, Device>& g = branches_[b] ? branches_[b]->backward(grad_pieces_[b]) : grad_pieces_[b];
       if (!input_gradient) continue;
