@@ -29,7 +29,7 @@ namespace {
 
 using Vec = std::vector<double>;
 
-Vec random_values(std::int64_t n, Rng& rng, double low = -1, double high = 1) {
+Vec random_kernel_values(std::int64_t n, Rng& rng, double low = -1, double high = 1) {
   Vec v(static_cast<std::size_t>(n));
   for (double& x : v) x = rng.uniform(low, high);
   return v;
@@ -144,9 +144,9 @@ void check_batch_norm_gradients(std::int64_t batch, std::int64_t channels, std::
                std::to_string(spatial) + (affine ? ", affine" : ", no affine"));
   Rng rng(seed);
   const std::int64_t n = batch * channels * spatial;
-  Vec x = random_values(n, rng, -2, 2), weight = random_values(channels, rng, 0.5, 1.5),
-      bias = random_values(channels, rng);
-  const Vec probe = random_values(n, rng);
+  Vec x = random_kernel_values(n, rng, -2, 2), weight = random_kernel_values(channels, rng, 0.5, 1.5),
+      bias = random_kernel_values(channels, rng);
+  const Vec probe = random_kernel_values(n, rng);
   Vec y(n), mean(channels), inv_std(channels);
   auto forward = [&] {
     batch_norm_forward_training(cpu{}, batch, channels, spatial, x.data(), affine ? weight.data() : nullptr,
@@ -218,7 +218,7 @@ TEST(Dropout, TheMaskIsTheReplayOfAnRngAndChangesWithTheStep) {
 
 TEST(Dropout, ZeroIsTheIdentityAndOneGivesZeros) {
   Rng rng(5);
-  const Vec x = random_values(1000, rng);
+  const Vec x = random_kernel_values(1000, rng);
   Vec y(1000);
   const std::int64_t step = 0;
   dropout_forward(cpu{}, 1000, x.data(), y.data(), 0.0, 1, &step);
@@ -234,8 +234,8 @@ TEST(Dropout, ZeroIsTheIdentityAndOneGivesZeros) {
 TEST(DropoutGradients, BackwardAppliesTheForwardMask) {
   Rng rng(21);
   const std::int64_t n = 300, step = 11;
-  Vec x = random_values(n, rng);
-  const Vec probe = random_values(n, rng);
+  Vec x = random_kernel_values(n, rng);
+  const Vec probe = random_kernel_values(n, rng);
   Vec y(n), dx(n);
   auto loss = [&] {
     dropout_forward(cpu{}, n, x.data(), y.data(), 0.4, 99, &step);
@@ -266,8 +266,8 @@ TEST(Tanh, MatchesStdTanhInFloatAndDouble) {
 TEST(TanhGradients, BackwardFromTheOutput) {
   Rng rng(31);
   const std::int64_t n = 257;
-  Vec x = random_values(n, rng, -3, 3);
-  const Vec probe = random_values(n, rng);
+  Vec x = random_kernel_values(n, rng, -3, 3);
+  const Vec probe = random_kernel_values(n, rng);
   Vec y(n), dx(n);
   auto loss = [&] {
     tanh_forward(cpu{}, x.data(), y.data(), n);
@@ -295,8 +295,8 @@ TEST(GlobalAvgPool, MeanOfEachPlane) {
 TEST(GlobalAvgPoolGradients, RandomPlanes) {
   Rng rng(41);
   const std::int64_t planes = 2 * 3, pixels = 5 * 7;
-  Vec x = random_values(planes * pixels, rng);
-  const Vec probe = random_values(planes, rng);
+  Vec x = random_kernel_values(planes * pixels, rng);
+  const Vec probe = random_kernel_values(planes, rng);
   Vec y(planes), dx(planes * pixels);
   auto loss = [&] {
     global_avg_pool_forward(cpu{}, planes, pixels, x.data(), y.data());
@@ -383,8 +383,8 @@ void check_padded_pool_gradients(const Pool2dGeometry& g, std::uint64_t seed) {
                std::to_string(g.padding));
   Rng rng(seed);
   const std::int64_t in_n = g.planes() * g.in_height * g.in_width, out_n = g.planes() * g.out_height() * g.out_width();
-  Vec x = random_values(in_n, rng);
-  const Vec probe = random_values(out_n, rng);
+  Vec x = random_kernel_values(in_n, rng);
+  const Vec probe = random_kernel_values(out_n, rng);
   Vec y(out_n), dx(in_n);
   std::vector<std::int32_t> argmax(out_n);
   auto avg_loss = [&] {
@@ -434,7 +434,7 @@ TEST(NoBias, Conv2dSkipsTheBiasOnBothPaths) {
     SCOPED_TRACE("stride " + std::to_string(g.stride));
     Rng rng(61);
     const std::int64_t in_n = g.batch * g.in_channels * g.in_pixels(), out_n = g.batch * g.out_channels * g.out_pixels();
-    const Vec x = random_values(in_n, rng), w = random_values(g.weight_count(), rng), dy = random_values(out_n, rng);
+    const Vec x = random_kernel_values(in_n, rng), w = random_kernel_values(g.weight_count(), rng), dy = random_kernel_values(out_n, rng);
     const Vec zero_bias(g.out_channels, 0.0);
     Vec workspace(conv2d_workspace_size(cpu{}, g)), y_zero(out_n), y_none(out_n, 123.0);
     conv2d_forward(cpu{}, g, x.data(), w.data(), zero_bias.data(), y_zero.data(), workspace.data());
@@ -459,7 +459,7 @@ TEST(NoBias, FusedConvActivationPoolSkipsTheBias) {
   p.padding = 0;
   Rng rng(62);
   const std::int64_t in_n = g.batch * g.in_channels * g.in_pixels(), out_n = p.planes() * p.out_height() * p.out_width();
-  const Vec x = random_values(in_n, rng), w = random_values(g.weight_count(), rng), dy = random_values(out_n, rng);
+  const Vec x = random_kernel_values(in_n, rng), w = random_kernel_values(g.weight_count(), rng), dy = random_kernel_values(out_n, rng);
   const Vec zero_bias(g.out_channels, 0.0);
   Vec workspace(conv2d_act_pool_workspace_size(cpu{}, g)), act_zero(conv2d_act_pool_activation_size<double>(cpu{}, g)),
       act_none(act_zero.size()), y_zero(out_n), y_none(out_n);
@@ -483,7 +483,7 @@ TEST(NoBias, FusedConvActivationPoolSkipsTheBias) {
 TEST(NoBias, LinearSkipsTheBias) {
   Rng rng(63);
   const std::int64_t batch = 4, in = 7, out = 5;
-  const Vec x = random_values(batch * in, rng), w = random_values(out * in, rng), dy = random_values(batch * out, rng);
+  const Vec x = random_kernel_values(batch * in, rng), w = random_kernel_values(out * in, rng), dy = random_kernel_values(batch * out, rng);
   const Vec zero_bias(out, 0.0);
   Vec y_zero(batch * out), y_none(batch * out, 123.0);
   linear_forward(cpu{}, batch, in, out, x.data(), w.data(), zero_bias.data(), y_zero.data());
