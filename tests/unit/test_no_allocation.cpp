@@ -18,6 +18,7 @@
 #include "../support/lenet5.hpp"
 #include "hnn/data/loader.hpp"
 #include "hnn/data/mnist.hpp"
+#include "hnn/model/concat.hpp"
 #include "hnn/parallel.hpp"
 #include "hnn/train.hpp"
 
@@ -142,6 +143,28 @@ TEST(NoAllocationLayers, ExtendedLayersSteadyStep) {
   Tensor<float> x = Tensor<float>::full(Shape{8, 1, 12, 12}, 0.5f);
   for (std::int64_t i = 0; i < x.numel(); ++i) x[i] = static_cast<float>(i % 7) * 0.25f;
   const Tensor<float> g = Tensor<float>::full(Shape{8, 6}, 0.1f);
+  auto step = [&] {
+    model.forward(x);
+    model.backward(g);
+  };
+  step();
+  step();
+  EXPECT_EQ(allocations_in(step), 0) << "heap allocations in a steady training step";
+  model.eval();
+  model.forward(x);
+  EXPECT_EQ(allocations_in([&] { model.forward(x); }), 0) << "heap allocations in an evaluation forward";
+}
+
+// Concat blocks (hnn/model/concat.hpp): an Inception block, then a DenseNet-style block (the
+// identity beside BatchNorm + ReLU + Conv2d), in training and evaluation mode.
+TEST(NoAllocationLayers, ConcatSteadyStep) {
+  Sequential<float, cpu> model(Conv2d(1, 4, 3).padding(1), ReLU(), Inception(4, 2, {2, 3}, {1, 2}, 2),
+                               Concat({}, {BatchNorm2d(9), ReLU(), Conv2d(9, 3, 3).padding(1)}), MaxPool2d(2),
+                               GlobalAvgPool2d(), Flatten(), Linear(12, 5));
+  model.set_input_gradient(true);  // the first layer's input gradient too
+  Tensor<float> x(Shape{6, 1, 10, 10});
+  for (std::int64_t i = 0; i < x.numel(); ++i) x[i] = static_cast<float>(i % 11) * 0.2f - 1.0f;
+  const Tensor<float> g = Tensor<float>::full(Shape{6, 5}, 0.1f);
   auto step = [&] {
     model.forward(x);
     model.backward(g);

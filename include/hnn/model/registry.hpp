@@ -27,6 +27,7 @@
 #include "hnn/layers/layer.hpp"
 #include "hnn/layers/linear.hpp"
 #include "hnn/layers/pool2d.hpp"
+#include "hnn/model/concat.hpp"
 #include "hnn/model/residual.hpp"
 
 namespace hnn {
@@ -94,6 +95,7 @@ LayerRegistry& builtin_layer_registry(std::unique_lock<std::mutex>& lock) {
     add_layer_kind<Dropout, Cuda>(r);
     add_layer_kind<Flatten, Cuda>(r);
     add_layer_kind<Residual, Cuda>(r);
+    add_layer_kind<Concat, Cuda>(r);
     added = true;
   }
   return r;
