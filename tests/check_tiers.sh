@@ -18,7 +18,7 @@ tiers=(
   "layers: hnn/layers/"
   "model: hnn/model/"
   "autograd: hnn/autograd/ hnn/ops/ hnn/autograd.hpp hnn/ops.hpp"
-  "training: hnn/losses/ hnn/optim/ hnn/training/"
+  "training: hnn/losses/ hnn/optim/ hnn/training/ hnn/loss.hpp hnn/optim.hpp"
   "io: hnn/io/ hnn/onnx/ hnn/safetensors.hpp hnn/onnx.hpp"
   "extras: hnn/extras/"
   "umbrella: hnn/hnn.hpp"

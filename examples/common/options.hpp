@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include <hnn/train.hpp>
+#include <hnn/training/train.hpp>
 
 namespace hnn_example {
 

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include <hnn/checkpoint.hpp>
+#include <hnn/io/checkpoint.hpp>
 #include <hnn/data/mnist.hpp>
 #include <hnn/extras/image.hpp>
-#include <hnn/predict.hpp>
+#include <hnn/training/predict.hpp>
 
 #include "image_io.hpp"
 

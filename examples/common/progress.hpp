@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <string>
 
-#include <hnn/training_state.hpp>
+#include <hnn/training/training_state.hpp>
 
 #if defined(_WIN32)
 #include <io.h>

@@ -25,11 +25,11 @@
 #include <string>
 #include <vector>
 
-#include <hnn/checkpoint.hpp>
+#include <hnn/io/checkpoint.hpp>
 #include <hnn/data/mnist.hpp>
-#include <hnn/predict.hpp>
+#include <hnn/training/predict.hpp>
 #include <hnn/extras/report.hpp>
-#include <hnn/train.hpp>
+#include <hnn/training/train.hpp>
 
 #include "data_dir.hpp"
 #include "image_io.hpp"

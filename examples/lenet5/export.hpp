@@ -29,10 +29,10 @@
 #include <stdexcept>
 #include <string>
 
-#include <hnn/checkpoint.hpp>
+#include <hnn/io/checkpoint.hpp>
 #include <hnn/data/mnist.hpp>
 #include <hnn/parallel.hpp>
-#include <hnn/predict.hpp>
+#include <hnn/training/predict.hpp>
 #include <hnn/safetensors.hpp>
 #if defined(HNN_EXAMPLE_ONNX)
 #include <hnn/onnx.hpp>

@@ -21,9 +21,9 @@
 
 #include <zlib.h>
 
-#include <hnn/checkpoint.hpp>
+#include <hnn/io/checkpoint.hpp>
 #include <hnn/data/mnist.hpp>
-#include <hnn/predict.hpp>
+#include <hnn/training/predict.hpp>
 #include <hnn/extras/report.hpp>
 
 #include "../common/data_dir.hpp"
@@ -239,7 +239,7 @@ TEST_F(Lenet5, ReadmeFlagTablesMatchTheHelp) {
     return flags;
   };
   // "| `--flag ...` | ..." rows of the README table that follows the line starting with `header`.
-  const std::string readme = read_text(fs::path(HNN_SOURCE_DIR) / "README.md");
+  const std::string readme = read_text(fs::path(HNN_SOURCE_DIR) / "docs" / "programs.md");
   const auto readme_flags = [&](const std::string& header) {
     std::vector<std::string> flags;
     const std::size_t at = readme.find("\n" + header);

@@ -43,7 +43,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "hnn/checkpoint.hpp"
+#include "hnn/io/checkpoint.hpp"
 #include "hnn/model/sequential.hpp"
 #include "hnn/tensor.hpp"
 
@@ -377,7 +377,7 @@ SafetensorsFileOf<T> read_as(const std::string& path) {
   return f;
 }
 
-// --- The two couplings to the architecture encoding (hnn/checkpoint.hpp's today) --------
+// --- The two couplings to the architecture encoding (hnn/io/checkpoint.hpp's today) --------
 
 // One layer as JSON: {"kind", "sizes", "description"}, and "children" for a layer made of others.
 inline nlohmann::ordered_json layer_json(const CheckpointLayer& l) {

@@ -33,7 +33,7 @@
 #endif
 
 #include <hnn/data/mnist.hpp>
-#include <hnn/train.hpp>
+#include <hnn/training/train.hpp>
 
 #include "../../examples/resnet/model.hpp"  // the benchmark measures the example's own network
 #include "../support/data_dir.hpp"

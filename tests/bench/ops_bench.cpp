@@ -35,7 +35,7 @@
 
 #include <hnn/autograd.hpp>
 #include <hnn/kernels/batch.hpp>
-#include <hnn/train.hpp>
+#include <hnn/training/train.hpp>
 
 #include "../support/lenet5.hpp"
 

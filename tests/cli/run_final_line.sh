@@ -39,9 +39,19 @@ if [[ $status -ne 0 ]]; then
   exit 1
 fi
 got="$(grep -E '^loss [0-9.]+, train acc [0-9.]+, test acc [0-9.]+$' "$log" | tail -1)"
-if [[ "$got" != "$expected" ]]; then
-  echo "final line: FAIL ($isa): got      '$got'"
-  echo "final line:              expected '$expected'"
-  exit 1
+if [[ "$got" == "$expected" ]]; then
+  echo "final line: ok ($isa): $got"
+  exit 0
 fi
-echo "final line: ok ($isa): $got"
+tolerance="${HNN_FINAL_LINE_TOLERANCE:-0.01}"
+numbers() { sed -E 's/^loss ([0-9.]+), train acc ([0-9.]+), test acc ([0-9.]+)$/\1 \2 \3/' <<<"$1"; }
+if [[ -n "$got" ]] && awk -v t="$tolerance" -v a="$(numbers "$got")" -v b="$(numbers "$expected")" 'BEGIN {
+      n = split(a, x, " "); m = split(b, y, " "); if (n != 3 || m != 3) exit 1
+      for (i = 1; i <= 3; ++i) { d = x[i] - y[i]; if (d < 0) d = -d; if (d > t + 1e-9) exit 1 }
+      exit 0 }'; then
+  echo "final line: ok ($isa, within $tolerance, not exact): got '$got', quoted '$expected'"
+  exit 0
+fi
+echo "final line: FAIL ($isa): got      '$got'"
+echo "final line:              expected '$expected' (each number within $tolerance)"
+exit 1

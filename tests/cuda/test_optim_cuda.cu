@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "cuda_test_util.cuh"
-#include "hnn/cuda/graph.cuh"
+#include "hnn/training/cuda_graph.cuh"
 #include "hnn/optim.hpp"
 
 using namespace hnn;

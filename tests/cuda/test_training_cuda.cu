@@ -16,7 +16,7 @@
 #include "hnn/data/mnist.hpp"
 #include "hnn/loss.hpp"
 #include "hnn/optim.hpp"
-#include "hnn/train.hpp"
+#include "hnn/training/train.hpp"
 
 using namespace hnn;
 using namespace hnn::testing;

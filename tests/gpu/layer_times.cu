@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "../support/lenet5.hpp"
-#include "hnn/cuda/graph.cuh"
+#include "hnn/training/cuda_graph.cuh"
 #include "hnn/loss.hpp"
 #include "hnn/optim.hpp"
 

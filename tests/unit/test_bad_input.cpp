@@ -12,7 +12,7 @@
 
 #include "hnn/data/mnist.hpp"
 #include "hnn/model/sequential.hpp"
-#include "hnn/train.hpp"
+#include "hnn/training/train.hpp"
 
 using namespace hnn;
 

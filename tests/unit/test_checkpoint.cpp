@@ -16,7 +16,7 @@
 #include <zlib.h>
 
 #include "../support/lenet5.hpp"
-#include "hnn/checkpoint.hpp"
+#include "hnn/io/checkpoint.hpp"
 
 #include "../support/test_helpers.hpp"
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "gradient_check.hpp"
-#include "hnn/checkpoint.hpp"
+#include "hnn/io/checkpoint.hpp"
 #include "hnn/kernels/channel_concat.hpp"
 #include "hnn/model/concat.hpp"
 #include "hnn/model/residual.hpp"

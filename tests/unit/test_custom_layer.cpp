@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "gradient_check.hpp"
-#include "hnn/checkpoint.hpp"
+#include "hnn/io/checkpoint.hpp"
 #include "hnn/loss.hpp"
 #include "hnn/optim.hpp"
 #include "hnn/model/sequential.hpp"

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "gradient_check.hpp"
-#include "hnn/checkpoint.hpp"
+#include "hnn/io/checkpoint.hpp"
 #include "hnn/kernels/batch_norm.hpp"
 #include "hnn/parallel.hpp"
 #include "hnn/model/sequential.hpp"

@@ -71,7 +71,7 @@ std::vector<float> run_epochs(Loader& loader, int epochs) {
 
 }  // namespace
 
-// The order Trainer::train_epoch has always used (include/hnn/train.hpp before the loader): one
+// The order Trainer::train_epoch has always used (include/hnn/training/train.hpp before the loader): one
 // Rng(seed) kept across epochs, and each epoch a Fisher-Yates pass over the previous order.
 TEST(DataLoader, ShuffleReproducesTheTrainersOrder) {
   const std::int64_t n = 1000;

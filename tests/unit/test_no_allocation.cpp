@@ -20,7 +20,7 @@
 #include "hnn/data/mnist.hpp"
 #include "hnn/model/concat.hpp"
 #include "hnn/parallel.hpp"
-#include "hnn/train.hpp"
+#include "hnn/training/train.hpp"
 
 #include "../support/test_helpers.hpp"
 

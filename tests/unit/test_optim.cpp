@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "hnn/checkpoint.hpp"
+#include "hnn/io/checkpoint.hpp"
 #include "hnn/layers/batch_norm.hpp"
 #include "hnn/layers/conv2d.hpp"
 #include "hnn/layers/flatten.hpp"

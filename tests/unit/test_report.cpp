@@ -6,7 +6,7 @@
 
 #include "hnn/data/mnist.hpp"
 #include "hnn/extras/report.hpp"
-#include "hnn/metrics.hpp"
+#include "hnn/training/metrics.hpp"
 
 #include "../support/test_helpers.hpp"
 

@@ -12,10 +12,10 @@
 #include <unistd.h>
 
 #include "../support/lenet5.hpp"
-#include "hnn/checkpoint.hpp"
+#include "hnn/io/checkpoint.hpp"
 #include "hnn/data/mnist.hpp"
-#include "hnn/predict.hpp"
-#include "hnn/train.hpp"
+#include "hnn/training/predict.hpp"
+#include "hnn/training/train.hpp"
 
 #include "../support/test_helpers.hpp"
 

@@ -8,7 +8,7 @@
 
 #include "../support/lenet5.hpp"
 #include "hnn/data/mnist.hpp"
-#include "hnn/train.hpp"
+#include "hnn/training/train.hpp"
 
 #include "../support/test_helpers.hpp"
 

@@ -12,11 +12,8 @@
 // A batch stays valid until the next call to next() (or start_epoch(), restore(), the
 // destructor); the loader refers to its dataset, which must outlive it.
 //
-// The order. With shuffle on, each epoch permutes the previous epoch's order (the identity
-// before the first) by one Fisher-Yates pass, for i = n-1 down to 1: swap(order[i],
-// order[below(i + 1)]), from one Rng(seed) kept across epochs. That is the order hnn's Trainer
-// has always used, so a seed gives the same batches as before; state() and restore() carry the
-// generator and the order through a checkpoint.
+// The order is data/order.hpp's (a seed gives the batches hnn's trainer has always used);
+// state() and restore() carry it through a checkpoint.
 //
 // The work. Batches are filled into two fixed host buffers (double buffering): while the caller
 // holds batch b, the background thread fills batch b + 1 into the other one. Nothing is
@@ -49,6 +46,7 @@
 
 #include "hnn/data/batch_copy.hpp"
 #include "hnn/data/dataset.hpp"
+#include "hnn/data/order.hpp"
 #include "hnn/data/transforms.hpp"
 #include "hnn/device.hpp"
 #include "hnn/init.hpp"
@@ -97,14 +95,6 @@ struct Batch {
   std::int64_t size() const { return inputs.dim(0); }
 };
 
-// What the loader's next epoch depends on, for a checkpoint (TrainingState's shuffle_state and
-// order are these two).
-struct LoaderState {
-  std::int64_t epoch = 0;           // epochs started
-  std::uint64_t shuffle_state = 0;  // the shuffle generator after them
-  std::vector<std::int32_t> order;  // the order the last shuffle left; the next epoch permutes it
-};
-
 template <class Dataset, class Device = cpu>
 class DataLoader {
   static_assert(is_dataset_v<Dataset>,
@@ -119,14 +109,15 @@ class DataLoader {
   // Checks the options and the transforms against the dataset's sample shape, and allocates
   // every buffer; nothing later allocates.
   DataLoader(const Dataset& dataset, const LoaderOptions& options, Compose<value_type> transforms = {})
-      : dataset_(dataset), options_(options), transforms_(std::move(transforms)), shuffle_(options.seed()) {
+      : dataset_(dataset),
+        options_(options),
+        transforms_(std::move(transforms)),
+        order_(dataset.size(), options.shuffle(), options.seed(), "hnn::data::DataLoader") {
     const auto fail = [](const std::string& what) { throw std::invalid_argument("hnn::data::DataLoader: " + what); };
     const std::int64_t n = dataset_.size();
     const std::int64_t batch = options_.batch_size();
     if (batch < 1) fail("batch size must be at least 1, got " + std::to_string(batch));
     if (n < 1) fail("the dataset is empty");
-    if (n > std::numeric_limits<std::int32_t>::max())
-      fail("the dataset has " + std::to_string(n) + " examples, more than the loader's limit of 2^31 - 1");
     if (options_.drop_last() && batch > n)
       fail("batch size " + std::to_string(batch) + " with drop_last leaves no batch of the dataset's " +
            std::to_string(n) + " examples");
@@ -157,8 +148,6 @@ class DataLoader {
         copier_.register_buffer(s, slots_[s].targets.data(), slots_[s].targets.bytes());
       }
     }
-    order_.resize(static_cast<std::size_t>(n));
-    for (std::int64_t i = 0; i < n; ++i) order_[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(i);
   }
   // A loader of a temporary would refer to a dataset already gone.
   DataLoader(const Dataset&&, const LoaderOptions&, Compose<value_type> = {}) = delete;
@@ -180,10 +169,8 @@ class DataLoader {
   // batches start filling. An epoch in progress is abandoned.
   void start_epoch() {
     halt_epoch();
-    if (options_.shuffle())
-      for (std::size_t i = order_.size() - 1; i > 0; --i)
-        std::swap(order_[i], order_[static_cast<std::size_t>(shuffle_.below(static_cast<std::uint64_t>(i) + 1))]);
-    running_epoch_ = epoch_++;
+    running_epoch_ = order_.epochs_started();
+    order_.next_epoch();
     next_batch_ = 0;
     if (options_.background() && !worker_.joinable()) worker_ = std::thread([this] { work(); });
     in_epoch_ = true;
@@ -202,7 +189,7 @@ class DataLoader {
   // dataset or a transform threw while preparing this batch (the epoch then ends).
   const BatchType* next() {
     if (!in_epoch_) {
-      if (epoch_ == 0)
+      if (order_.epochs_started() == 0)
         throw std::logic_error("hnn::data::DataLoader::next: no epoch started; call start_epoch() first");
       return nullptr;
     }
@@ -299,35 +286,19 @@ class DataLoader {
   std::int64_t batches() const { return batches_; }            // batches per epoch
   const Shape& sample_shape() const { return sample_shape_; }  // one sample after the transforms
   const Shape& target_shape() const { return target_shape_; }
-  std::int64_t epochs_started() const { return epoch_; }
+  std::int64_t epochs_started() const { return order_.epochs_started(); }
 
   // The state the next epoch depends on. Taken between epochs it continues exactly; taken in
   // the middle of one, a restore continues as if that epoch had ended.
-  LoaderState state() const { return LoaderState{epoch_, shuffle_.state(), order_}; }
+  LoaderState state() const { return order_.state(); }
 
   // Continues from a state() of a loader over the same dataset with the same options. Checks
   // everything before changing anything; abandons an epoch in progress.
   void restore(const LoaderState& s) {
-    const std::int64_t n = dataset_.size();
-    const auto fail = [](const std::string& what) {
-      throw std::invalid_argument("hnn::data::DataLoader::restore: " + what);
-    };
-    if (s.epoch < 0) fail("negative epoch count " + std::to_string(s.epoch));
-    if (static_cast<std::int64_t>(s.order.size()) != n)
-      fail("the saved order has " + std::to_string(s.order.size()) + " entries, but the dataset has " +
-           std::to_string(n) + " examples");
-    std::vector<bool> seen(static_cast<std::size_t>(n), false);
-    for (std::size_t k = 0; k < s.order.size(); ++k) {
-      const std::int32_t i = s.order[k];
-      if (i < 0 || i >= n || seen[static_cast<std::size_t>(i)])
-        fail("the saved order is not a permutation of 0.." + std::to_string(n - 1) + ": entry " + std::to_string(k) +
-             " is " + std::to_string(i) + (i < 0 || i >= n ? ", out of range" : ", seen before"));
-      seen[static_cast<std::size_t>(i)] = true;
-    }
+    ShuffledOrder checked = order_;
+    checked.restore(s);  // throws, changing nothing, when `s` does not fit
     halt_epoch();
-    order_ = s.order;
-    shuffle_.set_state(s.shuffle_state);
-    epoch_ = s.epoch;
+    order_ = std::move(checked);
   }
 
  private:
@@ -357,7 +328,7 @@ class DataLoader {
     for (std::int64_t k = 0; k < count; ++k) {
       if (cancel_.load(std::memory_order_relaxed)) return false;
       const std::int64_t position = begin + k;
-      const std::int64_t index = order_[static_cast<std::size_t>(position)];
+      const std::int64_t index = order_[position];
       value_type* out = slot.inputs.data() + k * sample_size;
       target_type* target = slot.targets.data() + k * target_size;
       if (last == 0) {
@@ -438,9 +409,7 @@ class DataLoader {
   std::int64_t batches_ = 0, capacity_ = 0;
 
   // Caller's side.
-  Rng shuffle_;
-  std::vector<std::int32_t> order_;
-  std::int64_t epoch_ = 0;          // epochs started
+  ShuffledOrder order_;
   std::int64_t running_epoch_ = 0;  // the one in progress (read by the worker: set while it is idle)
   std::int64_t next_batch_ = 0;
   bool in_epoch_ = false;

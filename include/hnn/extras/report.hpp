@@ -1,6 +1,6 @@
 // Seeing how training went, for a person: d2l-style training curves as a self-contained SVG
 // and a gallery of predictions as an image. Opt-in (hnn/hnn.hpp does not include it); it
-// brings hnn/metrics.hpp (history CSV, confusion matrix) along.
+// brings hnn/training/metrics.hpp (history CSV, confusion matrix) along.
 //
 //   hnn::write_text_file("history.csv", hnn::history_csv(history));
 //   hnn::write_text_file("curves.svg", hnn::history_svg(history, "LeNet-5 on Fashion-MNIST"));
@@ -19,8 +19,8 @@
 
 #include "hnn/data/mnist.hpp"
 #include "hnn/extras/image.hpp"
-#include "hnn/metrics.hpp"
-#include "hnn/training_state.hpp"
+#include "hnn/training/metrics.hpp"
+#include "hnn/training/training_state.hpp"
 
 namespace hnn {
 

@@ -1,4 +1,4 @@
-// The add op: elementwise sums (a residual block's two branches).
+// The add op: elementwise sums (a residual block's two branches; gradient accumulation).
 // One algorithm per device: the CPU kernels, and their CUDA twins where nvcc compiles.
 // The sum followed by a ReLU (add_relu) exists on the CPU only: has_add_relu.
 #pragma once

@@ -48,7 +48,7 @@
 #include <onnx/checker.h>
 #endif
 
-#include "hnn/checkpoint.hpp"
+#include "hnn/io/checkpoint.hpp"
 #include "hnn/model/residual.hpp"
 #include "hnn/onnx/common.hpp"
 #include "hnn/model/sequential.hpp"

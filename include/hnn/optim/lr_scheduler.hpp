@@ -10,7 +10,7 @@
 //
 // The rates come from closed forms of the step count (each schedule's file gives PyTorch's
 // formula), so a schedule's whole state is its step count: state() / restore() carry it in a
-// checkpoint (hnn/training_state.hpp). Every group's base rate is the rate the optimizer was
+// checkpoint (hnn/training/training_state.hpp). Every group's base rate is the rate the optimizer was
 // built with (optimizer.initial_lr(group), PyTorch's initial_lr).
 #pragma once
 
@@ -19,7 +19,7 @@
 #include <string>
 
 #include "hnn/optim/optimizer.hpp"
-#include "hnn/training_state.hpp"
+#include "hnn/training/training_state.hpp"
 
 namespace hnn {
 

@@ -11,7 +11,7 @@
 //   hnn::AdamW<float> adamw(hnn::no_decay_groups(model), hnn::AdamWOptions{});
 //
 // The state a resume needs (the step count and every buffer) goes to and from a checkpoint as
-// an OptimizerState (hnn/training_state.hpp). The step count lives in device memory and every
+// an OptimizerState (hnn/training/training_state.hpp). The step count lives in device memory and every
 // update reads it there, so a step recorded once as a CUDA graph replays correctly (Adam's
 // bias correction included); a set_lr() or set_momentum() changes what the kernels are
 // given, so a recorded step must be recorded again after one.
@@ -29,7 +29,7 @@
 
 #include "hnn/kernels/batch.hpp"  // advance_batch_number: increments an int64 in device memory
 #include "hnn/layers/layer.hpp"
-#include "hnn/training_state.hpp"
+#include "hnn/training/training_state.hpp"
 
 namespace hnn {
 

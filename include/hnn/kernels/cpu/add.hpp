@@ -1,5 +1,6 @@
-// Elementwise sums on the CPU: what a residual block adds its two branches with, and the sum
-// followed by a ReLU in the same pass (the planner's fused Residual + ReLU stage).
+// Elementwise sums on the CPU: what a residual block adds its two branches with, the sum
+// followed by a ReLU in the same pass (the planner's fused Residual + ReLU stage), and a
+// scaled sum (gradient accumulation).
 #pragma once
 
 #include <Eigen/Core>
@@ -17,6 +18,16 @@ void add(cpu, std::int64_t n, const T* a, const T* b, T* out) {
   detail::elementwise(n, [&](std::int64_t begin, std::int64_t end) {
     Eigen::Map<Vector>(out + begin, end - begin) =
         Eigen::Map<const Vector>(a + begin, end - begin) + Eigen::Map<const Vector>(b + begin, end - begin);
+  });
+}
+
+// out[i] = (a[i] + b[i]) * scale; out may be a or b (gradient accumulation's mean).
+template <class T>
+void add_scaled(cpu, std::int64_t n, const T* a, const T* b, T scale, T* out) {
+  using Vector = Eigen::Array<T, Eigen::Dynamic, 1>;
+  detail::elementwise(n, [&](std::int64_t begin, std::int64_t end) {
+    Eigen::Map<Vector>(out + begin, end - begin) =
+        (Eigen::Map<const Vector>(a + begin, end - begin) + Eigen::Map<const Vector>(b + begin, end - begin)) * scale;
   });
 }
 

@@ -12,6 +12,18 @@
 
 namespace hnn {
 
+// Copies rows order[first .. first + count) of `rows` (row_size elements each) into `out`, one
+// after the other: a batch's inputs or its targets, gathered from a dataset resident on the
+// device (data/resident_loader.hpp).
+template <class E>
+void gather_rows(cpu, std::int64_t count, std::int64_t row_size, const E* rows, const std::int32_t* order,
+                 std::int64_t first, E* out) {
+  for (std::int64_t i = 0; i < count; ++i) {
+    const E* src = rows + static_cast<std::int64_t>(order[first + i]) * row_size;
+    std::copy(src, src + row_size, out + i * row_size);
+  }
+}
+
 // Copies samples order[b*stride .. b*stride+count) into the batch buffers, b = *batch_number.
 template <class T>
 void gather_batch(cpu, std::int64_t count, std::int64_t sample_size, const T* images, const std::int32_t* labels,

@@ -24,12 +24,31 @@ __global__ void gather_batch_kernel(int count, int sample_size, const T* __restr
   }
 }
 
+template <class E>
+__global__ void gather_rows_kernel(int count, int row_size, const E* __restrict__ rows, const int* __restrict__ order,
+                                   long long first, E* __restrict__ out) {
+  HNN_GRID_STRIDE_LOOP(i, count * row_size) {
+    const int row = i / row_size, column = i % row_size;
+    out[i] = rows[static_cast<long long>(order[first + row]) * row_size + column];
+  }
+}
+
 template <class Int>
 __global__ void increment_kernel(Int* value) {
   ++*value;
 }
 
 }  // namespace cuda_detail
+
+template <class E>
+void gather_rows(cuda, std::int64_t count, std::int64_t row_size, const E* rows, const std::int32_t* order,
+                 std::int64_t first, E* out) {
+  const int total = cuda_detail::checked_int(count * row_size, "batch elements");
+  if (total == 0) return;
+  cuda_detail::gather_rows_kernel<<<cuda_detail::blocks_for(total), cuda_detail::threads_per_block, 0, cuda_stream()>>>(
+      static_cast<int>(count), static_cast<int>(row_size), rows, order, static_cast<long long>(first), out);
+  HNN_CUDA_CHECK_LAUNCH("gather_rows_kernel");
+}
 
 template <class T>
 void gather_batch(cuda, std::int64_t count, std::int64_t sample_size, const T* images, const std::int32_t* labels,

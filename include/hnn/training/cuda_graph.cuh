@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "hnn/cuda/memory.cuh"
-#include "hnn/step_launcher.hpp"
+#include "hnn/training/step_launcher.hpp"
 
 namespace hnn {
 

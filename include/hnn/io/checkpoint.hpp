@@ -39,7 +39,7 @@
 //                   i64 optimizer steps     steps taken (version 2 on; version 1: 0; version 2
 //                                           wrote 0 for SGD)
 //                   u32 count, then per optimizer buffer: u32 rank, i64 x rank, f32 values
-//                                           (OptimizerState's layout, hnn/training_state.hpp:
+//                                           (OptimizerState's layout, hnn/training/training_state.hpp:
 //                                           SGD: momentum per parameter, none without momentum;
 //                                           Adam/AdamW: exp_avg per parameter, then exp_avg_sq)
 //                   string schedule         the learning-rate schedule's name, "" if none
@@ -89,7 +89,7 @@
 #include "hnn/model/registry.hpp"
 #include "hnn/model/sequential.hpp"
 #include "hnn/tensor.hpp"
-#include "hnn/training_state.hpp"
+#include "hnn/training/training_state.hpp"
 
 namespace hnn {
 

@@ -22,13 +22,14 @@
 #include "hnn/init.hpp"
 #include "hnn/kernels/batch.hpp"
 #include "hnn/loss.hpp"
-#include "hnn/mode.hpp"
+#include "hnn/training/mode.hpp"
 #include "hnn/optim.hpp"
 #include "hnn/model/sequential.hpp"
-#include "hnn/step_launcher.hpp"
-#include "hnn/training_state.hpp"
+#include "hnn/training/step_launcher.hpp"
+#include "hnn/training/train_loop.hpp"
+#include "hnn/training/training_state.hpp"
 #if defined(__CUDACC__)
-#include "hnn/cuda/graph.cuh"
+#include "hnn/training/cuda_graph.cuh"
 #endif
 
 namespace hnn {
@@ -108,13 +109,8 @@ struct TrainOptions {
   double max_loss_factor = 100;
 };
 
-// Thrown when a training batch's loss becomes NaN or infinite or explodes (max_loss_factor).
-class DivergedError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// A whole labelled dataset resident on one device, images as (N, 1, rows, cols).
+// A whole labelled dataset resident on one device: images (N, ...) of any sample shape,
+// (N, 1, 28, 28) for Fashion-MNIST or (N, 3, 32, 32) for CIFAR, and labels (N).
 template <class T, class Device = cpu>
 struct DeviceDataset {
   Tensor<T, Device> images;
@@ -125,25 +121,38 @@ struct DeviceDataset {
   std::int64_t max_label_index = -1;
   std::string source;  // where the images came from, for messages ("" if built in memory)
 
+  // From the older 1-channel MNIST-style dataset: images (N, 1, rows, cols).
   explicit DeviceDataset(const data::Dataset& d) : source(d.source) {
     const Shape shape{d.size, 1, d.rows, d.cols};
     if (static_cast<std::int64_t>(d.images.size()) != shape.numel() || static_cast<std::int64_t>(d.labels.size()) != d.size)
       throw std::invalid_argument("hnn::DeviceDataset: dataset holds " + std::to_string(d.images.size()) +
                                   " pixels and " + std::to_string(d.labels.size()) + " labels, expected " +
                                   std::to_string(shape.numel()) + " and " + std::to_string(d.size));
-    for (std::size_t i = 0; i < d.labels.size(); ++i) {
-      if (d.labels[i] < 0)
-        throw std::invalid_argument(where() + "label " + std::to_string(d.labels[i]) + " at index " + std::to_string(i) +
-                                    " is negative; labels are class numbers from 0");
-      if (d.labels[i] > max_label) max_label = d.labels[i], max_label_index = static_cast<std::int64_t>(i);
-    }
+    check_labels(d.labels.data(), d.size);
     Tensor<T, cpu> host(shape);
     std::copy(d.images.begin(), d.images.end(), host.data());
     images = host.template to<Device>();
     labels = Tensor<std::int32_t, Device>::from_host(Shape{d.size}, d.labels.data());
   }
 
+  // From any labelled TensorDataset (data/dataset.hpp): its samples' shape is kept.
+  template <class U>
+  explicit DeviceDataset(const data::TensorDataset<U, std::int32_t>& d, std::string from = "") : source(std::move(from)) {
+    check_labels(d.targets().data(), d.size());
+    Tensor<T, cpu> host(d.inputs().shape());
+    std::copy(d.inputs().data(), d.inputs().data() + host.numel(), host.data());
+    images = host.template to<Device>();
+    labels = d.targets().template to<Device>();
+  }
+
   std::int64_t size() const { return labels.numel(); }
+
+  // One example's shape, e.g. (1, 28, 28).
+  Shape sample_shape() const {
+    Shape s;
+    for (int i = 1; i < images.rank(); ++i) s.push_back(images.dim(i));
+    return s;
+  }
 
   // Throws unless every label is below `classes` (the model's output width): the loss
   // kernels index the logits by label, so a larger one would read past them.
@@ -155,6 +164,14 @@ struct DeviceDataset {
   }
 
  private:
+  void check_labels(const std::int32_t* y, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) {
+      if (y[i] < 0)
+        throw std::invalid_argument(where() + "label " + std::to_string(y[i]) + " at index " + std::to_string(i) +
+                                    " is negative; labels are class numbers from 0");
+      if (y[i] > max_label) max_label = y[i], max_label_index = i;
+    }
+  }
   std::string where() const { return source.empty() ? std::string() : source + ": "; }
 };
 
@@ -354,7 +371,11 @@ class Trainer {
     return false;
   }
 
-  Shape batch_shape(std::int64_t count) const { return Shape{count, 1, data_.images.dim(2), data_.images.dim(3)}; }
+  Shape batch_shape(std::int64_t count) const {
+    Shape s = data_.images.shape();
+    s[0] = count;
+    return s;
+  }
 
   // Everything is checked before the constructor allocates: a batch size larger than the
   // training set would otherwise allocate (and zero) buffers for examples that do not exist.
@@ -377,12 +398,18 @@ class Trainer {
     if (o.batch_size > train_set.size())
       fail("batch size " + std::to_string(o.batch_size) + " is larger than the training set (" +
            std::to_string(train_set.size()) + " examples)");
+    // "28x28" for one channel, as the images have always been named; "3x32x32" otherwise.
     const auto size = [](const DeviceDataset<T, Device>& d) {
-      return std::to_string(d.images.dim(2)) + "x" + std::to_string(d.images.dim(3));
+      const Shape s = d.sample_shape();
+      std::string text;
+      for (int i = s.rank() == 3 && s[0] == 1 ? 1 : 0; i < s.rank(); ++i) text += (text.empty() ? "" : "x") + std::to_string(s[i]);
+      return text;
     };
+    Shape one = train_set.images.shape();
+    one[0] = 1;
     Shape out;
     try {
-      out = model.output_shape(Shape{1, 1, train_set.images.dim(2), train_set.images.dim(3)});
+      out = model.output_shape(one);
     } catch (const ShapeError& e) {
       throw ShapeError("hnn::Trainer: the training images are " + size(train_set) + ", which the model does not take: " +
                        e.what());

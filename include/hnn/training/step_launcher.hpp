@@ -1,5 +1,5 @@
 // How a device runs the same training step again and again. The CPU simply calls it;
-// the CUDA specialisation (hnn/cuda/graph.cuh) records the step once into a CUDA graph
+// the CUDA specialisation (hnn/training/cuda_graph.cuh) records the step once into a CUDA graph
 // and replays it, which removes the per-kernel launch cost of a small network.
 #pragma once
 

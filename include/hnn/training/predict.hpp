@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "hnn/mode.hpp"
+#include "hnn/training/mode.hpp"
 #include "hnn/model/sequential.hpp"
 #include "hnn/tensor.hpp"
 

@@ -1,5 +1,5 @@
 // What a training run reports and what it leaves behind, apart from the loop that produces
-// them (hnn/train.hpp): a row of the history, a batch's progress, and the state a checkpoint
+// them (hnn/training/train.hpp): a row of the history, a batch's progress, and the state a checkpoint
 // stores so that a resumed run matches an uninterrupted one. A leaf header: checkpoints,
 // metrics and reports use these types without including the trainer.
 #pragma once
@@ -18,8 +18,9 @@ namespace hnn {
 struct EpochStats {
   int epoch = 0;                  // 1-based
   double train_loss = 0;          // mean loss of the epoch's training batches
-  double train_acc = 0;           // accuracy of those same forward passes
-  double test_acc = 0;            // accuracy on the test set after the epoch
+  double train_acc = 0;           // accuracy of those same forward passes (class labels; NaN for regression)
+  double test_acc = 0;            // accuracy on the test set after the epoch (class labels; NaN for regression)
+  double test_loss = std::numeric_limits<double>::quiet_NaN();  // mean loss on the test set after the epoch
   double examples_per_sec = 0;    // training steps only (forward, backward, update)
   double seconds = 0;             // wall time of the epoch's training steps
 };

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "hnn/training_state.hpp"
+#include "hnn/training/training_state.hpp"
 
 namespace hnn {
 
