@@ -44,6 +44,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hnn/io/checkpoint.hpp"
+#include "hnn/io/file.hpp"
 #include "hnn/model/sequential.hpp"
 #include "hnn/tensor.hpp"
 
@@ -348,25 +349,9 @@ Tensor<T, cpu> convert(const Layout& layout, const Entry& e) {
   return t;
 }
 
-inline std::vector<unsigned char> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int err = errno;
-    throw SafetensorsError(path, std::string("cannot open the file: ") + (err ? std::strerror(err) : "unknown error"));
-  }
-  std::vector<unsigned char> bytes;
-  char buffer[1 << 16];
-  while (in) {
-    in.read(buffer, sizeof buffer);
-    bytes.insert(bytes.end(), buffer, buffer + in.gcount());
-  }
-  if (in.bad()) throw SafetensorsError(path, "cannot read the file (I/O error)");
-  return bytes;
-}
-
 template <class T>
 SafetensorsFileOf<T> read_as(const std::string& path) {
-  const std::vector<unsigned char> bytes = read_bytes(path);
+  const std::vector<unsigned char> bytes = io::read_file<SafetensorsError>(path, "file");
   const Layout layout = parse(bytes.data(), bytes.size(), path);
   SafetensorsFileOf<T> f;
   f.metadata = layout.metadata;
@@ -552,12 +537,7 @@ void save_safetensors(const Sequential<T, Device>& model, const std::string& pat
       std::memcpy(&bits, &t[i], sizeof bits);
       for (std::size_t b = 0; b < sizeof bits; ++b) bytes.push_back(static_cast<unsigned char>(bits >> (8 * b)));
     }
-  try {
-    detail::checkpoint::write_file_atomically(path, bytes);
-  } catch (const CheckpointError& e) {
-    const std::string message = e.what();
-    throw SafetensorsError(path, message.substr(std::min(message.size(), path.size() + 2)));
-  }
+  io::write_file_atomically<SafetensorsError>(path, "file", bytes);
 }
 
 // Loads the tensors in `path` into `model`'s parameters by name ("0.weight", ...), in any

@@ -1,4 +1,4 @@
-// ops_bench: the speed floors of hnn/ops.hpp and hnn/autograd.hpp (issue 25), each as a ratio
+// ops_bench: the speed floors of hnn/ops.hpp and hnn/autograd.hpp, each as a ratio
 // against its reference measured in the same process, alternating, best (or median) of rounds.
 //
 //   ops_bench [--mode all|elementwise|matmul|lenet] [--threads N] [--rounds N] [--steps N] [--smoke]

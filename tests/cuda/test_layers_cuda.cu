@@ -1,4 +1,4 @@
-// The layers of issue 11 (residual blocks included) on CUDA against the same layers on the CPU: forward, backward
+// BatchNorm, Dropout, Tanh, GlobalAvgPool2d, padded pooling and residual blocks on CUDA against the same layers on the CPU: forward, backward
 // (input and parameter gradients), running statistics and evaluation mode, on random inputs.
 // Skipped without a GPU (HNN_REQUIRE_GPU).
 #include <gtest/gtest.h>

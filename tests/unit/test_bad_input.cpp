@@ -102,6 +102,7 @@ Sequential<float, cpu> small_net() {
 
 TrainOptions one_epoch(std::int64_t batch_size = 2) {
   TrainOptions o;
+  o.lr = 0.9;  // d2l's LeNet-5 rate
   o.epochs = 1;
   o.batch_size = batch_size;
   return o;

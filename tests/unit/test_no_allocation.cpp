@@ -134,7 +134,7 @@ TEST_P(NoAllocation, TrainingEpochAfterTheFirst) {
       << "heap allocations in an evaluation pass";
 }
 
-// The layers of issue 11 (batch norm, dropout, tanh, global average pooling, padded pooling,
+// The newer layers (batch norm, dropout, tanh, global average pooling, padded pooling,
 // bias-less conv and linear), in training and evaluation mode.
 TEST(NoAllocationLayers, ExtendedLayersSteadyStep) {
   Sequential<float, cpu> model(Conv2d(1, 4, 3).padding(1).bias(false), BatchNorm2d(4), Tanh(),

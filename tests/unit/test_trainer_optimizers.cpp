@@ -208,6 +208,7 @@ TEST(TrainerOptimizers, OptionsAreCheckedWithClearMessages) {
   // The defaults are PyTorch's.
   const TrainOptions d;
   EXPECT_EQ(d.optimizer, "sgd");
+  EXPECT_EQ(d.lr, 1e-3) << "PyTorch 2.x's SGD default; d2l's 0.9 is the LeNet-5 recipe's (examples/lenet5)";
   EXPECT_EQ(d.schedule, ScheduleKind::constant);
   EXPECT_EQ(d.beta1, 0.9);
   EXPECT_EQ(d.beta2, 0.999);
@@ -270,6 +271,7 @@ TEST(TrainerOptimizers, AdamWithACosineScheduleResumesExactly) {
 TEST(TrainerOptimizers, AStateOfAnotherOptimizerIsRefusedNamingBoth) {
   const DeviceDataset<double, cpu> set(tiny_set(12));
   TrainOptions sgd;
+  sgd.lr = 0.9;  // d2l's LeNet-5 rate
   sgd.batch_size = 4;
   sgd.momentum = 0.9;
   auto model = tiny_model(1);
@@ -311,6 +313,7 @@ TEST(TrainerModes, StepsTrainAndEvaluationAndPredictionRunInEvalModeRestoringThe
   Sequential<double, cpu> model({Flatten(), Linear(16, 8), probe::ModeProbe{}, Sigmoid(), Linear(8, 3)}, 2);
   auto& probe = probe_of(model, 2);
   TrainOptions options;
+  options.lr = 0.9;  // d2l's LeNet-5 rate
   options.batch_size = 4;
   Trainer<double, cpu> trainer(model, set, options);
 
@@ -341,6 +344,7 @@ TEST(TrainerModes, TheSizingPassLeavesEveryBufferAsItWas) {
   for (const auto& t : model.state_dict()) before.push_back(t.value->to_vector());
   ASSERT_EQ(model.state_dict()[2].name, "2.count");
   TrainOptions options;
+  options.lr = 0.9;  // d2l's LeNet-5 rate
   options.batch_size = 4;
   model.eval();
   {

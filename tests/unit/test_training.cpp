@@ -137,6 +137,7 @@ TEST(Training, RejectsBadOptions) {
   const DeviceDataset<float, cpu> set(data::load_fashion_mnist(slice_dir, data::Split::test, 64));
   auto model = lenet::lenet5<float, cpu>();
   TrainOptions options;
+  options.lr = 0.9;  // d2l's LeNet-5 rate
   options.epochs = 0;
   EXPECT_THROW(train(model, set, set, options), std::invalid_argument);
   options.epochs = 1;

@@ -246,34 +246,7 @@ class DataLoader {
   }
 
   // for (const auto& batch : loader.epoch()): starts an epoch and walks its batches.
-  class EpochRange {
-   public:
-    struct End {};
-    class Iterator {
-     public:
-      const BatchType& operator*() const { return *batch_; }
-      const BatchType* operator->() const { return batch_; }
-      Iterator& operator++() {
-        batch_ = loader_->next();
-        return *this;
-      }
-      bool operator!=(End) const { return batch_ != nullptr; }
-      bool operator==(End) const { return batch_ == nullptr; }
-
-     private:
-      friend class EpochRange;
-      Iterator(DataLoader* loader, const BatchType* batch) : loader_(loader), batch_(batch) {}
-      DataLoader* loader_;
-      const BatchType* batch_;
-    };
-    Iterator begin() { return Iterator(loader_, loader_->next()); }
-    End end() const { return {}; }
-
-   private:
-    friend class DataLoader;
-    explicit EpochRange(DataLoader* loader) : loader_(loader) {}
-    DataLoader* loader_;
-  };
+  using EpochRange = data::EpochRange<DataLoader, BatchType>;
   EpochRange epoch() {
     start_epoch();
     return EpochRange(this);

@@ -83,4 +83,37 @@ class ShuffledOrder {
   std::int64_t epoch_ = 0;
 };
 
+// for (const auto& batch : loader.epoch()): the batches of one epoch of any loader whose
+// next() returns a pointer to the next batch, or nullptr at the epoch's end. epoch() starts
+// the epoch, then hands out this range.
+template <class Loader, class BatchType>
+class EpochRange {
+ public:
+  struct End {};
+  class Iterator {
+   public:
+    const BatchType& operator*() const { return *batch_; }
+    const BatchType* operator->() const { return batch_; }
+    Iterator& operator++() {
+      batch_ = loader_->next();
+      return *this;
+    }
+    bool operator!=(End) const { return batch_ != nullptr; }
+    bool operator==(End) const { return batch_ == nullptr; }
+
+   private:
+    friend class EpochRange;
+    Iterator(Loader* loader, const BatchType* batch) : loader_(loader), batch_(batch) {}
+    Loader* loader_;
+    const BatchType* batch_;
+  };
+
+  explicit EpochRange(Loader* loader) : loader_(loader) {}
+  Iterator begin() { return Iterator(loader_, loader_->next()); }
+  End end() const { return {}; }
+
+ private:
+  Loader* loader_;
+};
+
 }  // namespace hnn::data

@@ -87,33 +87,7 @@ class ResidentLoader {
   }
 
   // for (const auto& batch : loader.epoch()): starts an epoch and walks its batches.
-  class EpochRange {
-   public:
-    struct End {};
-    class Iterator {
-     public:
-      const BatchType& operator*() const { return *batch_; }
-      const BatchType* operator->() const { return batch_; }
-      Iterator& operator++() {
-        batch_ = loader_->next();
-        return *this;
-      }
-      bool operator!=(End) const { return batch_ != nullptr; }
-
-     private:
-      friend class EpochRange;
-      Iterator(ResidentLoader* loader, const BatchType* batch) : loader_(loader), batch_(batch) {}
-      ResidentLoader* loader_;
-      const BatchType* batch_;
-    };
-    Iterator begin() { return Iterator(loader_, loader_->next()); }
-    End end() const { return {}; }
-
-   private:
-    friend class ResidentLoader;
-    explicit EpochRange(ResidentLoader* loader) : loader_(loader) {}
-    ResidentLoader* loader_;
-  };
+  using EpochRange = data::EpochRange<ResidentLoader, BatchType>;
   EpochRange epoch() {
     start_epoch();
     return EpochRange(this);

@@ -48,7 +48,7 @@
 #include <onnx/checker.h>
 #endif
 
-#include "hnn/io/checkpoint.hpp"
+#include "hnn/io/file.hpp"
 #include "hnn/model/residual.hpp"
 #include "hnn/onnx/common.hpp"
 #include "hnn/model/sequential.hpp"
@@ -292,12 +292,7 @@ void export_onnx(const Sequential<T, Device>& model, const std::string& path, co
                               " bytes, over protobuf's 2 GB limit for one file");
   std::string bytes;
   if (!m.SerializeToString(&bytes)) throw OnnxError(path, "protobuf could not serialize the model");
-  try {
-    detail::checkpoint::write_file_atomically(path, std::vector<unsigned char>(bytes.begin(), bytes.end()));
-  } catch (const CheckpointError& e) {
-    const std::string message = e.what();
-    throw OnnxError(path, message.substr(std::min(message.size(), path.size() + 2)));
-  }
+  io::write_file_atomically<OnnxError>(path, "ONNX file", std::vector<unsigned char>(bytes.begin(), bytes.end()));
 }
 
 }  // namespace hnn

@@ -55,7 +55,9 @@ inline ScheduleKind schedule_kind(const std::string& name) {
 
 struct TrainOptions {
   int epochs = 10;
-  double lr = 0.9;
+  // The base learning rate: PyTorch 2.x's SGD default. d2l's 0.9 is the LeNet-5 recipe's
+  // (examples/lenet5/model.hpp), not the library's.
+  double lr = 1e-3;
   std::int64_t batch_size = 256;
   std::uint64_t seed = 0;  // drives the shuffle; the model's init has its own seed
   // The optimizer, with PyTorch's meaning and defaults for each field it reads.

@@ -1,5 +1,5 @@
-// The layers of issue 11: BatchNorm2d/1d, Dropout, Tanh, GlobalAvgPool2d, padded pooling and
-// bias-less Conv2d/Linear. Backward against finite differences (double, training mode),
+// BatchNorm2d/1d, Dropout, Tanh, GlobalAvgPool2d, padded pooling and bias-less
+// Conv2d/Linear. Backward against finite differences (double, training mode),
 // forward and running statistics against values computed by hand, names, descriptions,
 // checkpoints and bad input.
 #include <gtest/gtest.h>
@@ -68,42 +68,42 @@ std::string message_of(F&& f) {
 // Finite differences
 // ---------------------------------------------------------------------------------------------
 
-TEST(LayersExtendedGradients, BatchNorm2d) {
+TEST(NormDropoutPoolGradients, BatchNorm2d) {
   check_layer(BatchNorm2d(3), Shape{4, 3, 3, 2}, 11);
   check_layer(BatchNorm2d(2).affine(false).eps(1e-3).momentum(0.3), Shape{3, 2, 2, 2}, 12);
 }
 
-TEST(LayersExtendedGradients, BatchNorm1d) {
+TEST(NormDropoutPoolGradients, BatchNorm1d) {
   check_layer(BatchNorm1d(5), Shape{6, 5}, 13);
   check_layer(BatchNorm1d(4).affine(false), Shape{3, 4}, 14);
   check_layer(BatchNorm1d(3), Shape{2, 3, 4}, 15);  // (N, C, L)
 }
 
-TEST(LayersExtendedGradients, DropoutWithAFixedMask) {
+TEST(NormDropoutPoolGradients, DropoutWithAFixedMask) {
   FixedStepDropout layer(Dropout(0.4), 1234, 7);
   Rng rng(16);
   expect_gradients_match(layer, random_tensor(Shape{3, 4, 5}, rng), 17, 1e-7, "Dropout(p=0.4)");
   EXPECT_EQ(layer.step(), 7);
 }
 
-TEST(LayersExtendedGradients, Tanh) { check_layer(Tanh(), Shape{3, 2, 4}, 18); }
+TEST(NormDropoutPoolGradients, Tanh) { check_layer(Tanh(), Shape{3, 2, 4}, 18); }
 
-TEST(LayersExtendedGradients, GlobalAvgPool2d) { check_layer(GlobalAvgPool2d(), Shape{2, 3, 4, 5}, 19); }
+TEST(NormDropoutPoolGradients, GlobalAvgPool2d) { check_layer(GlobalAvgPool2d(), Shape{2, 3, 4, 5}, 19); }
 
-TEST(LayersExtendedGradients, PaddedPools) {
+TEST(NormDropoutPoolGradients, PaddedPools) {
   check_layer(AvgPool2d(3, 2).padding(1), Shape{2, 2, 5, 6}, 20);
   check_layer(AvgPool2d(2, 1).padding(1), Shape{1, 2, 3, 3}, 21);
   check_layer(MaxPool2d(3, 2).padding(1), Shape{2, 2, 5, 6}, 22);
   check_layer(MaxPool2d(3, 1).padding(1), Shape{1, 3, 4, 4}, 23);
 }
 
-TEST(LayersExtendedGradients, BiaslessConv2dAndLinear) {
+TEST(NormDropoutPoolGradients, BiaslessConv2dAndLinear) {
   check_layer(Conv2d(2, 3, 3).padding(1).bias(false), Shape{2, 2, 5, 5}, 24);
   check_layer(Conv2d(2, 3, 3).stride(2).bias(false), Shape{2, 2, 7, 6}, 25);
   check_layer(Linear(6, 4).bias(false), Shape{3, 6}, 26);
 }
 
-TEST(LayersExtendedGradients, FusedBiaslessConvSigmoidAvgPool) {
+TEST(NormDropoutPoolGradients, FusedBiaslessConvSigmoidAvgPool) {
   Sequential<double, cpu> model(Conv2d(2, 3, 3).bias(false), Sigmoid(), AvgPool2d(2), BatchNorm2d(3), Flatten(),
                                 Linear(12, 2).bias(false));
   model.set_input_gradient(true);
@@ -124,7 +124,7 @@ TEST(LayersExtendedGradients, FusedBiaslessConvSigmoidAvgPool) {
   for (std::int64_t i = 0; i < plain.numel(); ++i) EXPECT_NEAR(fused[i], plain[i], 1e-12) << i;
 }
 
-TEST(LayersExtendedGradients, PaddedPoolIsNotFused) {
+TEST(NormDropoutPoolGradients, PaddedPoolIsNotFused) {
   Sequential<double, cpu> model(Conv2d(1, 2, 3), ReLU(), MaxPool2d(2).padding(1));
   const std::string plan = model.plan(Shape{2, 1, 6, 6}).describe(model.specs());
   EXPECT_EQ(plan.find("[fused]"), std::string::npos) << plan;
@@ -377,7 +377,7 @@ TEST(DropoutLayer, SequentialInitSeedReproducesTheMasks) {
 // Names, descriptions, checkpoints
 // ---------------------------------------------------------------------------------------------
 
-TEST(LayersExtended, StateDictNamesArePyTorchs) {
+TEST(NormDropoutPool, StateDictNamesArePyTorchs) {
   Sequential<float, cpu> m(Conv2d(1, 6, 5).bias(false), BatchNorm2d(6), ReLU(), GlobalAvgPool2d(), Flatten(),
                            Dropout(0.5), Linear(6, 10).bias(false), BatchNorm1d(10).affine(false), Tanh());
   std::vector<std::string> names;
@@ -388,7 +388,7 @@ TEST(LayersExtended, StateDictNamesArePyTorchs) {
   EXPECT_EQ(m.output_shape(Shape{2, 1, 28, 28}), Shape({2, 10}));
 }
 
-TEST(LayersExtended, DescriptionsPrintAndRoundTrip) {
+TEST(NormDropoutPool, DescriptionsPrintAndRoundTrip) {
   EXPECT_EQ(BatchNorm2d(6).str(), "BatchNorm2d(6)");
   EXPECT_EQ(BatchNorm2d(6).eps(1e-3).momentum(0.2).affine(false).str(),
             "BatchNorm2d(6, eps=0.001, momentum=0.2, affine=False)");
@@ -431,7 +431,7 @@ TEST(LayersExtended, DescriptionsPrintAndRoundTrip) {
   EXPECT_EQ(AvgPool2d(2).sizes(), (std::vector<std::int64_t>{2, 2, 0}));
 }
 
-TEST(LayersExtended, PreviousReleaseSizesStillDecode) {
+TEST(NormDropoutPool, PreviousReleaseSizesStillDecode) {
   EXPECT_TRUE(Conv2d::from_sizes({1, 6, 5, 2, 1}).bias());
   EXPECT_EQ(Conv2d::from_sizes({1, 6, 5, 2, 1}).str(), Conv2d(1, 6, 5).padding(2).str());
   EXPECT_FALSE(Conv2d::from_sizes({1, 6, 5, 2, 1, 0}).bias());
@@ -448,7 +448,7 @@ TEST(LayersExtended, PreviousReleaseSizesStillDecode) {
   EXPECT_THROW(Dropout::from_sizes({}), std::invalid_argument);
 }
 
-class LayersExtendedCheckpoint : public ::testing::Test {
+class NormDropoutPoolCheckpoint : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() / ("hnn-layers-ext-" + std::to_string(::getpid()));
@@ -464,7 +464,7 @@ Sequential<float, cpu> extended_model() {
                                 Flatten(), Linear(64, 10).bias(false), BatchNorm1d(10).momentum(0.2));
 }
 
-TEST_F(LayersExtendedCheckpoint, SaveLoadAndLoadModelRoundTrip) {
+TEST_F(NormDropoutPoolCheckpoint, SaveLoadAndLoadModelRoundTrip) {
   auto model = extended_model();
   model.init(3);
   Rng rng(4);
@@ -505,7 +505,7 @@ TEST_F(LayersExtendedCheckpoint, SaveLoadAndLoadModelRoundTrip) {
 // Bad input
 // ---------------------------------------------------------------------------------------------
 
-TEST(LayersExtendedBadInput, MessagesNameTheLayer) {
+TEST(NormDropoutPoolBadInput, MessagesNameTheLayer) {
   auto has = [](const std::string& message, const std::string& part) {
     return message.find(part) != std::string::npos ? ::testing::AssertionSuccess()
                                                    : ::testing::AssertionFailure() << "'" << message << "'";
