@@ -96,6 +96,18 @@ TEST(CudaLayers, BiaslessConvAndLinear) {
 
 }  // namespace
 
+// Evaluation mode folds each batch norm into the Conv2d or Linear before it, on both devices
+// (the CPU also fuses the folded convolution with its activation and pooling at this batch).
+TEST(CudaLayers, BatchNormFoldedInEvaluation) {
+  HNN_REQUIRE_GPU();
+  expect_devices_agree({Conv2d(1, 6, 5), BatchNorm2d(6), Sigmoid(), AvgPool2d(2), Flatten(), Linear(6 * 4 * 4, 8),
+                        BatchNorm1d(8), ReLU(), Linear(8, 3)},
+                       Shape{20, 1, 12, 12}, 14);
+  expect_devices_agree({Conv2d(2, 4, 3).padding(1).bias(false), BatchNorm2d(4), ReLU(), Flatten(), Linear(4 * 25, 6),
+                        BatchNorm1d(6)},
+                       Shape{5, 2, 5, 5}, 15);
+}
+
 TEST(CudaLayers, ResidualBlocksWithBatchNorm) {
   HNN_REQUIRE_GPU();
   const std::vector<LayerSpec> identity{Conv2d(4, 4, 3).padding(1).bias(false), BatchNorm2d(4), ReLU(),

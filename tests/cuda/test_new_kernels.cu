@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "cuda_test_util.cuh"
@@ -75,6 +76,48 @@ TEST(CudaBatchNorm, TrainingEvalAndBackwardMatchCpu) {
                             c.affine ? b_d.data() : nullptr, rm_d.data(), rv_d.data(), 1e-5f, y_eval_d.data());
     EXPECT_TRUE(all_close(to_host(y_eval_d), y)) << "evaluation output";
   }
+}
+
+// Batch norm folded into the weights and bias of the layer before it (evaluation mode).
+TEST(CudaBatchNorm, FoldMatchesCpu) {
+  HNN_REQUIRE_GPU();
+  const std::int64_t channels = 16, per_channel = 6 * 25;
+  Rng rng(9);
+  const auto w = random_floats(channels * per_channel, rng), b = random_floats(channels, rng);
+  const auto gamma = random_floats(channels, rng, 0.5, 1.5), beta = random_floats(channels, rng);
+  const auto mean = random_floats(channels, rng), var = random_floats(channels, rng, 0.5, 2);
+  const auto w_d = to_device(w), b_d = to_device(b), gamma_d = to_device(gamma), beta_d = to_device(beta),
+             mean_d = to_device(mean), var_d = to_device(var);
+  for (const bool with_bias : {true, false})
+    for (const bool affine : {true, false}) {
+      SCOPED_TRACE(std::string("bias ") + (with_bias ? "yes" : "no") + ", affine " + (affine ? "yes" : "no"));
+      auto fw = host_buffer(channels * per_channel), fb = host_buffer(channels);
+      auto fw_d = poisoned<float>(channels * per_channel), fb_d = poisoned<float>(channels);
+      batch_norm_fold(cpu{}, channels, per_channel, w.data(), with_bias ? b.data() : nullptr,
+                      affine ? gamma.data() : nullptr, affine ? beta.data() : nullptr, mean.data(), var.data(), 1e-5f,
+                      fw.data(), fb.data());
+      batch_norm_fold(cuda{}, channels, per_channel, w_d.data(), with_bias ? b_d.data() : nullptr,
+                      affine ? gamma_d.data() : nullptr, affine ? beta_d.data() : nullptr, mean_d.data(),
+                      var_d.data(), 1e-5f, fw_d.data(), fb_d.data());
+      EXPECT_TRUE(all_close(to_host(fw_d), fw)) << "folded weight";
+      EXPECT_TRUE(all_close(to_host(fb_d), fb)) << "folded bias";
+    }
+}
+
+// Max pooling without winners (an evaluation forward): the same output as with them.
+TEST(CudaMaxPool2d, WithoutArgmaxMatchesCpu) {
+  HNN_REQUIRE_GPU();
+  Pool2dGeometry g;
+  g.batch = 3, g.channels = 4, g.in_height = 9, g.in_width = 7, g.kernel = 3, g.stride = 2, g.padding = 1;
+  const std::int64_t in_n = g.planes() * g.in_height * g.in_width, out_n = g.planes() * g.out_height() * g.out_width();
+  Rng rng(10);
+  const auto x = random_floats(in_n, rng);
+  auto y = host_buffer(out_n);
+  max_pool2d_forward(cpu{}, g, x.data(), y.data(), static_cast<std::int32_t*>(nullptr));
+  const auto x_d = to_device(x);
+  auto y_d = poisoned<float>(out_n);
+  max_pool2d_forward(cuda{}, g, x_d.data(), y_d.data(), static_cast<std::int32_t*>(nullptr));
+  EXPECT_TRUE(all_equal(to_host(y_d), y));
 }
 
 TEST(CudaDropout, DrawsTheSameMaskAsTheCpu) {

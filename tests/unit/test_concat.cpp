@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "gradient_check.hpp"
+#include "hnn/kernels/conv2d_act_pool.hpp"
 #include "hnn/io/checkpoint.hpp"
 #include "hnn/kernels/channel_concat.hpp"
 #include "hnn/model/concat.hpp"
@@ -154,9 +155,11 @@ TEST(Concat, GradientsMatchFiniteDifferences) {
 
 // Branches are Sequentials with plans of their own: with fusion on, the LeNet stage and
 // BatchNorm + ReLU run fused inside them; set_fusion(false) on the outer model reaches them.
-// The two give the same numbers.
+// The two give the same numbers. The batch is the fused conv's crossover (below it, the
+// layers run unfused whatever the setting).
 TEST(Concat, FusionInsideTheBranchesFollowsTheOuterModel) {
-  const Shape shape{4, 2, 8, 8};
+  const std::int64_t batch = conv2d_act_pool_min_batch<float>(cpu{});
+  const Shape shape{batch, 2, 8, 8};
   Sequential<float, cpu> fused = fusable_model<float>(), layers = fusable_model<float>();
   fused.init(5);
   layers.copy_parameters_from(fused);
@@ -166,7 +169,7 @@ TEST(Concat, FusionInsideTheBranchesFollowsTheOuterModel) {
 
   hnn::Rng rng(9);
   const Tensor<float> x = hnn::testing::as<float>(random_tensor(shape, rng, -2, 2));
-  const Tensor<float> dy = hnn::testing::as<float>(random_tensor(Shape{4, 5}, rng));
+  const Tensor<float> dy = hnn::testing::as<float>(random_tensor(Shape{batch, 5}, rng));
   for (int step = 0; step < 2; ++step) {
     const Tensor<float> y_fused = fused.forward(x).clone();
     const Tensor<float>& y_layers = layers.forward(x);

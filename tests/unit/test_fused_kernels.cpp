@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <limits>
 #include <sstream>
@@ -181,7 +182,7 @@ void check_batch(const Case& c, std::int64_t batch, double tolerance) {
   Pool2dGeometry p;
   p.batch = batch, p.channels = g.out_channels, p.in_height = g.out_height(), p.in_width = g.out_width();
   p.kernel = 2, p.stride = 2;
-  ASSERT_TRUE(conv2d_act_pool_fusable(cpu{}, g, p));
+  ASSERT_TRUE(conv2d_act_pool_fits(cpu{}, g, p));
   const std::int64_t in_n = batch * g.in_channels * g.in_pixels(), conv_n = batch * g.out_channels * g.out_pixels(),
                      pooled_n = p.planes() * p.out_height() * p.out_width();
 
@@ -224,6 +225,15 @@ void check_batch(const Case& c, std::int64_t batch, double tolerance) {
   conv2d_act_pool_forward(cpu{}, g, c.act, c.pool, x.data(), w.data(), b.data(), activation.data(), fy.data(),
                           ws.data());
   EXPECT_TRUE(close(fy, y, tolerance)) << "pooled output";
+  // Evaluation (no activation kept): the same pooled values bit for bit, the activation buffer
+  // untouched.
+  {
+    std::vector<T> kept = activation, eval_y = output_buffer<T>(pooled_n);
+    conv2d_act_pool_forward(cpu{}, g, c.act, c.pool, x.data(), w.data(), b.data(), static_cast<T*>(nullptr),
+                            eval_y.data(), ws.data());
+    EXPECT_EQ(0, std::memcmp(eval_y.data(), fy.data(), fy.size() * sizeof(T))) << "pooled output without the activation";
+    EXPECT_EQ(0, std::memcmp(kept.data(), activation.data(), kept.size() * sizeof(T))) << "activation buffer written";
+  }
   conv2d_act_pool_backward(cpu{}, g, c.act, c.pool, x.data(), w.data(), activation.data(), dy.data(), fdx.data(),
                            fdw.data(), fdb.data(), ws.data());
   EXPECT_TRUE(close(fdx, dx, tolerance)) << "input gradient";

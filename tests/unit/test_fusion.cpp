@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +14,8 @@
 #include "gradient_check.hpp"
 #include "hnn/parallel.hpp"
 #include "hnn/model/sequential.hpp"
+#include "hnn/kernels/conv2d_act_pool.hpp"
+#include "hnn/kernels/cpu/vectorize.hpp"
 #include "hnn/layers/conv2d.hpp"
 
 using namespace hnn;
@@ -44,7 +48,18 @@ class ConvActPoolFusion : public ::testing::TestWithParam<FusionCase> {
   void TearDown() override { set_num_threads(1); }
 };
 
-// One run with its input gradient: the fused stage against the three layers' own kernels.
+// The fused kernel's crossover for double: the smallest batch the planner fuses.
+constexpr std::int64_t double_crossover = conv2d_act_pool_min_batch<double>(cpu{});
+constexpr std::int64_t float_crossover = conv2d_act_pool_min_batch<float>(cpu{});
+
+// `shape` with its batch moved to the crossover for double plus `extra`.
+Shape at_crossover(Shape shape, std::int64_t extra) {
+  shape[0] = double_crossover + extra;
+  return shape;
+}
+
+// One run with its input gradient: the fused stage against the three layers' own kernels, at
+// the crossover batch plus the case's batch less one (odd sizes past the kernel's blocks).
 TEST_P(ConvActPoolFusion, RunMatchesTheThreeLayers) {
   const FusionCase& c = GetParam();
   set_num_threads(c.threads);
@@ -54,7 +69,7 @@ TEST_P(ConvActPoolFusion, RunMatchesTheThreeLayers) {
   auto pool = specs[2].make_layer<double, cpu>();
   Rng rng(21);
   randomize_parameters(*conv, rng);
-  const Tensor<double> x = random_tensor(c.input, rng, -2, 2);
+  const Tensor<double> x = random_tensor(at_crossover(c.input, c.input[0] - 1), rng, -2, 2);
 
   const Tensor<double> y = pool->forward(act->forward(conv->forward(x))).clone();
   const Tensor<double> dy = random_tensor(y.shape(), rng);
@@ -92,7 +107,7 @@ bool conv_fuses(const std::vector<LayerSpec>& specs, const Shape& input) {
 }
 
 TEST(ConvActPoolFusion, OnlyStrideOneConvolutionsAndTwoByTwoWindowsFuse) {
-  const Shape x{2, 1, 8, 8};
+  const Shape x{float_crossover, 1, 8, 8};
   EXPECT_FALSE(conv_fuses({Conv2d(1, 2, 3).padding(1).stride(2), Sigmoid(), AvgPool2d(2)}, x));
   EXPECT_FALSE(conv_fuses({Conv2d(1, 2, 3), Sigmoid(), AvgPool2d(3)}, x));
   EXPECT_FALSE(conv_fuses({Conv2d(1, 2, 3), Sigmoid(), AvgPool2d(2, 1)}, x));
@@ -105,6 +120,43 @@ TEST(ConvActPoolFusion, OnlyStrideOneConvolutionsAndTwoByTwoWindowsFuse) {
   EXPECT_TRUE(conv_fuses({Conv2d(1, 2, 3).bias(false), Sigmoid(), AvgPool2d(2)}, x));
 }
 
+// The crossover (kernels/conv2d_act_pool.hpp): one constant per instruction set, the width of
+// its packet of floats as first chosen, half of it for double (tests/bench/NOTES.md).
+TEST(ConvActPoolFusion, CrossoverIsOnePacketOfSamples) {
+  EXPECT_EQ(float_crossover, detail::packet_size<float>);
+  EXPECT_EQ(double_crossover, detail::packet_size<double>);
+}
+
+// Below the crossover the convolution offers no fused stage and says for which batches that
+// holds; from the crossover on, the stage, for every larger batch.
+template <class T>
+void expect_fused_from_the_crossover() {
+  const std::vector<LayerSpec> specs{Conv2d(1, 6, 5).padding(2), ReLU(), MaxPool2d(2)};
+  auto conv = specs[0].make_layer<T, cpu>();
+  const std::int64_t crossover = conv2d_act_pool_min_batch<T>(cpu{});
+  for (const std::int64_t batch : {std::int64_t{1}, crossover - 1, crossover, crossover + 1, 2 * crossover + 3, std::int64_t{1000}}) {
+    if (batch < 1) continue;
+    const hnn::Fusion<T, cpu> fusion = conv->fuse(FollowingLayers(specs.data() + 1, 2), Shape{batch, 1, 28, 28});
+    SCOPED_TRACE("batch " + std::to_string(batch) + ", crossover " + std::to_string(crossover));
+    EXPECT_TRUE(fusion.batches.contains(batch));
+    if (batch < crossover) {
+      EXPECT_EQ(fusion.stage, nullptr);
+      EXPECT_EQ(fusion.batches.min, 1);
+      EXPECT_EQ(fusion.batches.max, crossover - 1);
+    } else {
+      ASSERT_NE(fusion.stage, nullptr);
+      EXPECT_EQ(fusion.absorbed, 2u);
+      EXPECT_EQ(fusion.batches.min, crossover);
+      EXPECT_EQ(fusion.batches.max, std::numeric_limits<std::int64_t>::max());
+    }
+  }
+}
+
+TEST(ConvActPoolFusion, FusedFromTheCrossoverBatchOn) {
+  expect_fused_from_the_crossover<float>();
+  expect_fused_from_the_crossover<double>();
+}
+
 // The whole LeNet-5, fused and layer by layer, from the same weights.
 template <class T>
 void expect_fused_model_matches(lenet::Variant variant, int threads, double tolerance) {
@@ -114,7 +166,7 @@ void expect_fused_model_matches(lenet::Variant variant, int threads, double tole
   plain.set_fusion(false);
   ASSERT_TRUE(fused.fusion());
   Rng rng(8);
-  Tensor<T> x(Shape{7, 1, 28, 28});
+  Tensor<T> x(Shape{conv2d_act_pool_min_batch<T>(cpu{}) + 3, 1, 28, 28});
   for (std::int64_t i = 0; i < x.numel(); ++i) x[i] = static_cast<T>(rng.uniform(0, 1));
   const Tensor<T> y = plain.forward(x).clone();
   expect_close(fused.forward(x), y, tolerance, "logits");
@@ -151,9 +203,21 @@ TEST(ConvActPoolFusion, PlannerFusesLeNetsTwoRuns) {
     EXPECT_EQ(plan.steps()[0].first, 0u);
     EXPECT_EQ(plan.steps()[1].first, 3u);
     EXPECT_NE(plan.describe(model.specs()).find("Conv2d(6, 16, kernel=5, padding=0, stride=1) + "), std::string::npos);
-    // forward() runs that plan.
-    model.forward(Tensor<float>::zeros(Shape{4, 1, 28, 28}));
-    EXPECT_EQ(&model.plan(Shape{4, 1, 28, 28}), &plan);
+    // forward() runs that plan at any batch from the crossover on.
+    const Shape small{float_crossover + 1, 1, 28, 28};
+    model.forward(Tensor<float>::zeros(small));
+    EXPECT_EQ(&model.plan(small), &plan);
+    if (float_crossover > 1) {
+      // Below it, the layers one by one: another plan, kept beside the first.
+      const Shape below{float_crossover - 1, 1, 28, 28};
+      model.forward(Tensor<float>::zeros(below));
+      const auto& unfused = model.plan(below);
+      EXPECT_NE(&unfused, &plan);
+      EXPECT_EQ(unfused.steps().size(), model.size()) << unfused.describe(model.specs());
+      EXPECT_EQ(unfused.batches().max, float_crossover - 1);
+      model.forward(Tensor<float>::zeros(small));
+      EXPECT_EQ(&model.plan(small), &plan) << "the fused plan was kept";
+    }
 
     model.set_fusion(false);
     const auto& plain = model.plan(Shape{256, 1, 28, 28});
@@ -163,7 +227,7 @@ TEST(ConvActPoolFusion, PlannerFusesLeNetsTwoRuns) {
   // A 1x1 output cannot be pooled 2x2: the three layers run, and report the error themselves.
   Sequential<float, cpu> tiny(Conv2d(1, 2, 3), Sigmoid(), AvgPool2d(2), Flatten(), Linear(8, 2));
   EXPECT_THROW(tiny.forward(Tensor<float>::zeros(Shape{1, 1, 3, 3})), ShapeError);
-  EXPECT_EQ(tiny.plan(Shape{1, 1, 6, 6}).steps().size(), 3u);
+  EXPECT_EQ(tiny.plan(Shape{float_crossover, 1, 6, 6}).steps().size(), 3u);
 }
 
 // backward() returns dLoss/dInput when asked, through a fused first stage too.
@@ -172,12 +236,12 @@ TEST(ConvActPoolFusion, ModelInputGradientThroughFusedStageMatchesFiniteDifferen
   Rng rng(5);
   randomize_parameters(model, rng);
   model.set_input_gradient(true);
-  const Tensor<double> x = random_tensor(Shape{3, 2, 6, 4}, rng);
+  const Tensor<double> x = random_tensor(Shape{double_crossover + 2, 2, 6, 4}, rng);
   EXPECT_NE(model.plan(x.shape()).describe(model.specs()).find("[fused]"), std::string::npos);
   expect_gradients_match(model, x, 6, 1e-7, "fused model");
   model.set_input_gradient(false);
   model.forward(x);
-  EXPECT_EQ(model.backward(Tensor<double>::zeros(Shape{3, 4})).numel(), 0);
+  EXPECT_EQ(model.backward(Tensor<double>::zeros(Shape{double_crossover + 2, 4})).numel(), 0);
 }
 
 // Central finite differences of L = sum(model(x) * probe) for every parameter, through two
@@ -192,8 +256,9 @@ TEST(ConvActPoolFusion, GradientsThroughFusedRunsMatchFiniteDifferences) {
     Rng rng(relu_max ? 41 : 40);
     for (auto& p : model.parameters())
       for (std::int64_t i = 0; i < p.value->numel(); ++i) (*p.value)[i] = rng.uniform(-1, 1);
-    const Tensor<double> x = random_tensor(Shape{2, 1, 12, 10}, rng);
-    const Tensor<double> probe = random_tensor(Shape{2, 4}, rng);
+    const Tensor<double> x = random_tensor(Shape{double_crossover + 1, 1, 12, 10}, rng);
+    const Tensor<double> probe = random_tensor(Shape{double_crossover + 1, 4}, rng);
+    ASSERT_NE(model.plan(x.shape()).describe(model.specs()).find("[fused]"), std::string::npos);
     auto loss = [&] {
       const Tensor<double>& y = model.forward(x);
       double sum = 0;

@@ -453,9 +453,9 @@ TEST(NoBias, Conv2dSkipsTheBiasOnBothPaths) {
 TEST(NoBias, FusedConvActivationPoolSkipsTheBias) {
   const Conv2dGeometry g = conv(5, 2, 8, 3, 3, 1, 1);  // output 8x9
   Pool2dGeometry p = pool(g.batch, g.out_channels, g.out_height(), g.out_width(), 2, 2, 0);
-  ASSERT_TRUE(conv2d_act_pool_fusable(cpu{}, g, p));
+  ASSERT_TRUE(conv2d_act_pool_fits(cpu{}, g, p));
   p.padding = 1;
-  EXPECT_FALSE(conv2d_act_pool_fusable(cpu{}, g, p));  // the fused kernels have no padded pooling
+  EXPECT_FALSE(conv2d_act_pool_fits(cpu{}, g, p));  // the fused kernels have no padded pooling
   p.padding = 0;
   Rng rng(62);
   const std::int64_t in_n = g.batch * g.in_channels * g.in_pixels(), out_n = p.planes() * p.out_height() * p.out_width();

@@ -17,6 +17,7 @@
 
 #include "../support/lenet5.hpp"
 #include "hnn/data/loader.hpp"
+#include "hnn/kernels/conv2d_act_pool.hpp"
 #include "hnn/data/mnist.hpp"
 #include "hnn/model/concat.hpp"
 #include "hnn/parallel.hpp"
@@ -175,6 +176,37 @@ TEST(NoAllocationLayers, ConcatSteadyStep) {
   model.eval();
   model.forward(x);
   EXPECT_EQ(allocations_in([&] { model.forward(x); }), 0) << "heap allocations in an evaluation forward";
+}
+
+// Plans across the fused kernel's crossover and in both modes, batch norm folded into the layer
+// before it in evaluation: once each plan has run, a loop that alternates them (full and last
+// partial training batches, evaluation batches) allocates nothing. The folded weights are
+// computed again after each mode switch, into the buffers they were first computed into.
+TEST(NoAllocationLayers, PlansAcrossTheCrossoverAndModes) {
+  Sequential<float, cpu> model(Conv2d(1, 6, 5), BatchNorm2d(6), Sigmoid(), AvgPool2d(2), Flatten(),
+                               Linear(6 * 12 * 12, 10), BatchNorm1d(10), ReLU(), Linear(10, 4));
+  const std::int64_t full = 64, partial = std::max<std::int64_t>(2, conv2d_act_pool_min_batch<float>(cpu{}) - 1);
+  const auto input = [](std::int64_t batch) {
+    Tensor<float> x(Shape{batch, 1, 28, 28});
+    for (std::int64_t i = 0; i < x.numel(); ++i) x[i] = static_cast<float>(i % 11) * 0.1f;
+    return x;
+  };
+  const Tensor<float> x_full = input(full), x_partial = input(partial), x_one = input(1);
+  const Tensor<float> g_full = Tensor<float>::full(Shape{full, 4}, 0.1f), g_partial = Tensor<float>::full(Shape{partial, 4}, 0.1f);
+  const auto loop = [&] {
+    model.train();
+    model.forward(x_full);
+    model.backward(g_full);
+    model.forward(x_partial);
+    model.backward(g_partial);
+    model.eval();
+    model.forward(x_full);
+    model.forward(x_partial);
+    model.forward(x_one);
+  };
+  loop();
+  loop();
+  EXPECT_EQ(allocations_in(loop), 0) << "heap allocations in a loop over kept plans";
 }
 
 // The DataLoader fills its batches into buffers sized when it is built: an epoch after the first

@@ -1,4 +1,5 @@
-// The batch_norm op: batch normalization over (N, C, spatial): training statistics, running statistics, backward.
+// The batch_norm op: batch normalization over (N, C, spatial): training statistics, running statistics, backward,
+// and the evaluation-mode fold into the Conv2d or Linear before it (batch_norm_fold).
 // One algorithm per device: the CPU kernels, and their CUDA twins where nvcc compiles.
 // BatchNorm + ReLU fused (batch_norm_relu_*) exists on the CPU only: has_batch_norm_relu.
 #pragma once

@@ -45,12 +45,15 @@ class SigmoidLayer final : public Layer<T, Device> {
  public:
   explicit SigmoidLayer(const Sigmoid&) {}
 
+  // (The output, which the backward pass reads, is the result itself: nothing more is kept.)
   const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
+    this->start_forward();
     output_.resize(input.shape());
     sigmoid_forward(Device{}, input.data(), output_.data(), input.numel());
     return output_;
   }
   const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
+    this->require_training_forward(Sigmoid{});
     grad_input_.resize(output_.shape());
     sigmoid_backward(Device{}, output_.data(), grad_output.data(), grad_input_.data(), output_.numel());
     return grad_input_;
@@ -66,12 +69,13 @@ class ReLULayer final : public Layer<T, Device> {
   explicit ReLULayer(const ReLU&) {}
 
   const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
-    input_ = input;
+    if (this->start_forward()) input_ = input;  // the mask's source; evaluation keeps nothing
     output_.resize(input.shape());
     relu_forward(Device{}, input.data(), output_.data(), input.numel());
     return output_;
   }
   const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
+    this->require_training_forward(ReLU{});
     grad_input_.resize(input_.shape());
     relu_backward(Device{}, input_.data(), grad_output.data(), grad_input_.data(), input_.numel());
     return grad_input_;
@@ -86,12 +90,15 @@ class TanhLayer final : public Layer<T, Device> {
  public:
   explicit TanhLayer(const Tanh&) {}
 
+  // (The output, which the backward pass reads, is the result itself: nothing more is kept.)
   const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
+    this->start_forward();
     output_.resize(input.shape());
     tanh_forward(Device{}, input.data(), output_.data(), input.numel());
     return output_;
   }
   const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
+    this->require_training_forward(Tanh{});
     grad_input_.resize(output_.shape());
     tanh_backward(Device{}, output_.data(), grad_output.data(), grad_input_.data(), output_.numel());
     return grad_input_;

@@ -21,6 +21,11 @@
 // Fused, the ReLU's mask is read from the stage's output inside the batch norm's backward. The
 // output and the running statistics are the two layers' bit for bit; the gradients equal theirs
 // up to the order of the per-channel sums.
+//
+// In evaluation mode batch norm is a per-channel scale and shift, which the Conv2d or Linear
+// before it can apply itself: their fuse() then runs the two as one layer whose weight and
+// bias are scaled per output channel (BatchNormFold below, kernel batch_norm_fold), and the
+// batch norm pass is not run at all. The results equal the two layers' up to rounding.
 #pragma once
 
 #include <cmath>
@@ -182,9 +187,20 @@ class BatchNormLayer final : public Layer<T, Device> {
     reset_parameters(unused);
   }
 
+  const Spec& spec() const { return spec_; }
+
   const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override { return run_forward(input, false); }
   const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
     return run_backward(grad_output, this->input_gradient_);
+  }
+
+  // This layer in evaluation mode folded into the layer before it, a Conv2d or Linear of
+  // num_features output channels with `per_channel` weights each (kernel batch_norm_fold):
+  // writes that layer's weight and bias scaled by the running statistics. bias may be null.
+  void fold(std::int64_t per_channel, const T* weight, const T* bias, T* folded_weight, T* folded_bias) const {
+    batch_norm_fold(Device{}, spec_.num_features, per_channel, weight, bias, weight_.data(), bias_.data(),
+                    running_mean_.data(), running_var_.data(), static_cast<T>(spec_.eps()), folded_weight,
+                    folded_bias);
   }
 
   // The layer followed by a ReLU, one pass each way: what the fused stage (BatchNormReluStage)
@@ -216,15 +232,18 @@ class BatchNormLayer final : public Layer<T, Device> {
   }
 
   std::vector<Parameter<T, Device>> parameters() override {
+    detail::parameters_may_change();
     if (!spec_.affine()) return {};
     return {{"weight", &weight_, &grad_weight_}, {"bias", &bias_, &grad_bias_}};
   }
   std::vector<Buffer<T, Device>> buffers() override {
+    detail::parameters_may_change();
     return {{"running_mean", &running_mean_}, {"running_var", &running_var_}};
   }
 
   // PyTorch's initial state (no random draws): weight 1, bias 0, running_mean 0, running_var 1.
   void reset_parameters(Rng&) override {
+    detail::parameters_may_change();
     const Shape shape{spec_.num_features};
     const Tensor<T, cpu> zeros = Tensor<T, cpu>::full(shape, T(0)), ones = Tensor<T, cpu>::full(shape, T(1));
     if (spec_.affine()) {
@@ -242,9 +261,8 @@ class BatchNormLayer final : public Layer<T, Device> {
     const Shape& shape = input.shape();
     spec_.output_shape(shape);
     const std::int64_t batch = shape[0], channels = spec_.num_features, spatial = Spec::spatial(shape);
-    input_ = input;
+    if (this->start_forward()) input_ = input;  // evaluation keeps nothing for a backward
     output_.resize(shape);
-    forward_training_ = this->training_;
     forward_relu_ = relu;
     const T momentum = static_cast<T>(spec_.momentum()), eps = static_cast<T>(spec_.eps());
     if (this->training_) {
@@ -276,7 +294,7 @@ class BatchNormLayer final : public Layer<T, Device> {
 
   // The backward of the last forward, with its ReLU mask if it had one.
   const Tensor<T, Device>& run_backward(const Tensor<T, Device>& grad_output, bool input_gradient) {
-    if (!forward_training_) spec_.throw_backward_after_eval();
+    if (!this->forward_training_) spec_.throw_backward_after_eval();
     const Shape& shape = input_.shape();
     T* grad_input = nullptr;
     if (input_gradient) {
@@ -289,19 +307,54 @@ class BatchNormLayer final : public Layer<T, Device> {
         batch_norm_relu_backward(Device{}, batch, channels, spatial, input_.data(), weight_.data(), save_mean_.data(),
                                  save_inv_std_.data(), output_.data(), grad_output.data(), grad_input,
                                  grad_weight_.data(), grad_bias_.data());
-        return grad_input_;
+        return grad_input != nullptr ? grad_input_ : this->no_input_gradient();
       }
     }
     batch_norm_backward(Device{}, batch, channels, spatial, input_.data(), weight_.data(), save_mean_.data(),
                         save_inv_std_.data(), grad_output.data(), grad_input, grad_weight_.data(), grad_bias_.data());
-    return grad_input_;
+    return grad_input != nullptr ? grad_input_ : this->no_input_gradient();
   }
 
   Spec spec_;
-  bool forward_training_ = true, forward_relu_ = false;  // what the last forward ran
+  bool forward_relu_ = false;  // the last forward ran the ReLU
   Tensor<T, Device> weight_, bias_, grad_weight_, grad_bias_;
   Tensor<T, Device> running_mean_, running_var_, save_mean_, save_inv_std_;
   Tensor<T, Device> input_, output_, grad_input_;
+};
+
+// A batch norm layer in evaluation mode folded into the Conv2d or Linear before it: that
+// layer's weight and bias scaled per output channel (BatchNormLayer::fold), what a stage that
+// runs the two as one layer computes with. Computed at the first refresh() and again at the
+// first one after the parameters or buffers may have changed (detail::parameter_generation():
+// they were handed out, loaded, copied, initialised, or a mode was set), so that a stage that
+// refreshes at each forward() is never stale and folds once per evaluation run.
+template <class T, class Device, class Spec>
+class BatchNormFold {
+ public:
+  // weight (out, ...) and bias (out, or empty: none) are the layer's own tensors, kept by
+  // reference, as is the batch norm layer.
+  BatchNormFold(const Tensor<T, Device>& weight, const Tensor<T, Device>& bias,
+                const BatchNormLayer<T, Device, Spec>& batch_norm)
+      : weight_(weight), bias_(bias), batch_norm_(batch_norm), folded_weight_(weight.shape()),
+        folded_bias_(Shape{weight.dim(0)}) {}
+
+  void refresh() {
+    const std::uint64_t now = detail::parameter_generation();
+    if (now == generation_) return;
+    batch_norm_.fold(weight_.numel() / weight_.dim(0), weight_.data(), bias_.data(), folded_weight_.data(),
+                     folded_bias_.data());
+    generation_ = now;
+  }
+  const Tensor<T, Device>& weight() const { return folded_weight_; }
+  const Tensor<T, Device>& bias() const { return folded_bias_; }
+  const Spec& batch_norm_spec() const { return batch_norm_.spec(); }
+
+ private:
+  const Tensor<T, Device>& weight_;
+  const Tensor<T, Device>& bias_;
+  const BatchNormLayer<T, Device, Spec>& batch_norm_;
+  Tensor<T, Device> folded_weight_, folded_bias_;
+  std::uint64_t generation_ = 0;  // of the last fold; the count starts at 1
 };
 
 // The fused BatchNorm + ReLU stage (BatchNormLayer::fuse): the layer's own forward_then_relu()

@@ -7,8 +7,8 @@
 // the layer's seed and a step counter (kernels/cpu/dropout.hpp): the seed is drawn from the
 // model's generator by reset_parameters (so Sequential::init(seed) reproduces every mask), the
 // counter, kept in the device's memory, is advanced by each training-mode forward(), and
-// backward() uses the mask of the last forward(). Neither is a buffer: a checkpoint does not
-// record them.
+// backward() uses the mask of the last forward() (after an evaluation-mode forward it throws
+// std::logic_error, as every layer's does). Neither is a buffer: a checkpoint does not record them.
 #pragma once
 
 #include <cstdint>
@@ -56,8 +56,7 @@ class DropoutLayer final : public Layer<T, Device> {
   explicit DropoutLayer(const Dropout& spec) : spec_(spec), step_(Shape{1}) { set_step(0); }
 
   const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
-    forward_training_ = this->training_;
-    if (!this->training_) {
+    if (!this->start_forward()) {
       identity_ = input;  // a view: no copy (kept apart from output_, whose storage is ours)
       return identity_;
     }
@@ -68,10 +67,7 @@ class DropoutLayer final : public Layer<T, Device> {
   }
 
   const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
-    if (!forward_training_) {
-      grad_identity_ = grad_output;
-      return grad_identity_;
-    }
+    this->require_training_forward(spec_);
     grad_input_.resize(grad_output.shape());
     dropout_backward(Device{}, grad_output.numel(), grad_output.data(), grad_input_.data(), spec_.p, seed_,
                      step_.data());
@@ -93,9 +89,8 @@ class DropoutLayer final : public Layer<T, Device> {
  private:
   Dropout spec_;
   std::uint64_t seed_ = 0;
-  bool forward_training_ = true;
   Tensor<std::int64_t, Device> step_;
-  Tensor<T, Device> output_, grad_input_, identity_, grad_identity_;
+  Tensor<T, Device> output_, grad_input_, identity_;
 };
 
 }  // namespace hnn

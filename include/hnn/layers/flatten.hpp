@@ -26,11 +26,12 @@ class FlattenLayer final : public Layer<T, Device> {
   explicit FlattenLayer(const Flatten&) {}
 
   const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
-    input_shape_ = input.shape();
+    if (this->start_forward()) input_shape_ = input.shape();
     output_ = input.reshape(Flatten{}.output_shape(input.shape()));
     return output_;
   }
   const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
+    this->require_training_forward(Flatten{});
     grad_input_ = grad_output.reshape(input_shape_);
     return grad_input_;
   }

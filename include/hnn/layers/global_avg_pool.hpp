@@ -31,12 +31,13 @@ class GlobalAvgPool2dLayer final : public Layer<T, Device> {
 
   const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
     output_.resize(GlobalAvgPool2d{}.output_shape(input.shape()));
-    input_shape_ = input.shape();
+    if (this->start_forward()) input_shape_ = input.shape();
     global_avg_pool_forward(Device{}, input.dim(0) * input.dim(1), input.dim(2) * input.dim(3), input.data(),
                             output_.data());
     return output_;
   }
   const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
+    this->require_training_forward(GlobalAvgPool2d{});
     grad_input_.resize(input_shape_);
     global_avg_pool_backward(Device{}, input_shape_[0] * input_shape_[1], input_shape_[2] * input_shape_[3],
                              grad_output.data(), grad_input_.data());

@@ -22,7 +22,9 @@
 // 2. The *concrete layer*: a Layer<T, Device> constructed from the description. It owns its
 //    parameters (named "weight", "bias", ... as PyTorch names them), their gradients, any
 //    buffers (running statistics), its outputs and the cache its backward pass needs, and
-//    calls kernels by device tag: it never branches on the device.
+//    calls kernels by device tag: it never branches on the device. Its forward() keeps that
+//    cache in training mode only (`if (start_forward()) input_ = input;`), and its backward()
+//    starts with require_training_forward(description).
 //
 // A layer made of other layers (Sequential, Residual: hnn/model/) adds to its description
 //        std::vector<LayerSpec> children() const;            // its sub-layers, in a fixed order
@@ -33,17 +35,25 @@
 //    training mode and fusion then reach them without more code.
 //
 // A layer that can run together with the layers after it in one pass overrides fuse() (below;
-// Conv2d + activation + pooling, BatchNorm + ReLU and Residual + ReLU do).
+// Conv2d + activation + pooling, BatchNorm + ReLU and Residual + ReLU do; in evaluation mode a
+// Conv2d or Linear followed by batch norm runs as one layer with the batch norm folded in).
+//
+// Evaluation mode (set_training(false)) keeps nothing for a backward pass: a forward() then
+// saves no input, mask or activation, and a backward() after it throws std::logic_error.
 //
 // Nothing else: Sequential, trace, summary, parameter names, checkpoints and the planner all
 // go through these. hnn::register_layer<Scale>() (hnn/model/registry.hpp) is needed only for
 // load_model(), which rebuilds a model from a file's layer kinds and sizes.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -73,6 +83,30 @@ struct NamedTensor {
 template <class T, class Device>
 using Buffer = NamedTensor<T, Device>;
 
+namespace detail {
+
+// Thrown by a layer's or stage's backward() after an evaluation-mode forward(), which kept
+// nothing for it. `who`: the layer's description, built only on this path.
+[[noreturn]] inline void throw_backward_after_eval(const std::string& who) {
+  throw std::logic_error(who + ": backward() after an evaluation-mode forward(): evaluation keeps nothing for the "
+                               "backward pass; run the forward in training mode (train()) to get gradients");
+}
+
+// A count that rises whenever a model's parameters or buffers may have been written: when they
+// are handed out (parameters(), buffers(), state_dict(): the caller may write through them),
+// initialised or copied, and when a layer's mode is set. A stage that keeps values computed
+// from them (batch norm folded into the convolution before it, layers/batch_norm.hpp) computes
+// them again at its first forward() after the count moved. One count for the program: a rise
+// caused by another model costs a recomputation, never a stale value.
+inline std::atomic<std::uint64_t>& parameter_generation_counter() {
+  static std::atomic<std::uint64_t> count{1};
+  return count;
+}
+inline std::uint64_t parameter_generation() { return parameter_generation_counter().load(std::memory_order_relaxed); }
+inline void parameters_may_change() { parameter_generation_counter().fetch_add(1, std::memory_order_relaxed); }
+
+}  // namespace detail
+
 // The forward/backward interface of one step of a model's execution plan (hnn/model/plan.hpp):
 // a single layer, or several layers run as one fused pass.
 template <class T, class Device>
@@ -84,37 +118,85 @@ class Stage {
   virtual const Tensor<T, Device>& forward(const Tensor<T, Device>& input) = 0;
   // Takes dLoss/dOutput of the last forward(), writes the parameter gradients, returns
   // dLoss/dInput (an empty tensor when set_input_gradient(false), as for a model's first stage).
+  // Throws std::logic_error when the last forward() ran in evaluation mode.
   virtual const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) = 0;
 
   virtual void set_input_gradient(bool needed) { input_gradient_ = needed; }
   bool input_gradient() const { return input_gradient_; }
 
  protected:
+  // What backward() returns when no input gradient was asked for: an empty tensor (not the
+  // gradient buffer, which holds an earlier backward's input gradient).
+  static const Tensor<T, Device>& no_input_gradient() {
+    static const Tensor<T, Device> none;
+    return none;
+  }
+
   bool input_gradient_ = true;
 };
 
-// The descriptions of the layers that follow a layer in its model, the next one first: what
-// a layer's fuse() looks at.
+// The layers that follow a layer in its model, the next one first: their descriptions and,
+// where the planner gives them, the concrete layers made from them. What a layer's fuse() looks at.
 class FollowingLayers {
  public:
+  // Descriptions only (layer_if() then finds no layer).
   FollowingLayers(const LayerSpec* first, std::size_t count) : first_(first), count_(count) {}
+  // Descriptions and the model's layers, layers[k] made from first[k].
+  template <class T, class Device>
+  FollowingLayers(const LayerSpec* first, const std::unique_ptr<Layer<T, Device>>* layers, std::size_t count)
+      : first_(first), count_(count), layers_(layers), layers_type_(&typeid(Layer<T, Device>)) {}
+
   std::size_t size() const { return count_; }
   // The k-th following layer's description if it is a D, else null (also past the end).
   template <class D>
   const D* get_if(std::size_t k) const {
     return k < count_ ? first_[k].get_if<D>() : nullptr;
   }
+  // The k-th following layer itself if its description is a D and the model's layers hold T on
+  // Device, else null: D::layer<T, Device>, the layer a D makes (LayerSpec::make_layer). A
+  // stage may keep it: the model owns its layers for as long as its plans.
+  template <class D, class T, class Device>
+  typename D::template layer<T, Device>* layer_if(std::size_t k) const {
+    if (get_if<D>(k) == nullptr || layers_ == nullptr || *layers_type_ != typeid(Layer<T, Device>)) return nullptr;
+    Layer<T, Device>* layer = static_cast<const std::unique_ptr<Layer<T, Device>>*>(layers_)[skipped_ + k].get();
+    return static_cast<typename D::template layer<T, Device>*>(layer);
+  }
+  // The layers from the k-th on (all of them for k = 0; none past the end).
+  FollowingLayers from(std::size_t k) const {
+    FollowingLayers rest = *this;
+    const std::size_t skip = k < count_ ? k : count_;
+    rest.first_ += skip;
+    rest.count_ -= skip;
+    rest.skipped_ += skip;
+    return rest;
+  }
 
  private:
   const LayerSpec* first_;
   std::size_t count_;
+  const void* layers_ = nullptr;  // const std::unique_ptr<Layer<T, Device>>*, T and Device per layers_type_
+  const std::type_info* layers_type_ = nullptr;
+  std::size_t skipped_ = 0;  // layers_[skipped_] goes with first_[0]
 };
 
-// A stage that runs a layer and the next `absorbed` layers of its model as one pass, or none.
+// The batch sizes [min, max] over which an answer of fuse() holds, for inputs whose other
+// dimensions are the same; the planner compiles again for a batch outside them.
+struct BatchRange {
+  std::int64_t min = 1, max = std::numeric_limits<std::int64_t>::max();
+  bool contains(std::int64_t batch) const { return batch >= min && batch <= max; }
+};
+
+// A stage that runs a layer and the next `absorbed` layers of its model as one pass, or none,
+// and the batches for which that answer (this stage, or none) holds: every batch unless the
+// layer chose by the batch size.
 template <class T, class Device>
 struct Fusion {
+  Fusion(std::unique_ptr<Stage<T, Device>> stage_ = nullptr, std::size_t absorbed_ = 0, BatchRange batches_ = {})
+      : stage(std::move(stage_)), absorbed(absorbed_), batches(batches_) {}
+
   std::unique_ptr<Stage<T, Device>> stage;
   std::size_t absorbed = 0;
+  BatchRange batches;
 };
 
 // A concrete layer. Buffers are resized, never reallocated, once the largest batch has been
@@ -140,12 +222,14 @@ class Layer : public Stage<T, Device> {
   // Trainable tensors, named as PyTorch names them: a composite's are its children's, each
   // prefixed with the child's name ("body.0.weight").
   virtual std::vector<Parameter<T, Device>> parameters() {
+    detail::parameters_may_change();
     std::vector<Parameter<T, Device>> all;
     for (const Child& child : children())
       for (Parameter<T, Device>& p : child.layer->parameters()) all.push_back({child.name + "." + p.name, p.value, p.grad});
     return all;
   }
   virtual std::vector<Buffer<T, Device>> buffers() {
+    detail::parameters_may_change();
     std::vector<Buffer<T, Device>> all;
     for (const Child& child : children())
       for (Buffer<T, Device>& b : child.layer->buffers()) all.push_back({child.name + "." + b.name, b.value});
@@ -156,6 +240,7 @@ class Layer : public Stage<T, Device> {
   // that is not made of others: its parameters, then its buffers; a composite: its children's
   // state_dicts one after the other.
   virtual std::vector<NamedTensor<T, Device>> state_dict() {
+    detail::parameters_may_change();
     std::vector<NamedTensor<T, Device>> state;
     const std::vector<Child>& kids = children();
     if (kids.empty()) {
@@ -172,6 +257,7 @@ class Layer : public Stage<T, Device> {
   // Xavier-uniform weight, and PyTorch's default bias (uniform in +-1/sqrt(fan_in)) from the
   // weight's fan-in. Layers with other parameters override it.
   virtual void reset_parameters(Rng& rng) {
+    detail::parameters_may_change();
     const std::vector<Child>& kids = children();
     for (const Child& child : kids) child.layer->reset_parameters(rng);
     if (!kids.empty()) return;
@@ -192,8 +278,13 @@ class Layer : public Stage<T, Device> {
   }
 
   // Training or evaluation mode (batch statistics vs running statistics, dropout on or off),
-  // for this layer and every layer it is made of.
+  // for this layer and every layer it is made of. Evaluation keeps nothing for a backward pass.
+  // Setting a mode, the same or another, also tells stages that keep values computed from the
+  // parameters (batch norm folded into a convolution) to compute them again: after writing
+  // parameters through pointers kept from before the last evaluation-mode forward(), call
+  // eval() again.
   virtual void set_training(bool training) {
+    detail::parameters_may_change();
     training_ = training;
     for (const Child& child : children()) child.layer->set_training(training);
   }
@@ -206,11 +297,13 @@ class Layer : public Stage<T, Device> {
   }
 
   // The fusion rule. A stage that runs this layer and some of the layers right after it in
-  // its model (`next`, their descriptions) as one pass, for inputs of shape `input`, and how
-  // many of them it takes; or no stage. The planner (hnn/model/plan.hpp) puts the stage in
-  // place of those layers wherever the model allows fusion; its results must be the layers'
-  // run one by one. The stage uses this layer's own tensors: the layer stays what the model is
-  // made of (parameters, summary, checkpoints see it as before). None by default.
+  // its model (`next`, their descriptions and layers) as one pass, for inputs of shape `input`,
+  // and how many of them it takes; or no stage. The planner (hnn/model/plan.hpp) puts the stage
+  // in place of those layers wherever the model allows fusion; its results must be the layers'
+  // run one by one (up to rounding), in the modes the layers are in now: the planner plans
+  // again when any layer's mode changes, and when the batch leaves Fusion::batches. The stage
+  // uses this layer's own tensors: the layer stays what the model is made of (parameters,
+  // summary, checkpoints see it as before). None by default.
   virtual Fusion<T, Device> fuse(const FollowingLayers& next, const Shape& input) {
     (void)next;
     (void)input;
@@ -225,7 +318,20 @@ class Layer : public Stage<T, Device> {
   }
 
  protected:
+  // A layer's forward() starts with this: whether it keeps what backward() needs (training
+  // mode), remembered for backward(), which calls require_training_forward().
+  bool start_forward() {
+    forward_training_ = training_;
+    return training_;
+  }
+  // `Description`: the layer's description (its str() names the layer, on the error path only).
+  template <class Description>
+  void require_training_forward(const Description& description) const {
+    if (!forward_training_) detail::throw_backward_after_eval(description.str());
+  }
+
   bool training_ = true;
+  bool forward_training_ = true;  // the mode of the last forward()
 };
 
 }  // namespace hnn

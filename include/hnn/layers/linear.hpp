@@ -2,12 +2,20 @@
 //
 //   Linear(120, 84)               with a bias
 //   Linear(120, 84).bias(false)   without one (no "bias" parameter)
+//
+// Its fusion (LinearLayer::fuse): in evaluation mode, followed by a BatchNorm1d also in
+// evaluation mode, the batch norm is folded into the weights and bias (BatchNormFold) and the
+// two run as one product (LinearBatchNormStage), with a ReLU after them applied in place.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "hnn/kernels/activation.hpp"
 #include "hnn/kernels/linear.hpp"
+#include "hnn/layers/activation.hpp"
+#include "hnn/layers/batch_norm.hpp"
 #include "hnn/layers/layer.hpp"
 
 namespace hnn {
@@ -62,6 +70,36 @@ struct Linear {
   bool bias_ = true;
 };
 
+// A Linear and the BatchNorm1d after it, both in evaluation mode, as one product on folded
+// weights (LinearLayer::fuse), and a ReLU after them applied to its output in place when
+// `relu`. Evaluation only: it keeps nothing, and its backward() throws.
+template <class T, class Device>
+class LinearBatchNormStage final : public Stage<T, Device> {
+ public:
+  using Fold = BatchNormFold<T, Device, BatchNorm1d>;
+  LinearBatchNormStage(const Linear& linear, std::unique_ptr<Fold> fold, bool relu)
+      : linear_(linear), fold_(std::move(fold)), relu_(relu) {}
+
+  const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
+    output_.resize(linear_.output_shape(input.shape()));
+    fold_->refresh();
+    linear_forward(Device{}, input.dim(0), linear_.in_features, linear_.out_features, input.data(),
+                   fold_->weight().data(), fold_->bias().data(), output_.data());
+    if (relu_) relu_forward(Device{}, output_.data(), output_.data(), output_.numel());
+    return output_;
+  }
+  const Tensor<T, Device>& backward(const Tensor<T, Device>&) override {
+    detail::throw_backward_after_eval(linear_.str() + " with " + fold_->batch_norm_spec().str() + " folded in" +
+                                      (relu_ ? " and ReLU" : ""));
+  }
+
+ private:
+  Linear linear_;
+  std::unique_ptr<Fold> fold_;
+  bool relu_;
+  Tensor<T, Device> output_;
+};
+
 template <class T, class Device>
 class LinearLayer final : public Layer<T, Device> {
  public:
@@ -77,13 +115,14 @@ class LinearLayer final : public Layer<T, Device> {
 
   const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
     output_.resize(spec_.output_shape(input.shape()));
-    input_ = input;
+    if (this->start_forward()) input_ = input;  // evaluation keeps nothing for a backward
     linear_forward(Device{}, input.dim(0), spec_.in_features, spec_.out_features, input.data(), weight_.data(),
                    bias_.data(), output_.data());
     return output_;
   }
 
   const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
+    this->require_training_forward(spec_);
     T* grad_input = nullptr;
     if (this->input_gradient_) {
       grad_input_.resize(input_.shape());
@@ -91,10 +130,26 @@ class LinearLayer final : public Layer<T, Device> {
     }
     linear_backward(Device{}, input_.dim(0), spec_.in_features, spec_.out_features, input_.data(), weight_.data(),
                     grad_output.data(), grad_input, grad_weight_.data(), grad_bias_.data());
-    return grad_input_;
+    return grad_input != nullptr ? grad_input_ : this->no_input_gradient();
+  }
+
+  // In evaluation mode, with a BatchNorm1d in evaluation mode after it (and a ReLU after that):
+  // one stage on folded weights (LinearBatchNormStage). Shapes the layer rejects are left to it.
+  Fusion<T, Device> fuse(const FollowingLayers& next, const Shape& input) override {
+    if (this->training_ || input.rank() != 2 || input[1] != spec_.in_features) return {};
+    BatchNormLayer<T, Device, BatchNorm1d>* batch_norm = next.template layer_if<BatchNorm1d, T, Device>(0);
+    if (batch_norm == nullptr || batch_norm->training() || batch_norm->spec().num_features != spec_.out_features)
+      return {};
+    const bool relu = next.template get_if<ReLU>(1) != nullptr;
+    Fusion<T, Device> fusion;
+    fusion.stage = std::make_unique<LinearBatchNormStage<T, Device>>(
+        spec_, std::make_unique<BatchNormFold<T, Device, BatchNorm1d>>(weight_, bias_, *batch_norm), relu);
+    fusion.absorbed = relu ? 2 : 1;
+    return fusion;
   }
 
   std::vector<Parameter<T, Device>> parameters() override {
+    detail::parameters_may_change();
     if (!spec_.bias()) return {{"weight", &weight_, &grad_weight_}};
     return {{"weight", &weight_, &grad_weight_}, {"bias", &bias_, &grad_bias_}};
   }

@@ -126,13 +126,14 @@ class AvgPool2dLayer final : public Layer<T, Device> {
 
   const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
     const Pool2dGeometry g = spec_.geometry(input.shape());
-    input_shape_ = input.shape();
+    if (this->start_forward()) input_shape_ = input.shape();
     output_.resize(detail::pool_output_shape(g));
     avg_pool2d_forward(Device{}, g, input.data(), output_.data());
     return output_;
   }
 
   const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
+    this->require_training_forward(spec_);
     grad_input_.resize(input_shape_);
     avg_pool2d_backward(Device{}, spec_.geometry(input_shape_), grad_output.data(), grad_input_.data());
     return grad_input_;
@@ -149,16 +150,22 @@ class MaxPool2dLayer final : public Layer<T, Device> {
  public:
   explicit MaxPool2dLayer(const MaxPool2d& spec) : spec_(spec) {}
 
+  // Evaluation keeps no winners (argmax): the kernel is told so by a null argmax.
   const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
     const Pool2dGeometry g = spec_.geometry(input.shape());
-    input_shape_ = input.shape();
     output_.resize(detail::pool_output_shape(g));
-    argmax_.resize(output_.shape());
-    max_pool2d_forward(Device{}, g, input.data(), output_.data(), argmax_.data());
+    std::int32_t* argmax = nullptr;
+    if (this->start_forward()) {
+      input_shape_ = input.shape();
+      argmax_.resize(output_.shape());
+      argmax = argmax_.data();
+    }
+    max_pool2d_forward(Device{}, g, input.data(), output_.data(), argmax);
     return output_;
   }
 
   const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
+    this->require_training_forward(spec_);
     grad_input_.resize(input_shape_);
     max_pool2d_backward(Device{}, spec_.geometry(input_shape_), grad_output.data(), argmax_.data(),
                         grad_input_.data());

@@ -1,7 +1,8 @@
 // The execution plan of a model: what forward() and backward() actually run, stage by stage.
 //
 //   Sequential (structure: descriptions, layers, parameters)
-//        |  compiled once per input shape (and again when it changes or a setting does)
+//        |  compiled for an input shape, the layers' modes and the settings; serves every
+//        |  batch size in the range its layers' choices hold for (Fusion::batches)
 //        v
 //   Plan: [stage, stage, ...]   a stage is one layer, or a fused run of layers with the same
 //                               interface: the stage a layer's fuse() offers for itself and
@@ -12,6 +13,7 @@
 // takes. forward/backward are plain loops over the stages.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <memory>
 #include <stdexcept>
@@ -46,7 +48,12 @@ class Plan {
     Shape s = input;
     for (std::size_t i = 0; i < specs.size();) {
       Fusion<T, Device> fused;
-      if (fusion) fused = layers[i]->fuse(FollowingLayers(specs.data() + i + 1, specs.size() - i - 1), s);
+      if (fusion)
+        fused = layers[i]->fuse(FollowingLayers(specs.data() + i + 1, layers.data() + i + 1, specs.size() - i - 1), s);
+      if (!fused.batches.contains(s[0]))
+        throw std::logic_error("hnn: " + specs[i].str() + "'s fuse() answered for batches that exclude this one");
+      batches_.min = std::max(batches_.min, fused.batches.min);
+      batches_.max = std::min(batches_.max, fused.batches.max);
       const std::size_t count = fused.stage ? 1 + fused.absorbed : 1;
       if (i + count > specs.size())
         throw std::logic_error("hnn: " + specs[i].str() + "'s fused stage takes more layers than follow it");
@@ -57,16 +64,32 @@ class Plan {
       i += count;
     }
     output_ = s;
-    for (std::size_t k = 0; k < steps_.size(); ++k) steps_[k].stage->set_input_gradient(k != 0 || input_gradient);
+    for (const auto& layer : layers) modes_.push_back({layer.get(), layer->training()});
+    apply_input_gradients();
   }
 
-  // Whether this plan serves an input of `input`'s shape with these settings (the batch size may differ).
+  // Whether this plan serves an input of `input`'s shape with these settings: the same sample
+  // shape, a batch size in the range the layers' choices hold for, and every layer in the mode
+  // it was planned in (a fused stage may run what only one mode needs).
   bool serves(const Shape& input, bool fusion, bool input_gradient) const {
     if (fusion != fusion_ || input_gradient != input_gradient_ || input.rank() != input_.rank()) return false;
     for (int d = 1; d < input.rank(); ++d)
       if (input[d] != input_[d]) return false;
+    if (input.rank() > 0 && !batches_.contains(input[0])) return false;
+    for (const Mode& mode : modes_)
+      if (mode.layer->training() != mode.training) return false;
     return true;
   }
+
+  // Tells each stage whether its backward() computes dLoss/dInput: all but the first, which
+  // does only when the plan's input_gradient says so. Done when the plan is made, and again when
+  // a model goes back to a plan it made before (stages may be layers other plans share).
+  void apply_input_gradients() const {
+    for (std::size_t k = 0; k < steps_.size(); ++k) steps_[k].stage->set_input_gradient(k != 0 || input_gradient_);
+  }
+
+  // The batch sizes this plan serves.
+  const BatchRange& batches() const { return batches_; }
 
   const std::vector<Step>& steps() const { return steps_; }
   const Shape& output_shape() const { return output_; }
@@ -92,8 +115,15 @@ class Plan {
   }
 
  private:
+  struct Mode {
+    const Layer<T, Device>* layer;
+    bool training;
+  };
+
   std::vector<Step> steps_;
   std::vector<std::unique_ptr<Stage<T, Device>>> fused_;
+  std::vector<Mode> modes_;  // each layer's mode when planned
+  BatchRange batches_;
   Shape input_, output_;
   bool fusion_, input_gradient_;
 };

@@ -131,6 +131,7 @@ class ResidualLayer final : public Layer<T, Device> {
   // for bit), then runs the block's. fuse() hands the planner a stage that runs these two.
   const Tensor<T, Device>& forward_then_relu(const Tensor<T, Device>& input) { return run_forward(input, true); }
   const Tensor<T, Device>& backward_then_relu(const Tensor<T, Device>& grad_output) {
+    if (!this->forward_training_) detail::throw_backward_after_eval("Residual (with the ReLU after it)");
     if (!forward_relu_) throw std::logic_error("Residual: backward_then_relu() after a forward() without the ReLU");
     masked_grad_.resize(grad_output.shape());
     relu_backward(Device{}, output_.data(), grad_output.data(), masked_grad_.data(), output_.numel());
@@ -144,6 +145,7 @@ class ResidualLayer final : public Layer<T, Device> {
   // d(body(x) + shortcut(x))/dx = the sum of the branches' input gradients (the identity's is
   // grad_output itself).
   const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
+    if (!this->forward_training_) detail::throw_backward_after_eval("Residual");
     return backward_into(grad_output, grad_input_);
   }
 
@@ -163,7 +165,7 @@ class ResidualLayer final : public Layer<T, Device> {
   const Tensor<T, Device>& backward_into(const Tensor<T, Device>& grad_output, Tensor<T, Device>& sum) {
     const Tensor<T, Device>& body = body_.backward(grad_output);
     const Tensor<T, Device>& shortcut = shortcut_ ? shortcut_->backward(grad_output) : grad_output;
-    if (!this->input_gradient()) return grad_input_;  // empty: nothing upstream needs it
+    if (!this->input_gradient()) return this->no_input_gradient();  // nothing upstream needs it
     sum.resize(body.shape());
     add(Device{}, sum.numel(), body.data(), shortcut.data(), sum.data());
     return sum;
@@ -175,7 +177,7 @@ class ResidualLayer final : public Layer<T, Device> {
     if (body.shape() != shortcut.shape())  // output_shape() refuses this before any forward
       detail::bad_input("Residual: the body's output " + body.shape().str() + " and the shortcut's " +
                         shortcut.shape().str() + " differ");
-    input_shape_ = input.shape();
+    if (this->start_forward()) input_shape_ = input.shape();  // (the branches keep what they need)
     output_.resize(body.shape());
     if constexpr (has_add_relu<Device>::value) {
       if (relu) {

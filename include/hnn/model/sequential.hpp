@@ -8,7 +8,9 @@
 // Residual's branches and a user's composite hold Sequentials as they hold any layer, and the
 // model's settings (training mode, fusion) reach every layer nested in it. What forward() and
 // backward() run is the model's plan (hnn/model/plan.hpp), compiled on the first forward() and
-// again when the input shape or a setting changes.
+// again when the input shape, a layer's mode, a setting, or the batch size across a crossover
+// changes; the model keeps the last few plans, so that a loop that alternates (training and
+// evaluation, full and last partial batches) compiles each once.
 #pragma once
 
 #include <algorithm>
@@ -72,6 +74,8 @@ class Sequential : public Layer<T, Device> {
   void set_input_gradient(bool needed) override { this->input_gradient_ = needed; }
 
   // Training mode (the default) or evaluation mode, for every layer (batch norm, dropout).
+  // Evaluation keeps nothing for backward() (which then throws) and runs a Conv2d or Linear
+  // followed by batch norm as one layer with the batch norm folded into its weights.
   void train(bool training = true) { this->set_training(training); }
   void eval() { train(false); }
 
@@ -84,16 +88,28 @@ class Sequential : public Layer<T, Device> {
 
   // Every parameter, named "<layer>.<name>" as PyTorch's state_dict names them ("3.weight",
   // "2.body.0.bias" inside a Residual).
-  std::vector<Parameter<T, Device>> parameters() override { return parameters_; }
-  const std::vector<Parameter<T, Device>>& parameters() const { return parameters_; }
+  std::vector<Parameter<T, Device>> parameters() override {
+    detail::parameters_may_change();
+    return parameters_;
+  }
+  const std::vector<Parameter<T, Device>>& parameters() const {
+    detail::parameters_may_change();
+    return parameters_;
+  }
   std::vector<std::string> parameter_names() const {
     std::vector<std::string> names;
     for (const Parameter<T, Device>& p : parameters_) names.push_back(p.name);
     return names;
   }
   // Every parameter and buffer, in PyTorch's state_dict order and names: what checkpoints hold.
-  std::vector<NamedTensor<T, Device>> state_dict() override { return state_; }
-  const std::vector<NamedTensor<T, Device>>& state_dict() const { return state_; }
+  std::vector<NamedTensor<T, Device>> state_dict() override {
+    detail::parameters_may_change();
+    return state_;
+  }
+  const std::vector<NamedTensor<T, Device>>& state_dict() const {
+    detail::parameters_may_change();
+    return state_;
+  }
 
   std::int64_t parameter_count() const {
     std::int64_t n = 0;
@@ -115,6 +131,7 @@ class Sequential : public Layer<T, Device> {
     if (describe_all() != other.describe_all())
       throw ShapeError("hnn::Sequential::copy_parameters_from: architectures differ:\n  " + describe_all() +
                        "\n  " + other.describe_all());
+    detail::parameters_may_change();
     for (std::size_t i = 0; i < state_.size(); ++i) state_[i].value->copy_from(*other.state_dict()[i].value);
   }
 
@@ -172,12 +189,36 @@ class Sequential : public Layer<T, Device> {
     return out.str();
   }
 
-  // The plan for inputs of `input`'s shape: compiled now if the last one does not serve it.
+  // The plan for inputs of `input`'s shape in the layers' present modes: the last one if it
+  // serves them, else a kept one that does, else one compiled now (in place of the least
+  // recently used when kept_plans are kept already). Finding a kept plan allocates nothing.
   const Plan<T, Device>& plan(const Shape& input) {
-    if (!plan_ || !plan_->serves(input, fusion_, this->input_gradient_))
-      plan_ = std::make_unique<Plan<T, Device>>(specs_, layers_, input, fusion_, this->input_gradient_);
-    return *plan_;
+    if (current_ < plans_.size() && plans_[current_].plan->serves(input, fusion_, this->input_gradient_))
+      return *plans_[current_].plan;
+    std::size_t found = plans_.size();
+    for (std::size_t k = 0; k < plans_.size(); ++k)
+      if (plans_[k].plan->serves(input, fusion_, this->input_gradient_)) found = k;
+    if (found < plans_.size()) {
+      plans_[found].plan->apply_input_gradients();  // its stages may be layers the last plan set otherwise
+    } else {
+      auto plan = std::make_unique<Plan<T, Device>>(specs_, layers_, input, fusion_, this->input_gradient_);
+      if (plans_.size() < kept_plans) {
+        plans_.push_back({nullptr, 0});
+      } else {
+        found = 0;
+        for (std::size_t k = 1; k < plans_.size(); ++k)
+          if (plans_[k].last_used < plans_[found].last_used) found = k;
+      }
+      plans_[found].plan = std::move(plan);
+    }
+    plans_[found].last_used = ++uses_;
+    current_ = found;
+    return *plans_[found].plan;
   }
+
+  // How many plans a model keeps (each for a sample shape, the layers' modes, the settings and
+  // a range of batch sizes).
+  static constexpr std::size_t kept_plans = 8;
 
   // Runs the plan's stages. The result is owned by the last stage and valid until the next forward.
   const Tensor<T, Device>& forward(const Tensor<T, Device>& input) override {
@@ -197,12 +238,12 @@ class Sequential : public Layer<T, Device> {
   // Returns dLoss/dInput when set_input_gradient(true), else an empty tensor. A gradient whose
   // shape is not the last output's is refused before any layer reads it.
   const Tensor<T, Device>& backward(const Tensor<T, Device>& grad_output) override {
-    if (!plan_) throw std::logic_error("hnn::Sequential::backward: call forward() first");
+    if (current_ >= plans_.size()) throw std::logic_error("hnn::Sequential::backward: call forward() first");
     if (grad_output.shape() != output_shape_)
       throw ShapeError("hnn::Sequential::backward: the gradient has shape " + grad_output.shape().str() +
                        ", the last forward() returned " + output_shape_.str() + "; they must be the same");
     const Tensor<T, Device>* g = &grad_output;
-    const auto& steps = plan_->steps();
+    const auto& steps = plans_[current_].plan->steps();
     for (auto step = steps.rbegin(); step != steps.rend(); ++step) g = &step->stage->backward(*g);
     return *g;
   }
@@ -227,8 +268,15 @@ class Sequential : public Layer<T, Device> {
   std::vector<typename Layer<T, Device>::Child> children_;
   std::vector<Parameter<T, Device>> parameters_;
   std::vector<NamedTensor<T, Device>> state_;
+  struct KeptPlan {
+    std::unique_ptr<Plan<T, Device>> plan;
+    std::uint64_t last_used;
+  };
+
   bool fusion_ = true;
-  std::unique_ptr<Plan<T, Device>> plan_;
+  std::vector<KeptPlan> plans_;
+  std::size_t current_ = kept_plans;  // plans_[current_]: the plan of the last forward (none yet)
+  std::uint64_t uses_ = 0;
   Shape output_shape_;  // of the last forward
 };
 

@@ -339,7 +339,12 @@ class GroupedOptimizer : public Optimizer<T, Device> {
 
   // The step count in device memory: step() advances it first, the kernels read it.
   std::int64_t* step_count() { return step_count_.data(); }
-  void advance_step_count() { advance_batch_number(Device{}, step_count_.data()); }
+  // Every step() starts here. A step writes the parameters, so values a model computed from
+  // them (batch norm folded into the layer before it, for evaluation) are computed again.
+  void advance_step_count() {
+    detail::parameters_may_change();
+    advance_batch_number(Device{}, step_count_.data());
+  }
 
   // How the buffers are laid out, for check()'s message.
   virtual std::string buffers_explained() const = 0;

@@ -210,6 +210,28 @@ void batch_norm_forward_eval(cpu, std::int64_t batch, std::int64_t channels, std
                                          output);
 }
 
+// Batch normalisation in evaluation mode folded into the layer before it, a Conv2d or Linear
+// whose output channel c has the `per_channel` weights weight[c * per_channel + k]: with
+//   s = gamma / sqrt(running_var + eps),  folded_weight = weight * s,
+//   folded_bias = (bias - running_mean) * s + beta
+// that layer alone computes what it and the batch norm compute. bias may be null (none);
+// gamma and beta null when the batch norm is not affine (1 and 0). Computed in double, each
+// value rounded to T once.
+template <class T>
+void batch_norm_fold(cpu, std::int64_t channels, std::int64_t per_channel, const T* weight, const T* bias,
+                     const T* gamma, const T* beta, const T* running_mean, const T* running_var, T eps,
+                     T* folded_weight, T* folded_bias) {
+  for (std::int64_t c = 0; c < channels; ++c) {
+    const double s = (gamma != nullptr ? static_cast<double>(gamma[c]) : 1.0) /
+                     std::sqrt(static_cast<double>(running_var[c]) + static_cast<double>(eps));
+    for (std::int64_t k = 0; k < per_channel; ++k)
+      folded_weight[c * per_channel + k] = static_cast<T>(static_cast<double>(weight[c * per_channel + k]) * s);
+    const double b = bias != nullptr ? static_cast<double>(bias[c]) : 0.0;
+    folded_bias[c] = static_cast<T>((b - static_cast<double>(running_mean[c])) * s +
+                                    (beta != nullptr ? static_cast<double>(beta[c]) : 0.0));
+  }
+}
+
 namespace detail {
 // Relu: the fused BatchNorm + ReLU, whose output (`relu_output`) masks dy: the gradient that
 // reaches the batch norm is dy where the stage's output was positive, else 0.

@@ -70,7 +70,8 @@ void avg_pool_2x2_backward(const Pool2dGeometry& g, const T* grad_output, T* gra
   }
 }
 
-template <class T>
+// KeepArgmax false: the evaluation forward, which writes no winners (argmax is null).
+template <bool KeepArgmax, class T>
 void max_pool_2x2_forward(const Pool2dGeometry& g, const T* input, T* output, std::int32_t* argmax) {
   const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), w = g.in_width;
 #if defined(_OPENMP)
@@ -89,7 +90,7 @@ void max_pool_2x2_forward(const Pool2dGeometry& g, const T* input, T* output, st
         if (in[i2] > in[best]) best = i2;
         if (in[i3] > in[best]) best = i3;
         output[o + ow] = in[best];
-        argmax[o + ow] = static_cast<std::int32_t>(best);
+        if constexpr (KeepArgmax) argmax[o + ow] = static_cast<std::int32_t>(best);
       }
     }
   }
@@ -147,11 +148,10 @@ void avg_pool2d_backward(cpu, const Pool2dGeometry& g, const T* grad_output, T* 
   }
 }
 
-// Also records, per output, the flat index (within its plane) of the winning input,
-// which is all the backward pass needs. Ties go to the first maximum, as in PyTorch.
-template <class T>
-void max_pool2d_forward(cpu, const Pool2dGeometry& g, const T* input, T* output, std::int32_t* argmax) {
-  if (detail::pool_2x2(g)) return detail::max_pool_2x2_forward(g, input, output, argmax);
+namespace detail {
+template <bool KeepArgmax, class T>
+void max_pool2d_forward(const Pool2dGeometry& g, const T* input, T* output, std::int32_t* argmax) {
+  if (pool_2x2(g)) return max_pool_2x2_forward<KeepArgmax>(g, input, output, argmax);
   const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), k = g.kernel;
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static)
@@ -170,10 +170,20 @@ void max_pool2d_forward(cpu, const Pool2dGeometry& g, const T* input, T* output,
           }
         const std::int64_t o = p * oh_n * ow_n + oh * ow_n + ow;
         output[o] = in[best];
-        argmax[o] = static_cast<std::int32_t>(best);
+        if constexpr (KeepArgmax) argmax[o] = static_cast<std::int32_t>(best);
       }
     }
   }
+}
+}  // namespace detail
+
+// Also records, per output, the flat index (within its plane) of the winning input,
+// which is all the backward pass needs; argmax may be null when no backward pass follows
+// (evaluation: the same output, no winners written). Ties go to the first maximum, as in PyTorch.
+template <class T>
+void max_pool2d_forward(cpu, const Pool2dGeometry& g, const T* input, T* output, std::int32_t* argmax) {
+  if (argmax != nullptr) return detail::max_pool2d_forward<true>(g, input, output, argmax);
+  detail::max_pool2d_forward<false>(g, input, output, argmax);
 }
 
 template <class T>

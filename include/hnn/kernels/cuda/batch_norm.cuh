@@ -109,6 +109,26 @@ __global__ void batch_norm_backward_kernel(int batch, int channels, int spatial,
   }
 }
 
+// One thread per folded weight; the first per_channel of them also write the channel's bias.
+template <class T>
+__global__ void batch_norm_fold_kernel(int total, int per_channel, const T* __restrict__ weight,
+                                       const T* __restrict__ bias, const T* __restrict__ gamma,
+                                       const T* __restrict__ beta, const T* __restrict__ running_mean,
+                                       const T* __restrict__ running_var, T eps, T* __restrict__ folded_weight,
+                                       T* __restrict__ folded_bias) {
+  HNN_GRID_STRIDE_LOOP(i, total) {
+    const int c = i / per_channel;
+    const double s = (gamma != nullptr ? static_cast<double>(gamma[c]) : 1.0) /
+                     sqrt(static_cast<double>(running_var[c]) + static_cast<double>(eps));
+    folded_weight[i] = static_cast<T>(static_cast<double>(weight[i]) * s);
+    if (i % per_channel == 0) {
+      const double b = bias != nullptr ? static_cast<double>(bias[c]) : 0.0;
+      folded_bias[c] = static_cast<T>((b - static_cast<double>(running_mean[c])) * s +
+                                      (beta != nullptr ? static_cast<double>(beta[c]) : 0.0));
+    }
+  }
+}
+
 inline int batch_norm_elements(std::int64_t batch, std::int64_t channels, std::int64_t spatial) {
   checked_int(batch, "batch");
   checked_int(channels, "channels");
@@ -153,6 +173,19 @@ void batch_norm_backward(cuda, std::int64_t batch, std::int64_t channels, std::i
       static_cast<int>(batch), static_cast<int>(channels), static_cast<int>(spatial), input, weight, save_mean,
       save_inv_std, grad_output, grad_input, grad_weight, grad_bias);
   HNN_CUDA_CHECK_LAUNCH("batch_norm_backward_kernel");
+}
+
+template <class T>
+void batch_norm_fold(cuda, std::int64_t channels, std::int64_t per_channel, const T* weight, const T* bias,
+                     const T* gamma, const T* beta, const T* running_mean, const T* running_var, T eps,
+                     T* folded_weight, T* folded_bias) {
+  using namespace cuda_detail;
+  checked_int(channels, "channels");
+  const int per = checked_int(per_channel, "weights per channel");
+  const int total = checked_int(channels * per_channel, "folded weights");
+  batch_norm_fold_kernel<<<blocks_for(total), threads_per_block, 0, cuda_stream()>>>(
+      total, per, weight, bias, gamma, beta, running_mean, running_var, eps, folded_weight, folded_bias);
+  HNN_CUDA_CHECK_LAUNCH("batch_norm_fold_kernel");
 }
 
 }  // namespace hnn

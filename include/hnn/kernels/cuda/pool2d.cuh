@@ -89,7 +89,7 @@ __global__ void max_pool2d_forward_kernel(PoolSizes s, const T* __restrict__ x, 
         if (plane[idx] > plane[best]) best = idx;  // strict: ties keep the first, as on the CPU
       }
     y[i] = plane[best];
-    argmax[i] = best;
+    if (argmax != nullptr) argmax[i] = best;  // null: an evaluation forward, no winners kept
   }
 }
 
@@ -134,6 +134,7 @@ void avg_pool2d_backward(cuda, const Pool2dGeometry& g, const T* grad_output, T*
   HNN_CUDA_CHECK_LAUNCH("avg_pool2d_backward_kernel");
 }
 
+// argmax may be null (an evaluation forward), as on the CPU.
 template <class T>
 void max_pool2d_forward(cuda, const Pool2dGeometry& g, const T* input, T* output, std::int32_t* argmax) {
   const cuda_detail::PoolSizes s = cuda_detail::pool_sizes(g);

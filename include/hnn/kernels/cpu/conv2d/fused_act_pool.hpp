@@ -227,7 +227,9 @@ void pool_block(const Conv2dGeometry& g, const BlockLayout<T>& layout, FusedPool
 }
 
 // The forward pass of one block: the activation at `activation` (out, oh, ow packets), the
-// pooled result through the thread's pool buffer into pooled (N, out, ph, pw).
+// pooled result through the thread's pool buffer into pooled (N, out, ph, pw). A null
+// `activation` (evaluation: no backward pass follows) puts the block's activation in the
+// thread's dz buffer, which the forward pass does not otherwise use, and keeps nothing.
 template <class T>
 void forward_one_block(const Conv2dGeometry& g, const BlockLayout<T>& layout, FusedActivation act, FusedPooling pool,
                        const T* input, const T* weight, const T* bias, std::int64_t b, T* ws, T* activation,
@@ -235,7 +237,7 @@ void forward_one_block(const Conv2dGeometry& g, const BlockLayout<T>& layout, Fu
   constexpr std::int64_t S = packet_size<T>;
   T* x = ws + layout.x_at;
   gather_input(g, layout, input, b, x, ws + layout.flat_at);
-  T* z = activation + b * g.out_channels * layout.oh * layout.ow * S;
+  T* z = activation != nullptr ? activation + b * g.out_channels * layout.oh * layout.ow * S : ws + layout.dz_at;
   const std::int64_t w_o = g.in_channels * g.kernel * g.kernel;
   for (std::int64_t o0 = 0; o0 < g.out_channels; o0 += fwd_out_block) {
     const int ob = static_cast<int>(std::min<std::int64_t>(fwd_out_block, g.out_channels - o0));
