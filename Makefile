@@ -2,7 +2,9 @@
 #
 #   make train [ARGS="--epochs 10"]   install deps, build and run the LeNet-5 trainer
 #   make test                         install deps, build everything, run all tests but the slow suite
+#                                     and the benchmarks' smoke tests
 #   make test-slow                    the slow suite: full-size training runs (ctest -L slow)
+#   make test-bench                   build the benchmarks and run their smoke tests (ctest -L bench)
 #   make bench                        build and run the LeNet-5 benchmark (tests/bench/), then
 #                                     the same training built as a user builds it (find_package
 #                                     + hnn::native, tests/consumer/bench.sh) and the ratio
@@ -41,7 +43,7 @@ GENERATOR_ARG = $(if $(wildcard $(BUILD_DIR)/CMakeCache.txt),,-G "$(GENERATOR)")
 
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps configure build train test test-slow bench bench-peers clean
+.PHONY: all deps configure build train test test-slow test-bench bench bench-peers clean
 
 all: build
 
@@ -59,11 +61,17 @@ train: configure
 	$(BUILD_DIR)/lenet5 $(ARGS)
 
 test: build
-	$(CTEST) --test-dir $(BUILD_DIR) --output-on-failure --no-tests=error -j$(CTEST_JOBS) -LE slow
+	$(CTEST) --test-dir $(BUILD_DIR) --output-on-failure --no-tests=error -j$(CTEST_JOBS) -LE 'slow|bench'
 
 # The full-size runs: the examples' 10-epoch final lines on the real Fashion-MNIST (minutes).
 test-slow: build
 	$(CTEST) --test-dir $(BUILD_DIR) --output-on-failure --no-tests=error -L slow
+
+# The benchmarks are not part of `build` (their -O3 build was a tenth of `make test`); this
+# builds them and runs a few steps of each, so that none rots unnoticed (CI's bench stage).
+test-bench: configure
+	$(CMAKE) --build $(BUILD_DIR) --target hnn_benchmarks -j$(JOBS)
+	$(CTEST) --test-dir $(BUILD_DIR) --output-on-failure --no-tests=error -L bench
 
 # Measure on an otherwise idle machine (see tests/bench/NOTES.md). ARGS go to lenet5_bench
 # (bench) or to compare_peers.py (bench-peers, e.g. ARGS="--threads 2 --variant sigmoid").
