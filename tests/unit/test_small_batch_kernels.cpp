@@ -1,0 +1,81 @@
+// The kernels that serve small batches (a latency-bound inference call) against plain loops:
+// linear_forward's dot products of X's rows with W's rows (batches up to
+// detail::linear_dots_up_to) and, beyond it, the transposed-weight GEMM, on odd sizes that
+// leave partial packets at each end, in float and double.
+//
+// Also compiled for a narrower instruction set (hnn_kernel_tests_<isa>, tests/CMakeLists.txt),
+// where the packets and register blocks are narrower.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "hnn/init.hpp"
+#include "hnn/kernels/cpu/linear.hpp"
+
+using namespace hnn;
+
+namespace {
+
+// Y = X W^T + b in long double, the straightforward way.
+template <class T>
+std::vector<T> reference_linear(std::int64_t batch, std::int64_t in, std::int64_t out, const std::vector<T>& x,
+                                const std::vector<T>& w, const std::vector<T>* b) {
+  std::vector<T> y(static_cast<std::size_t>(batch * out));
+  for (std::int64_t n = 0; n < batch; ++n)
+    for (std::int64_t o = 0; o < out; ++o) {
+      long double sum = b ? static_cast<long double>((*b)[o]) : 0.0L;
+      for (std::int64_t i = 0; i < in; ++i) sum += static_cast<long double>(x[n * in + i]) * w[o * in + i];
+      y[n * out + o] = static_cast<T>(sum);
+    }
+  return y;
+}
+
+template <class T>
+std::vector<T> uniform_values(std::int64_t n, Rng& rng) {
+  std::vector<T> v(static_cast<std::size_t>(n));
+  for (T& e : v) e = static_cast<T>(rng.uniform(-1, 1));
+  return v;
+}
+
+template <class T>
+void check_linear(std::int64_t batch, std::int64_t in, std::int64_t out, bool bias) {
+  SCOPED_TRACE(std::string(std::is_same_v<T, float> ? "float" : "double") + ": batch " + std::to_string(batch) +
+               ", " + std::to_string(in) + " -> " + std::to_string(out) + (bias ? "" : ", no bias"));
+  Rng rng(static_cast<std::uint64_t>(batch * 1000003 + in * 1009 + out));
+  const std::vector<T> x = uniform_values<T>(batch * in, rng), w = uniform_values<T>(out * in, rng),
+                       b = uniform_values<T>(out, rng);
+  const std::vector<T> expected = reference_linear(batch, in, out, x, w, bias ? &b : nullptr);
+  // One canary after the output: the kernels write exactly batch x out elements.
+  const T canary = T(12345);
+  std::vector<T> y(static_cast<std::size_t>(batch * out + 1), std::numeric_limits<T>::quiet_NaN());
+  y.back() = canary;
+  linear_forward(cpu{}, batch, in, out, x.data(), w.data(), bias ? b.data() : nullptr, y.data());
+  // Each output sums `in` products of magnitude <= 1: the rounding error grows with sqrt(in).
+  const double tolerance = (std::is_same_v<T, float> ? 4e-7 : 1e-15) * std::sqrt(static_cast<double>(in)) * 4;
+  for (std::int64_t e = 0; e < batch * out; ++e)
+    ASSERT_NEAR(y[e], expected[e], tolerance) << "element " << e << " (sample " << e / out << ", output " << e % out
+                                              << ")";
+  EXPECT_EQ(y.back(), canary) << "wrote past the output";
+}
+
+template <class T>
+void check_linear_sizes() {
+  // Batches either side of the dots/GEMM switch, and 1 and 3 (partial sample blocks); inputs
+  // shorter than a packet, a packet and one, LeNet-5's; outputs around the blocks of 4.
+  const std::int64_t batches[] = {1, 2, 3, 5, detail::linear_dots_up_to, detail::linear_dots_up_to + 1};
+  const std::int64_t ins[] = {1, 7, 17, 84, 400};
+  const std::int64_t outs[] = {1, 3, 10, 13};
+  for (const std::int64_t batch : batches)
+    for (const std::int64_t in : ins)
+      for (const std::int64_t out : outs) check_linear<T>(batch, in, out, (batch + in + out) % 2 == 0);
+}
+
+TEST(SmallBatchLinear, ForwardMatchesPlainLoopsFloat) { check_linear_sizes<float>(); }
+TEST(SmallBatchLinear, ForwardMatchesPlainLoopsDouble) { check_linear_sizes<double>(); }
+
+}  // namespace
