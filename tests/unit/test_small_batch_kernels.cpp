@@ -1,7 +1,8 @@
 // The kernels that serve small batches (a latency-bound inference call) against plain loops:
 // linear_forward's dot products of X's rows with W's rows (batches up to
 // detail::linear_dots_up_to) and, beyond it, the transposed-weight GEMM, on odd sizes that
-// leave partial packets at each end, in float and double.
+// leave partial packets at each end, in float and double; and parallel_region, which runs a
+// kernel's body without an OpenMP region on one thread.
 //
 // Also compiled for a narrower instruction set (hnn_kernel_tests_<isa>, tests/CMakeLists.txt),
 // where the packets and register blocks are narrower.
@@ -16,6 +17,7 @@
 
 #include "hnn/init.hpp"
 #include "hnn/kernels/cpu/linear.hpp"
+#include "hnn/parallel.hpp"
 
 using namespace hnn;
 
@@ -77,5 +79,54 @@ void check_linear_sizes() {
 
 TEST(SmallBatchLinear, ForwardMatchesPlainLoopsFloat) { check_linear_sizes<float>(); }
 TEST(SmallBatchLinear, ForwardMatchesPlainLoopsDouble) { check_linear_sizes<double>(); }
+
+// Sets the thread count and restores the previous one however the test ends.
+class SmallBatchThreads {
+ public:
+  explicit SmallBatchThreads(int threads) : saved_(num_threads()) { set_num_threads(threads); }
+  ~SmallBatchThreads() { set_num_threads(saved_); }
+  SmallBatchThreads(const SmallBatchThreads&) = delete;
+  SmallBatchThreads& operator=(const SmallBatchThreads&) = delete;
+
+ private:
+  int saved_;
+};
+
+// On one thread the body runs once, on the caller, and an orphaned `omp for` inside it still
+// covers the whole range; on two (with OpenMP) it runs once per thread of a team of two.
+TEST(ParallelRegion, OneThreadRunsTheBodyOnceOnTheCaller) {
+  SmallBatchThreads one(1);
+  int runs = 0, team = 0;
+  std::vector<int> seen(37, 0);
+  parallel_region([&] {
+    ++runs;
+    team = team_size();
+#if defined(_OPENMP)
+#pragma omp for schedule(static)
+#endif
+    for (int i = 0; i < 37; ++i) ++seen[static_cast<std::size_t>(i)];
+  });
+  EXPECT_EQ(runs, 1);
+  EXPECT_EQ(team, 1);
+  for (int i = 0; i < 37; ++i) EXPECT_EQ(seen[static_cast<std::size_t>(i)], 1) << "iteration " << i;
+}
+
+TEST(ParallelRegion, TwoThreadsRunTheBodyOnEach) {
+#if defined(_OPENMP)
+  SmallBatchThreads two(2);
+  std::vector<int> by_thread(2, 0);
+  std::vector<int> seen(37, 0);
+  parallel_region([&] {
+    const int t = thread_index();
+    if (team_size() == 2) by_thread[static_cast<std::size_t>(t)] = 1;
+#pragma omp for schedule(static)
+    for (int i = 0; i < 37; ++i) ++seen[static_cast<std::size_t>(i)];
+  });
+  EXPECT_EQ(by_thread[0] + by_thread[1], 2) << "the body did not run on a team of two";
+  for (int i = 0; i < 37; ++i) EXPECT_EQ(seen[static_cast<std::size_t>(i)], 1) << "iteration " << i;
+#else
+  GTEST_SKIP() << "built without OpenMP";
+#endif
+}
 
 }  // namespace
