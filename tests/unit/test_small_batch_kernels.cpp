@@ -23,16 +23,36 @@ using namespace hnn;
 
 namespace {
 
-// Y = X W^T + b in long double, the straightforward way.
+// Sets the thread count and restores the previous one however the test ends.
+class SmallBatchThreads {
+ public:
+  explicit SmallBatchThreads(int threads) : saved_(num_threads()) { set_num_threads(threads); }
+  ~SmallBatchThreads() { set_num_threads(saved_); }
+  SmallBatchThreads(const SmallBatchThreads&) = delete;
+  SmallBatchThreads& operator=(const SmallBatchThreads&) = delete;
+
+ private:
+  int saved_;
+};
+
+// Y = X W^T + b in long double, the straightforward way, and beside it the sum of the
+// magnitudes of each output's terms (what its rounding error in T scales with).
 template <class T>
 std::vector<T> reference_linear(std::int64_t batch, std::int64_t in, std::int64_t out, const std::vector<T>& x,
-                                const std::vector<T>& w, const std::vector<T>* b) {
+                                const std::vector<T>& w, const std::vector<T>* b, std::vector<double>& magnitude) {
   std::vector<T> y(static_cast<std::size_t>(batch * out));
+  magnitude.assign(y.size(), 0.0);
   for (std::int64_t n = 0; n < batch; ++n)
     for (std::int64_t o = 0; o < out; ++o) {
       long double sum = b ? static_cast<long double>((*b)[o]) : 0.0L;
-      for (std::int64_t i = 0; i < in; ++i) sum += static_cast<long double>(x[n * in + i]) * w[o * in + i];
+      double size = b ? std::abs(static_cast<double>((*b)[o])) : 0.0;
+      for (std::int64_t i = 0; i < in; ++i) {
+        const long double term = static_cast<long double>(x[n * in + i]) * w[o * in + i];
+        sum += term;
+        size += std::abs(static_cast<double>(term));
+      }
       y[n * out + o] = static_cast<T>(sum);
+      magnitude[n * out + o] = size;
     }
   return y;
 }
@@ -51,17 +71,19 @@ void check_linear(std::int64_t batch, std::int64_t in, std::int64_t out, bool bi
   Rng rng(static_cast<std::uint64_t>(batch * 1000003 + in * 1009 + out));
   const std::vector<T> x = uniform_values<T>(batch * in, rng), w = uniform_values<T>(out * in, rng),
                        b = uniform_values<T>(out, rng);
-  const std::vector<T> expected = reference_linear(batch, in, out, x, w, bias ? &b : nullptr);
+  std::vector<double> magnitude;
+  const std::vector<T> expected = reference_linear(batch, in, out, x, w, bias ? &b : nullptr, magnitude);
   // One canary after the output: the kernels write exactly batch x out elements.
   const T canary = T(12345);
   std::vector<T> y(static_cast<std::size_t>(batch * out + 1), std::numeric_limits<T>::quiet_NaN());
   y.back() = canary;
   linear_forward(cpu{}, batch, in, out, x.data(), w.data(), bias ? b.data() : nullptr, y.data());
-  // Each output sums `in` products of magnitude <= 1: the rounding error grows with sqrt(in).
-  const double tolerance = (std::is_same_v<T, float> ? 4e-7 : 1e-15) * std::sqrt(static_cast<double>(in)) * 4;
+  // Rounding grows with the terms' magnitudes and about sqrt(in); a term dropped or taken
+  // twice is off by its own size (~0.25 on average), far beyond this.
+  const double eps = std::numeric_limits<T>::epsilon();
   for (std::int64_t e = 0; e < batch * out; ++e)
-    ASSERT_NEAR(y[e], expected[e], tolerance) << "element " << e << " (sample " << e / out << ", output " << e % out
-                                              << ")";
+    ASSERT_NEAR(y[e], expected[e], 4 * eps * std::sqrt(static_cast<double>(in)) * magnitude[e] + 1e-30)
+        << "element " << e << " (sample " << e / out << ", output " << e % out << ")";
   EXPECT_EQ(y.back(), canary) << "wrote past the output";
 }
 
@@ -80,17 +102,16 @@ void check_linear_sizes() {
 TEST(SmallBatchLinear, ForwardMatchesPlainLoopsFloat) { check_linear_sizes<float>(); }
 TEST(SmallBatchLinear, ForwardMatchesPlainLoopsDouble) { check_linear_sizes<double>(); }
 
-// Sets the thread count and restores the previous one however the test ends.
-class SmallBatchThreads {
- public:
-  explicit SmallBatchThreads(int threads) : saved_(num_threads()) { set_num_threads(threads); }
-  ~SmallBatchThreads() { set_num_threads(saved_); }
-  SmallBatchThreads(const SmallBatchThreads&) = delete;
-  SmallBatchThreads& operator=(const SmallBatchThreads&) = delete;
-
- private:
-  int saved_;
-};
+// A layer large enough for the dot products to split its outputs between two threads
+// (detail::linear_parallel_work), at a batch on each side of the switch.
+TEST(SmallBatchLinear, LargeLayerSplitsOutputsBetweenThreads) {
+  SmallBatchThreads two(2);
+  for (const std::int64_t batch : {std::int64_t{3}, detail::linear_dots_up_to, detail::linear_dots_up_to + 1}) {
+    ASSERT_GE(batch * 1031 * 1037, detail::linear_parallel_work);
+    check_linear<float>(batch, 1031, 1037, true);
+    check_linear<double>(batch, 1031, 1037, false);
+  }
+}
 
 // On one thread the body runs once, on the caller, and an orphaned `omp for` inside it still
 // covers the whole range; on two (with OpenMP) it runs once per thread of a team of two.

@@ -1,5 +1,6 @@
 // Linear (fully connected) on the CPU: Y = X W^T + b, with W stored (out, in) as in PyTorch.
-// Whole-batch products (kernels/cpu/gemm.hpp), the rows of each split between the threads.
+// Whole-batch products (kernels/cpu/gemm.hpp), the rows of each split between the threads;
+// the forward of a small batch by dot products on W as stored (linear_dots).
 #pragma once
 
 #include <Eigen/Core>
@@ -80,10 +81,10 @@ inline void linear_dots_block(std::int64_t depth, const T* x, const T* w, const 
     for (int o = 0; o < NO; ++o) y[n * out_features + o] = sum_lanes(acc[n][o]) + (bias ? bias[o] : T(0));
 }
 
-// Y = X W^T + b by dot products, W read as stored (out, in): one thread, small batches.
+// Outputs [o_begin, o_end) of Y = X W^T + b by dot products, W read as stored (out, in).
 template <class T>
 void linear_dots(std::int64_t batch, std::int64_t in_features, std::int64_t out_features, const T* input,
-                 const T* weight, const T* bias, T* output) {
+                 const T* weight, const T* bias, T* output, std::int64_t o_begin, std::int64_t o_end) {
   // Accumulators + the loaded packets of W and X fit the registers.
   constexpr int samples_block = registers >= 32 ? 4 : 2, outputs_block = 4;
   for (std::int64_t n0 = 0; n0 < batch; n0 += samples_block) {
@@ -92,11 +93,11 @@ void linear_dots(std::int64_t batch, std::int64_t in_features, std::int64_t out_
       constexpr int NB = decltype(nb_c)::value;
       const T* x = input + n0 * in_features;
       T* y = output + n0 * out_features;
-      std::int64_t o = 0;
-      for (; o + outputs_block <= out_features; o += outputs_block)
+      std::int64_t o = o_begin;
+      for (; o + outputs_block <= o_end; o += outputs_block)
         linear_dots_block<NB, outputs_block>(in_features, x, weight + o * in_features, bias ? bias + o : nullptr,
                                              y + o, out_features);
-      for (; o < out_features; ++o)
+      for (; o < o_end; ++o)
         linear_dots_block<NB, 1>(in_features, x, weight + o * in_features, bias ? bias + o : nullptr, y + o,
                                  out_features);
     });
@@ -107,8 +108,17 @@ void linear_dots(std::int64_t batch, std::int64_t in_features, std::int64_t out_
 template <class T>
 void linear_forward(cpu, std::int64_t batch, std::int64_t in_features, std::int64_t out_features, const T* input,
                     const T* weight, const T* bias, T* output) {
-  if (batch <= detail::linear_dots_up_to)
-    return detail::linear_dots(batch, in_features, out_features, input, weight, bias, output);
+  if (batch <= detail::linear_dots_up_to) {
+    // A large layer's outputs are split between the threads, as the GEMM's rows would be.
+    const bool parallel = batch * in_features * out_features >= detail::linear_parallel_work;
+    if (!parallel)
+      return detail::linear_dots(batch, in_features, out_features, input, weight, bias, output, 0, out_features);
+    parallel_region([&] {
+      const auto [o0, o1] = detail::thread_range(out_features, thread_index(), team_size());
+      detail::linear_dots(batch, in_features, out_features, input, weight, bias, output, o0, o1);
+    });
+    return;
+  }
   // Y = X * W^T: the product wants W^T row-major (in, out), padded to whole packets.
   const std::int64_t pitch = detail::round_up(out_features, detail::packet_size<T>);
   T* wt = detail::gemm::scratch<T>(in_features * pitch);
