@@ -1,10 +1,12 @@
 // Linear (fully connected) on the CPU: Y = X W^T + b, with W stored (out, in) as in PyTorch.
-// Whole-batch products (kernels/cpu/gemm.hpp), the rows of each split between the threads.
+// Whole-batch products (kernels/cpu/gemm.hpp), the rows of each split between the threads;
+// the forward of a small batch by dot products on W as stored (linear_dots).
 #pragma once
 
 #include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "hnn/device.hpp"
 #include "hnn/kernels/cpu/gemm.hpp"
@@ -23,11 +25,100 @@ template <class T>
 using LinearMatrix = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
 template <class T>
 using ConstLinearMatrix = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
+
+// Batches up to which linear_forward takes dot products of the rows of X with the rows of W
+// as they are stored (linear_dots) instead of transposing W for the GEMM: the transpose touches
+// every weight once per call whatever the batch, which at batch 1 costs more than the product
+// (where the two cross for LeNet-5's layers: tests/bench/NOTES.md).
+constexpr std::int64_t linear_dots_up_to = 16;
+
+// Loads the first n (< packet) elements of `from` into a packet, the rest zero; it reads
+// nothing past from + n (the rows of W end there). The masked load with an explicit zero
+// source: GCC 12 reports the zero-masking form's undefined source operand under -Wall.
+template <class T>
+inline Packet<T> load_first(const T* from, std::int64_t n) {
+  using namespace Eigen::internal;
+#if defined(EIGEN_VECTORIZE_AVX512)
+  if constexpr (std::is_same_v<T, float> && packet_size<T> == 16)  // Packet16f
+    return _mm512_mask_loadu_ps(_mm512_setzero_ps(), static_cast<__mmask16>((1u << n) - 1), from);
+  if constexpr (std::is_same_v<T, double> && packet_size<T> == 8)  // Packet8d
+    return _mm512_mask_loadu_pd(_mm512_setzero_pd(), static_cast<__mmask8>((1u << n) - 1), from);
+#endif
+  T tmp[packet_size<T>] = {};
+  for (std::int64_t i = 0; i < n; ++i) tmp[i] = from[i];
+  return ploadu<Packet<T>>(tmp);
+}
+
+// Y[n][o] = b[o] + X[n] . W[o] for NB samples x NO outputs, over `depth` inputs: NB x NO
+// accumulators, each packet of a row of X and of W loaded once for the block.
+template <int NB, int NO, class T>
+inline void linear_dots_block(std::int64_t depth, const T* x, const T* w, const T* bias, T* y,
+                              std::int64_t out_features) {
+  using namespace Eigen::internal;
+  using P = Packet<T>;
+  constexpr std::int64_t S = packet_size<T>;
+  P acc[NB][NO];
+  for (int n = 0; n < NB; ++n)
+    for (int o = 0; o < NO; ++o) acc[n][o] = pset1<P>(T(0));
+  std::int64_t k = 0;
+  for (; k + S <= depth; k += S) {
+    P wv[NO];
+    for (int o = 0; o < NO; ++o) wv[o] = ploadu<P>(w + o * depth + k);
+    for (int n = 0; n < NB; ++n) {
+      const P xv = ploadu<P>(x + n * depth + k);
+      for (int o = 0; o < NO; ++o) acc[n][o] = pmadd(xv, wv[o], acc[n][o]);
+    }
+  }
+  if (k < depth) {  // the last, partial packet
+    P wv[NO];
+    for (int o = 0; o < NO; ++o) wv[o] = load_first(w + o * depth + k, depth - k);
+    for (int n = 0; n < NB; ++n) {
+      const P xv = load_first(x + n * depth + k, depth - k);
+      for (int o = 0; o < NO; ++o) acc[n][o] = pmadd(xv, wv[o], acc[n][o]);
+    }
+  }
+  for (int n = 0; n < NB; ++n)
+    for (int o = 0; o < NO; ++o) y[n * out_features + o] = sum_lanes(acc[n][o]) + (bias ? bias[o] : T(0));
+}
+
+// Outputs [o_begin, o_end) of Y = X W^T + b by dot products, W read as stored (out, in).
+template <class T>
+void linear_dots(std::int64_t batch, std::int64_t in_features, std::int64_t out_features, const T* input,
+                 const T* weight, const T* bias, T* output, std::int64_t o_begin, std::int64_t o_end) {
+  // Accumulators + the loaded packets of W and X fit the registers.
+  constexpr int samples_block = registers >= 32 ? 4 : 2, outputs_block = 4;
+  for (std::int64_t n0 = 0; n0 < batch; n0 += samples_block) {
+    const int nb = static_cast<int>(std::min<std::int64_t>(samples_block, batch - n0));
+    with_constant<samples_block>(nb, [&](auto nb_c) {
+      constexpr int NB = decltype(nb_c)::value;
+      const T* x = input + n0 * in_features;
+      T* y = output + n0 * out_features;
+      std::int64_t o = o_begin;
+      for (; o + outputs_block <= o_end; o += outputs_block)
+        linear_dots_block<NB, outputs_block>(in_features, x, weight + o * in_features, bias ? bias + o : nullptr,
+                                             y + o, out_features);
+      for (; o < o_end; ++o)
+        linear_dots_block<NB, 1>(in_features, x, weight + o * in_features, bias ? bias + o : nullptr, y + o,
+                                 out_features);
+    });
+  }
+}
 }  // namespace detail
 
 template <class T>
 void linear_forward(cpu, std::int64_t batch, std::int64_t in_features, std::int64_t out_features, const T* input,
                     const T* weight, const T* bias, T* output) {
+  if (batch <= detail::linear_dots_up_to) {
+    // A large layer's outputs are split between the threads, as the GEMM's rows would be.
+    const bool parallel = batch * in_features * out_features >= detail::linear_parallel_work;
+    if (!parallel)
+      return detail::linear_dots(batch, in_features, out_features, input, weight, bias, output, 0, out_features);
+    parallel_region([&] {
+      const auto [o0, o1] = detail::thread_range(out_features, thread_index(), team_size());
+      detail::linear_dots(batch, in_features, out_features, input, weight, bias, output, o0, o1);
+    });
+    return;
+  }
   // Y = X * W^T: the product wants W^T row-major (in, out), padded to whole packets.
   const std::int64_t pitch = detail::round_up(out_features, detail::packet_size<T>);
   T* wt = detail::gemm::scratch<T>(in_features * pitch);

@@ -258,6 +258,29 @@ void transpose_pixels(std::int64_t height, std::int64_t width, From&& from, To&&
   }
 }
 
+// The sum of a packet's lanes: Eigen's predux, except on AVX-512, where its halving (and the
+// cast to the lower half) take an undefined source operand that GCC 12 reports as used
+// uninitialized (-Wuninitialized, an error here) once inlined into a kernel: here both halves
+// come from masked extracts with an explicit zero source.
+template <class P>
+inline typename Eigen::internal::unpacket_traits<P>::type sum_lanes(const P& x) {
+  using namespace Eigen::internal;
+#if defined(EIGEN_VECTORIZE_AVX512)
+  using T = typename unpacket_traits<P>::type;
+  constexpr int lanes = unpacket_traits<P>::size;
+  if constexpr ((std::is_same_v<T, float> && lanes == 16) || (std::is_same_v<T, double> && lanes == 8)) {
+    __m512d bits;
+    if constexpr (lanes == 16) bits = _mm512_castps_pd(x);  // Packet16f: the halves as 4 doubles' bits
+    else bits = x;
+    const __m256d low = _mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xFF, bits, 0);
+    const __m256d high = _mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xFF, bits, 1);
+    if constexpr (lanes == 16) return predux(Packet8f(_mm256_add_ps(_mm256_castpd_ps(low), _mm256_castpd_ps(high))));
+    else return predux(Packet4d(_mm256_add_pd(low, high)));
+  }
+#endif
+  return predux(x);
+}
+
 // Per-thread partial sums kept as packets of lanes (a kernel's weight and bias gradients):
 // partial[i] = the sum of the lanes of partial[i * S .. i * S + S) for i < count. In place,
 // in order: entry i is written after the lanes of entries <= i have been read.

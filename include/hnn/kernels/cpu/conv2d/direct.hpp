@@ -167,10 +167,7 @@ void forward(const Conv2dGeometry& g, const wide_grid::GridLayout<T>& layout, co
              const T* bias, T* output, T* workspace) {
   const wide_grid::Taps taps(g, layout);
   const std::int64_t oh_n = g.out_height(), ow_n = g.out_width(), out_pixels = g.out_pixels();
-#if defined(_OPENMP)
-#pragma omp parallel
-#endif
-  {
+  parallel_region([&] {
     T* ws = workspace + thread_index() * layout.per_thread;
     T* x = ws + layout.x_at;
     T* y = ws + layout.y_at;
@@ -192,7 +189,7 @@ void forward(const Conv2dGeometry& g, const wide_grid::GridLayout<T>& layout, co
         }
       }
     }
-  }
+  });
 }
 
 // The input gradient of one sample from its dY on the grid: one full correlation of dY with
