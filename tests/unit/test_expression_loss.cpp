@@ -129,6 +129,20 @@ TEST(ExpressionLoss, FocalLossWithGammaZeroIsCrossEntropyInValueAndGradient) {
   focal_gamma_zero_is_cross_entropy<double>(1e-12);
 }
 
+TEST(ExpressionLoss, FocalLossWithGammaZeroStaysFiniteOnACertainSample) {
+  // p_t rounds to 1 in float for a margin of 100: (1 - p_t)^0 must still have the gradient 0
+  // (PyTorch's), not 0 x (1 - p_t)^-1 = 0 x inf = NaN, which stopped a real training run.
+  ExpressionLoss<float> focal_loss = focal::make_focal_loss<float>(0.0);
+  CrossEntropyLoss<float> cross_entropy;
+  Tensor<float> z = Tensor<float>::zeros(Shape{2, 3});
+  z.at(0, 0) = 100;
+  z.at(1, 2) = 1;
+  const Tensor<std::int32_t> y = expression_loss_labels({0, 1});
+  EXPECT_NEAR(focal_loss(z, y), cross_entropy(z, y), 1e-6);
+  for (std::int64_t i = 0; i < z.numel(); ++i)
+    EXPECT_NEAR(focal_loss.gradient()[i], cross_entropy.gradient()[i], 1e-6) << "d/dlogits[" << i << "]";
+}
+
 TEST(ExpressionLoss, ShapeMismatchThrowsNamingBothShapes) {
   ExpressionLoss<float> loss = focal::make_focal_loss<float>(2.0);
   const Tensor<float> z = expression_loss_logits<float>(4, 3, 1);
