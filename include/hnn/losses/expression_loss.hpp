@@ -1,13 +1,13 @@
 // A classification loss written by the user as an expression on hnn::Var (hnn/autograd/), made
-// a hnn::Loss, so that the trainer (hnn::train, hnn::Trainer) and hnn::TrainLoop train with it
-// like with CrossEntropyLoss. Its gradient comes from autograd: no backward to write.
+// a hnn::Loss, so that the trainer (hnn::train, hnn::Trainer) trains with it like with
+// CrossEntropyLoss. Its gradient comes from autograd: no backward to write.
 //
-//   // a focal loss: mean over the batch of -(1 - p_t)^2 log p_t
+//   // a focal loss: mean over the batch of -(1 - p_t)^2 log p_t (examples/focal_loss)
 //   hnn::ExpressionLoss<float> focal("focal loss", [](const hnn::Var<float>& logits,
 //                                                    const hnn::Tensor<std::int32_t>& labels) {
-//     const auto log_pt = (log_softmax(logits, 1) * one_hot(labels)).sum(1);
+//     const auto log_pt = (log_softmax(logits, 1) * one_hot<float>(labels, logits.dim(1))).sum(1);
 //     return (-pow(1.0 - exp(log_pt), 2.0) * log_pt).mean();
-//   });
+//   });   // one_hot(labels, classes): 1 at each label, 0 elsewhere (focal_loss.hpp)
 //   hnn::train(model, train_set, test_set, options, focal);
 //
 // The expression gets the batch's logits (N, classes) as a Var that requires a gradient and the
