@@ -14,9 +14,9 @@ namespace googlenet {
 
 // What the shared training run (examples/common/run.hpp) needs to know about googlenet.
 // The recipe: d2l trains this network with SGD at lr 0.1 on 96x96 images for 10 epochs. Here
-// the budget is a few epochs on two CPU cores, and without batch norm a 22-layer network
-// leaves plain SGD near the loss of guessing for its first epoch; Adam at PyTorch's default
-// rate moves every layer from the first batches on. Batch 128, d2l's.
+// the budget is a few epochs on two CPU cores, with no room to tune SGD's rate for a 22-layer
+// network without batch norm; Adam at PyTorch's default rate scales each parameter's step by
+// its own gradients' size, the usual choice that needs no tuning. Batch 128, d2l's.
 struct Program {
   static constexpr const char* name = "googlenet";
   hnn_example::Recipe recipe() const {
