@@ -214,8 +214,11 @@ Var<T, Device> binary(BinaryOp op, const Var<T, Device>& a, const Var<T, Device>
         if (want0) send_reduced(self, 0, g_over_b);
         return;
       }
-      case BinaryOp::pow:  // d/da = g b a^(b-1); d/db = g y log(a), taken as 0 where a = 0
-        if (want0) send_reduced(self, 0, ops::mul(ops::mul(g, x1), ops::pow(x0, ops::sub(x1, T(1)))));
+      case BinaryOp::pow:  // d/da = g b a^(b-1), taken as 0 where b = 0 (as PyTorch: not 0 x inf at a = 0);
+                           // d/db = g y log(a), taken as 0 where a = 0
+        if (want0)
+          send_reduced(self, 0, ops::where(ops::eq(x1, T(0)), T(0),
+                                           ops::mul(ops::mul(g, x1), ops::pow(x0, ops::sub(x1, T(1))))));
         if (want1)
           send_reduced(self, 1, ops::where(ops::eq(x0, T(0)), T(0), ops::mul(ops::mul(g, self.value), ops::log(x0))));
         return;

@@ -207,12 +207,16 @@ class Trainer {
   // is allocated. `eval_set`, the set evaluate() will see after each epoch, is checked too,
   // and the layers are sized for its batches: pass it when it may be larger than the
   // training set (on a GPU a larger batch later would reallocate buffers the recorded step uses).
+  // `loss`, when given, is the loss the steps minimise instead of CrossEntropyLoss (e.g. an
+  // ExpressionLoss, hnn/losses/expression_loss.hpp); it must outlive the trainer, and its totals
+  // give the epoch's loss and training accuracy.
   Trainer(Sequential<T, Device>& model, const DeviceDataset<T, Device>& train_set, TrainOptions options,
-          const DeviceDataset<T, Device>* eval_set = nullptr)
+          const DeviceDataset<T, Device>* eval_set = nullptr, ClassificationLoss<T, Device>* loss = nullptr)
       : model_(model),
         data_(train_set),
         options_(validated(options, model, train_set, eval_set)),
         optimizer_(make_optimizer<T, Device>(options_.optimizer, model.parameters(), options_.optimizer_args())),
+        loss_(loss != nullptr ? *loss : cross_entropy_),
         shuffle_(options.seed),
         host_order_(Shape{train_set.size()}),
         order_(Shape{train_set.size()}),
@@ -430,7 +434,8 @@ class Trainer {
   const DeviceDataset<T, Device>& data_;
   TrainOptions options_;
   std::unique_ptr<Optimizer<T, Device>> optimizer_;
-  SoftmaxCrossEntropy<T, Device> loss_;
+  SoftmaxCrossEntropy<T, Device> cross_entropy_;  // the loss unless the constructor was given one
+  ClassificationLoss<T, Device>& loss_;
   Rng shuffle_;
   Tensor<std::int32_t, cpu> host_order_;
   Tensor<std::int32_t, Device> order_;
@@ -459,12 +464,12 @@ struct TrainHooks {
   std::vector<EpochStats> resume_history;
 };
 
-// Trains up to options.epochs, evaluating on `test_set` after each epoch; returns the history,
-// one row per epoch.
+namespace detail {
+// train() below, with the loss to minimise (null: CrossEntropyLoss).
 template <class T, class Device>
-std::vector<EpochStats> train(Sequential<T, Device>& model, const DeviceDataset<T, Device>& train_set,
+std::vector<EpochStats> train_epochs(Sequential<T, Device>& model, const DeviceDataset<T, Device>& train_set,
                               const DeviceDataset<T, Device>& test_set, const TrainOptions& options,
-                              const TrainHooks& hooks) {
+                              ClassificationLoss<T, Device>* loss, const TrainHooks& hooks) {
   if (hooks.checkpoint_every < 0)
     throw std::invalid_argument("hnn::train: checkpoint_every must be at least 0, got " +
                                 std::to_string(hooks.checkpoint_every));
@@ -474,7 +479,7 @@ std::vector<EpochStats> train(Sequential<T, Device>& model, const DeviceDataset<
     throw std::invalid_argument("hnn::train: the run to resume has trained " + std::to_string(hooks.resume->epoch) +
                                 " epochs already; options.epochs (" + std::to_string(options.epochs) +
                                 ") counts them too and must be above that");
-  Trainer<T, Device> trainer(model, train_set, options, &test_set);
+  Trainer<T, Device> trainer(model, train_set, options, &test_set, loss);
   if (hooks.resume) trainer.restore(*hooks.resume);
   SoftmaxCrossEntropy<T, Device> eval_loss;
   std::vector<EpochStats> history = hooks.resume_history;
@@ -487,6 +492,26 @@ std::vector<EpochStats> train(Sequential<T, Device>& model, const DeviceDataset<
     if (hooks.on_checkpoint && due) hooks.on_checkpoint(trainer.state(), history);
   }
   return history;
+}
+}  // namespace detail
+
+// Trains up to options.epochs, evaluating on `test_set` after each epoch; returns the history,
+// one row per epoch.
+template <class T, class Device>
+std::vector<EpochStats> train(Sequential<T, Device>& model, const DeviceDataset<T, Device>& train_set,
+                              const DeviceDataset<T, Device>& test_set, const TrainOptions& options,
+                              const TrainHooks& hooks) {
+  return detail::train_epochs<T, Device>(model, train_set, test_set, options, nullptr, hooks);
+}
+
+// The same minimising `loss` instead of CrossEntropyLoss (a loss of the user's: ExpressionLoss,
+// hnn/losses/expression_loss.hpp). The history's train loss is that loss; the accuracies are
+// the largest logit's, as always.
+template <class T, class Device>
+std::vector<EpochStats> train(Sequential<T, Device>& model, const DeviceDataset<T, Device>& train_set,
+                              const DeviceDataset<T, Device>& test_set, const TrainOptions& options,
+                              ClassificationLoss<T, Device>& loss, const TrainHooks& hooks = {}) {
+  return detail::train_epochs(model, train_set, test_set, options, &loss, hooks);
 }
 
 // The same with only the callbacks: `on_epoch` sees each row, `on_batch` each batch.
