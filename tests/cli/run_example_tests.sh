@@ -5,6 +5,8 @@
 # stderr naming the flag. (lenet5 itself has run_cli_tests.sh and its own end-to-end tests.)
 #
 # Usage: tests/cli/run_example_tests.sh PROGRAM [SLICE_DIR]
+# Environment: HNN_SLICE_IMAGES=N uses only the slice's first N images (N < 1000), for a
+# network whose two epochs on all 1000 would take minutes (googlenet).
 set -euo pipefail
 
 program="${1:?usage: run_example_tests.sh PROGRAM [SLICE_DIR]}"
@@ -16,9 +18,26 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/hnn-example.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 data="$work/data"
 mkdir -p "$data"
-for kind in images-idx3 labels-idx1; do  # the 1000-image slice as both splits
-  cp "$slice/t10k-$kind-ubyte.gz" "$data/train-$kind-ubyte.gz"
-  cp "$slice/t10k-$kind-ubyte.gz" "$data/t10k-$kind-ubyte.gz"
+# first_images KIND N: the slice's IDX file KIND (images-idx3 or labels-idx1) cut to its first N
+# items, gzipped on stdout: the magic, the count N as 4 big-endian bytes, the rest of the
+# header (images: rows and columns), then N items.
+first_images() {
+  local kind=$1 n=$2 header=8 item=1
+  if [[ $kind == images-idx3 ]]; then header=16 item=784; fi
+  gzip -dc "$slice/t10k-$kind-ubyte.gz" >"$work/$kind.raw"
+  {
+    head -c 4 "$work/$kind.raw"
+    printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $((n >> 24 & 255)) $((n >> 16 & 255)) $((n >> 8 & 255)) $((n & 255)))"
+    head -c $((header + n * item)) "$work/$kind.raw" | tail -c +9
+  } | gzip -c
+}
+for kind in images-idx3 labels-idx1; do  # the 1000-image slice (or its first N) as both splits
+  if [[ -n "${HNN_SLICE_IMAGES:-}" ]]; then
+    first_images "$kind" "$HNN_SLICE_IMAGES" >"$data/train-$kind-ubyte.gz"
+  else
+    cp "$slice/t10k-$kind-ubyte.gz" "$data/train-$kind-ubyte.gz"
+  fi
+  cp "$data/train-$kind-ubyte.gz" "$data/t10k-$kind-ubyte.gz"
 done
 
 failures=0
