@@ -14,8 +14,21 @@
 #include <vector>
 
 #include "hnn/model/sequential.hpp"
+#include "hnn/parallel.hpp"
 
 namespace hnn::testing {
+
+// Sets hnn's thread count and restores the previous one however the test ends.
+class ThreadCount {
+ public:
+  explicit ThreadCount(int threads) : saved_(num_threads()) { set_num_threads(threads); }
+  ~ThreadCount() { set_num_threads(saved_); }
+  ThreadCount(const ThreadCount&) = delete;
+  ThreadCount& operator=(const ThreadCount&) = delete;
+
+ private:
+  int saved_;
+};
 
 // The committed 1,000-image slice of Fashion-MNIST (data/fashion-mnist).
 inline const std::string slice_dir = std::string(HNN_SOURCE_DIR) + "/data/fashion-mnist";

@@ -33,6 +33,8 @@
 #include "hnn/kernels/cpu/vectorize.hpp"
 #include "hnn/parallel.hpp"
 
+#include "../support/test_helpers.hpp"
+
 using namespace hnn;
 
 namespace {
@@ -50,17 +52,7 @@ TEST(PacketSize, IsTheWidthThisBinaryWasBuiltFor) {
 #endif
 }
 
-// Sets the thread count and restores the previous one however the test ends.
-class ThreadCount {
- public:
-  explicit ThreadCount(int threads) : saved_(num_threads()) { set_num_threads(threads); }
-  ~ThreadCount() { set_num_threads(saved_); }
-  ThreadCount(const ThreadCount&) = delete;
-  ThreadCount& operator=(const ThreadCount&) = delete;
-
- private:
-  int saved_;
-};
+using hnn::testing::ThreadCount;
 
 // The number of threads a parallel region gets now.
 [[maybe_unused]] int team_now() {

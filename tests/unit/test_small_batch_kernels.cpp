@@ -19,21 +19,14 @@
 #include "hnn/kernels/cpu/linear.hpp"
 #include "hnn/parallel.hpp"
 
+#include "../support/test_helpers.hpp"
+
 using namespace hnn;
 
 namespace {
 
-// Sets the thread count and restores the previous one however the test ends.
-class SmallBatchThreads {
- public:
-  explicit SmallBatchThreads(int threads) : saved_(num_threads()) { set_num_threads(threads); }
-  ~SmallBatchThreads() { set_num_threads(saved_); }
-  SmallBatchThreads(const SmallBatchThreads&) = delete;
-  SmallBatchThreads& operator=(const SmallBatchThreads&) = delete;
+using hnn::testing::ThreadCount;
 
- private:
-  int saved_;
-};
 
 // Y = X W^T + b in long double, the straightforward way, and beside it the sum of the
 // magnitudes of each output's terms (what its rounding error in T scales with).
@@ -105,7 +98,7 @@ TEST(SmallBatchLinear, ForwardMatchesPlainLoopsDouble) { check_linear_sizes<doub
 // A layer large enough for the dot products to split its outputs between two threads
 // (detail::linear_parallel_work), at a batch on each side of the switch.
 TEST(SmallBatchLinear, LargeLayerSplitsOutputsBetweenThreads) {
-  SmallBatchThreads two(2);
+  ThreadCount two(2);
   for (const std::int64_t batch : {std::int64_t{3}, detail::linear_dots_up_to, detail::linear_dots_up_to + 1}) {
     ASSERT_GE(batch * 1031 * 1037, detail::linear_parallel_work);
     check_linear<float>(batch, 1031, 1037, true);
@@ -116,7 +109,7 @@ TEST(SmallBatchLinear, LargeLayerSplitsOutputsBetweenThreads) {
 // On one thread the body runs once, on the caller, and an orphaned `omp for` inside it still
 // covers the whole range; on two (with OpenMP) it runs once per thread of a team of two.
 TEST(ParallelRegion, OneThreadRunsTheBodyOnceOnTheCaller) {
-  SmallBatchThreads one(1);
+  ThreadCount one(1);
   int runs = 0, team = 0;
   std::vector<int> seen(37, 0);
   parallel_region([&] {
@@ -134,7 +127,7 @@ TEST(ParallelRegion, OneThreadRunsTheBodyOnceOnTheCaller) {
 
 TEST(ParallelRegion, TwoThreadsRunTheBodyOnEach) {
 #if defined(_OPENMP)
-  SmallBatchThreads two(2);
+  ThreadCount two(2);
   std::vector<int> by_thread(2, 0);
   std::vector<int> seen(37, 0);
   parallel_region([&] {
