@@ -216,7 +216,7 @@ class Trainer {
         data_(train_set),
         options_(validated(options, model, train_set, eval_set)),
         optimizer_(make_optimizer<T, Device>(options_.optimizer, model.parameters(), options_.optimizer_args())),
-        loss_(loss != nullptr ? *loss : cross_entropy_),
+        user_loss_(loss),
         shuffle_(options.seed),
         host_order_(Shape{train_set.size()}),
         order_(Shape{train_set.size()}),
@@ -263,7 +263,7 @@ class Trainer {
     order_.copy_from(host_order_);
     const std::int64_t zero = 0;
     Memory<Device>::copy_from_host(batch_number_.data(), &zero, sizeof zero);
-    loss_.reset();
+    loss().reset();
 
     const std::int64_t n = data_.size(), full_batches = n / options_.batch_size;
     BatchProgress progress;
@@ -272,7 +272,7 @@ class Trainer {
     progress.total_examples = n;
     const auto report = [&](std::int64_t examples_done) {
       if constexpr (Memory<Device>::host_accessible) {
-        const LossTotals totals = loss_.totals();
+        const LossTotals totals = loss().totals();
         check_diverged(epoch, totals);
         progress.running_loss = totals.loss_sum / static_cast<double>(examples_done);
       }
@@ -294,7 +294,7 @@ class Trainer {
       report(n);
     }
 
-    const LossTotals totals = loss_.totals();  // on a GPU, waits for the epoch's work
+    const LossTotals totals = loss().totals();  // on a GPU, waits for the epoch's work
     check_diverged(epoch, totals);
     EpochStats stats;
     stats.epoch = epoch;
@@ -353,7 +353,7 @@ class Trainer {
     gather_batch(Device{}, count, batch_images_.shape().sample_size(), data_.images.data(), data_.labels.data(),
                  order_.data(), batch_number_.data(), options_.batch_size, batch_images_.data(), batch_labels_.data());
     const Tensor<T, Device>& logits = model_.forward(batch_images_);
-    model_.backward(loss_.forward_backward(logits, batch_labels_, batch_number_.data(), max_mean_loss_));
+    model_.backward(loss().forward_backward(logits, batch_labels_, batch_number_.data(), max_mean_loss_));
     optimizer_->step();
     advance_batch_number(Device{}, batch_number_.data());
   }
@@ -430,12 +430,16 @@ class Trainer {
     return o;
   }
 
+  // The loss the steps minimise. Chosen on each use rather than bound once, so that a moved
+  // Trainer never refers to the cross-entropy of the object it was moved from.
+  ClassificationLoss<T, Device>& loss() { return user_loss_ != nullptr ? *user_loss_ : cross_entropy_; }
+
   Sequential<T, Device>& model_;
   const DeviceDataset<T, Device>& data_;
   TrainOptions options_;
   std::unique_ptr<Optimizer<T, Device>> optimizer_;
   SoftmaxCrossEntropy<T, Device> cross_entropy_;  // the loss unless the constructor was given one
-  ClassificationLoss<T, Device>& loss_;
+  ClassificationLoss<T, Device>* user_loss_;       // the one it was given, or null
   Rng shuffle_;
   Tensor<std::int32_t, cpu> host_order_;
   Tensor<std::int32_t, Device> order_;
