@@ -28,12 +28,25 @@ struct Program {
     return r;
   }
   std::string title() const { return "GoogLeNet (d2l, nine Inception blocks, 7x7/2 stem)"; }
-  bool parse_flag(const std::string&, const std::string&) { return false; }  // no flags of its own
-  std::map<std::string, std::string> metadata() const { return {}; }
-  void take_recipe_from(const std::map<std::string, std::string>&) {}
+  bool batch_norm = false;
+  bool batch_norm_given = false;
+  // googlenet's own flag, --batch-norm on|off; false for a flag that is not its.
+  bool parse_flag(const std::string& flag, const std::string& value) {
+    if (flag != "--batch-norm") return false;
+    if (value == "on") batch_norm = true;
+    else if (value == "off") batch_norm = false;
+    else throw hnn_example::UsageError("--batch-norm must be on or off, got '" + value + "'");
+    batch_norm_given = true;
+    return true;
+  }
+  std::map<std::string, std::string> metadata() const { return {{"batch_norm", batch_norm ? "on" : "off"}}; }
+  void take_recipe_from(const std::map<std::string, std::string>& meta) {
+    const auto it = meta.find("batch_norm");
+    if (!batch_norm_given && it != meta.end() && !it->second.empty()) batch_norm = it->second == "on";
+  }
   template <class Device>
   hnn::Sequential<float, Device> model(std::uint64_t seed) const {
-    return googlenet<Device>(seed);
+    return googlenet<Device>(seed, 2, batch_norm);
   }
 };
 
