@@ -22,9 +22,8 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
-
 #include <utility>
+#include <vector>
 
 #include <hnn/layers/batch_norm.hpp>
 #include <hnn/model/concat.hpp>
