@@ -1,7 +1,9 @@
 // d2l's GoogLeNet ("Dive into Deep Learning", 8.4; Szegedy et al. 2015) sized for 28x28
 // Fashion-MNIST: the five stages b1..b5 and nine Inception blocks with d2l's channel counts; the
 // change is the stem, a 7x7 convolution (padding 3) of stride 2 by default, as d2l's on 96x96
-// images, or 1.
+// images, or 1. Optionally (googlenet's default) each convolution is followed by a batch norm,
+// as in torchvision's GoogLeNet (BasicConv2d: the convolution without its bias, BatchNorm2d,
+// ReLU); the shapes and multiply-adds are the same.
 //
 // Stem stride 2 (the default):
 //   (N, 1, 28, 28) -> b1 conv 7x7/2, ReLU, max pool 3/2   (N, 64, 7, 7)
@@ -15,7 +17,8 @@
 // What one image costs, counted from the layers' shapes by tests/unit/test_googlenet_model.cpp
 // (and by PyTorch hooks on the same network): the multiply-adds of the convolutions and the
 // Linear in a forward pass; a training step's backward adds about twice as many.
-//   parameters: 5,977,530 (either stem)
+//   parameters: 5,977,530 (either stem); with batch norm 5,984,810 (7,280 conv biases out,
+//               2 x 7,280 batch norm weights and biases in)
 //   stem stride 2:  28,774,656 multiply-adds (57.5 MFLOP) forward, 3.1 times the ResNet example's
 //   stem stride 1: 106,796,544 multiply-adds (213.6 MFLOP) forward, 11.4 times the ResNet example's
 // (examples/resnet: 9.3 million multiply-adds, 18.69 MFLOP forward.)
