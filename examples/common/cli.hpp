@@ -100,8 +100,10 @@ inline const char* const optimizer_flags_help =
     "  --optimizer sgd|adam|adamw|rmsprop  the optimizer (PyTorch's defaults: Adam betas 0.9,\n"
     "                          0.999, eps 1e-8); another than the recipe's defaults to its own lr\n"
     "  --weight-decay X        L2 weight decay, X >= 0 (adamw: decoupled, default 0.01)\n"
-    "  --schedule constant|step|cosine  the learning rate per epoch: constant; step: times\n"
-    "                          --gamma every --step-size epochs; cosine: down to 0 at --epochs\n"
+    "  --schedule constant|step|cosine|onecycle  the learning rate: constant; step: times\n"
+    "                          --gamma every --step-size epochs; cosine: down to 0 at --epochs;\n"
+    "                          onecycle: per batch, up from lr/25 to lr over the first 30% of\n"
+    "                          the batches, then down to lr/25e4 (PyTorch's OneCycleLR)\n"
     "  --step-size N           with --schedule step: epochs between decays (required)\n"
     "  --gamma X               with --schedule step: the decay factor, X > 0 (default 0.1)\n";
 
@@ -134,7 +136,7 @@ inline bool parse_training_flag(const std::string& flag, const std::string& valu
     try {
       o.schedule = hnn::schedule_kind(value);
     } catch (const std::invalid_argument&) {
-      throw UsageError("--schedule must be constant, step or cosine, got '" + value + "'");
+      throw UsageError("--schedule must be constant, step, cosine or onecycle, got '" + value + "'");
     }
     o.schedule_given = true;
   } else if (flag == "--step-size") o.step_size = parse_integer(flag, value, 1, 100000), o.step_size_given = true;

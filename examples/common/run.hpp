@@ -140,6 +140,8 @@ inline std::string describe_recipe(const hnn::TrainOptions& t) {
     std::snprintf(text, sizeof text, ", step schedule (x%g every %lld epochs)", t.gamma, static_cast<long long>(t.step_size)), s += text;
   else if (t.schedule == hnn::ScheduleKind::cosine)
     s += ", cosine schedule";
+  else if (t.schedule == hnn::ScheduleKind::onecycle)
+    s += ", one-cycle schedule";
   return s;
 }
 

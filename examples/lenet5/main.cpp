@@ -3,7 +3,7 @@
 //   lenet5 [--epochs N] [--lr X] [--batch-size N] [--seed N] [--data DIR]
 //          [--variant sigmoid|relu] [--threads N] [--device cpu|cuda]
 //          [--optimizer sgd|adam|adamw] [--momentum X] [--weight-decay X]
-//          [--schedule constant|step|cosine] [--step-size N] [--gamma X]
+//          [--schedule constant|step|cosine|onecycle] [--step-size N] [--gamma X]
 //          [--save PATH [--checkpoint-every N]] [--resume PATH]
 //          [--history FILE.csv] [--plot FILE.svg] [--gallery FILE.png] [--progress auto|on|off]
 //   lenet5 predict --model PATH [--device cpu|cuda] [--top K] IMAGE...

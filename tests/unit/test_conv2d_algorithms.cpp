@@ -290,7 +290,22 @@ TEST(Conv2dAlgorithms, ChooseSaysWhichRunsAndUnsupportedOnesAreRefused) {
   EXPECT_EQ(choose_backward<float>(cpu{}, geometry(2, 8, 14, 14, 64, 3, 1, 2)),
             (Conv2dBackwardAlgorithms{im2col, im2col}));
   EXPECT_EQ(choose_backward<float>(cpu{}, stride1), (Conv2dBackwardAlgorithms{direct, direct}));
-  for (const Conv2dGeometry& g : {stride1, wide, small_strided, geometry(2, 8, 14, 14, 64, 3, 1, 2)}) {
+  // The smallest maps (googlenet's Inception blocks): where direct would run on fewer than 16
+  // output pixels, im2col runs instead (24 outputs fill no pair of packets on AVX2 or AVX-512); a
+  // one-pixel map's backward runs im2col, as does one whose input gradient would run direct
+  // there (100 input channels fill no pair of packets either).
+  const Conv2dGeometry narrow_2x2 = geometry(2, 512, 2, 2, 24, 1, 0), narrow_4x4 = geometry(2, 512, 4, 4, 24, 1, 0);
+  EXPECT_EQ(choose<float>(cpu{}, narrow_2x2), im2col);
+  EXPECT_EQ(choose_backward<float>(cpu{}, narrow_2x2), (Conv2dBackwardAlgorithms{im2col, im2col}));
+  EXPECT_EQ(choose<float>(cpu{}, narrow_4x4), direct) << "16 pixels: direct's lanes full";
+  const Conv2dGeometry one_pixel = geometry(2, 64, 1, 1, 64, 1, 0), odd_inputs_2x2 = geometry(2, 100, 2, 2, 64, 1, 0);
+  EXPECT_EQ(choose<float>(cpu{}, one_pixel), channel_major);
+  EXPECT_EQ(choose_backward<float>(cpu{}, one_pixel), (Conv2dBackwardAlgorithms{im2col, im2col}));
+  EXPECT_EQ(choose<float>(cpu{}, odd_inputs_2x2), channel_major);
+  EXPECT_EQ(choose_backward<float>(cpu{}, odd_inputs_2x2), (Conv2dBackwardAlgorithms{im2col, im2col}));
+  EXPECT_EQ(choose_backward<float>(cpu{}, geometry(2, 64, 2, 2, 64, 1, 0)), all_channel_major);
+  for (const Conv2dGeometry& g :
+       {stride1, wide, small_strided, geometry(2, 8, 14, 14, 64, 3, 1, 2), narrow_2x2, one_pixel, odd_inputs_2x2}) {
     EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, choose<float>(cpu{}, g)));
     EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, choose_backward<float>(cpu{}, g)));
     EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, choose<double>(cpu{}, g)));

@@ -1,7 +1,7 @@
 // hnn::ExpressionLoss (hnn/losses/expression_loss.hpp), a loss written as an expression on
 // hnn::Var, with the focal loss of examples/focal_loss/focal_loss.hpp: its gradient against
 // finite differences, gamma = 0 against CrossEntropyLoss, its errors, and training through
-// hnn::train.
+// hnn::train and through a hand-built hnn::TrainLoop.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,10 +11,16 @@
 #include <vector>
 
 #include "../../examples/focal_loss/focal_loss.hpp"
+#include "hnn/data/dataset.hpp"
+#include "hnn/data/loader.hpp"
 #include "hnn/data/mnist.hpp"
+#include "hnn/layers/activation.hpp"
+#include "hnn/layers/linear.hpp"
+#include "hnn/optim.hpp"
 #include "hnn/loss.hpp"
 #include "hnn/losses/expression_loss.hpp"
 #include "hnn/training/train.hpp"
+#include "hnn/training/train_loop.hpp"
 
 #include "../support/test_helpers.hpp"
 #include "gradient_check.hpp"
@@ -218,4 +224,58 @@ TEST(ExpressionLoss, FocalLossTrainsThroughHnnTrain) {
     EXPECT_NEAR(a[e].train_acc, b[e].train_acc, 0.01) << "epoch " << e + 1;
     EXPECT_NEAR(a[e].test_acc, b[e].test_acc, 0.01) << "epoch " << e + 1;
   }
+}
+
+// The same loss in a hand-built hnn::TrainLoop (any loader, any optimizer): with gamma = 0 it
+// steps exactly as CrossEntropyLoss does (the same parameters after an epoch, in double), and
+// with gamma = 2 it trains (its loss falls) and evaluates to the focal loss of the model.
+TEST(ExpressionLoss, FocalLossTrainsThroughATrainLoop) {
+  Rng rng(5);
+  Tensor<double> x(Shape{96, 6});
+  Tensor<std::int32_t> y(Shape{96});
+  for (std::int64_t i = 0; i < 96; ++i) {
+    int best = 0;
+    for (std::int64_t f = 0; f < 6; ++f) {
+      x[i * 6 + f] = rng.uniform(-1, 1);
+      if (f < 4 && x[i * 6 + f] > x[i * 6 + best]) best = static_cast<int>(f);
+    }
+    y[i] = best;  // the largest of the first four features: a rule an MLP learns
+  }
+  const data::TensorDataset<double, std::int32_t> set(x, y);
+  using Loader = data::DataLoader<data::TensorDataset<double, std::int32_t>>;
+  const std::vector<LayerSpec> specs{Linear(6, 16), ReLU(), Linear(16, 4)};
+
+  Sequential<double> with_focal(specs), with_cross_entropy(specs);
+  with_focal.init(2);
+  with_cross_entropy.copy_parameters_from(with_focal);
+  ExpressionLoss<double> gamma_zero = focal::make_focal_loss<double>(0.0);
+  CrossEntropyLoss<double> cross_entropy;
+  SGD<double> sgd_a(with_focal.parameters(), {0.2}), sgd_b(with_cross_entropy.parameters(), {0.2});
+  TrainLoop<double> a(with_focal, gamma_zero, sgd_a), b(with_cross_entropy, cross_entropy, sgd_b);
+  Loader loader_a(set, data::LoaderOptions(16).shuffle(false).background(false));
+  Loader loader_b(set, data::LoaderOptions(16).shuffle(false).background(false));
+  const EpochStats ea = a.train_epoch(loader_a, 1), eb = b.train_epoch(loader_b, 1);
+  EXPECT_NEAR(ea.train_loss, eb.train_loss, 1e-12);
+  const auto pa = with_focal.parameters(), pb = with_cross_entropy.parameters();
+  for (std::size_t p = 0; p < pa.size(); ++p)
+    for (std::int64_t i = 0; i < pa[p].value->numel(); ++i)
+      ASSERT_NEAR((*pa[p].value)[i], (*pb[p].value)[i], 1e-12) << pa[p].name << "[" << i << "]";
+
+  Sequential<double> model(specs);
+  model.init(3);
+  ExpressionLoss<double> focal_loss = focal::make_focal_loss<double>(2.0);
+  AdamOptions adam;
+  adam.lr = 0.02;
+  Adam<double> optimizer(model.parameters(), adam);
+  TrainLoop<double> loop(model, focal_loss, optimizer);
+  Loader loader(set, data::LoaderOptions(16).seed(1).background(false));
+  const double first = loop.train_epoch(loader, 1).train_loss;
+  double last = first;
+  for (int epoch = 2; epoch <= 30; ++epoch) last = loop.train_epoch(loader, epoch).train_loss;
+  EXPECT_LT(last, 0.3 * first);
+  Loader eval_loader(set, data::LoaderOptions(96).shuffle(false).background(false));
+  const Evaluation e = loop.evaluate(eval_loader);
+  EXPECT_GT(e.accuracy, 0.85);
+  ExpressionLoss<double> focal_again = focal::make_focal_loss<double>(2.0);
+  EXPECT_NEAR(e.loss, focal_again.mean_loss(model.forward(x).clone(), y), 1e-12);
 }

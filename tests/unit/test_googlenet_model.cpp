@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "../../examples/googlenet/model.hpp"
+#include "hnn/layers/batch_norm.hpp"
 #include "hnn/model/concat.hpp"
 #include "hnn/model/sequential.hpp"
 
@@ -121,11 +123,46 @@ TEST(GoogLeNetModel, ParametersAndMultiplyAddsAsDocumented) {
   EXPECT_EQ(stride2, 28774656);
 }
 
+// With batch norm (torchvision's BasicConv2d): each of the 57 convolutions loses its bias
+// and gains a BatchNorm2d's weight and bias, 7,280 output channels in all; the stages' shapes
+// and the multiply-adds are the same.
+TEST(GoogLeNetModel, BatchNormAfterEveryConvolution) {
+  const std::vector<hnn::LayerSpec> layers = googlenet::googlenet_layers(2, true);
+  EXPECT_EQ(googlenet::googlenet<hnn::cpu>(0, 2, true).parameter_count(), 5977530 + 7280);
+  std::int64_t macs = 0;
+  EXPECT_EQ(count_multiply_adds(layers, hnn::Shape{1, 1, 28, 28}, macs), (hnn::Shape{1, 10}));
+  EXPECT_EQ(macs, 28774656);
+  std::int64_t convolutions = 0, batch_norms = 0;
+  const std::function<void(const std::vector<hnn::LayerSpec>&)> walk = [&](const std::vector<hnn::LayerSpec>& specs) {
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      if (const auto* concat = specs[i].get_if<hnn::Concat>()) {
+        for (const hnn::Concat::Branch& branch : concat->branches()) walk(branch);
+      } else if (const auto* conv = specs[i].get_if<hnn::Conv2d>()) {
+        ++convolutions;
+        EXPECT_FALSE(conv->bias()) << "convolution " << convolutions;
+        ASSERT_LT(i + 2, specs.size());
+        const auto* bn = specs[i + 1].get_if<hnn::BatchNorm2d>();
+        ASSERT_NE(bn, nullptr) << "convolution " << convolutions << " is not followed by a BatchNorm2d";
+        EXPECT_EQ(bn->num_features, conv->out_channels());
+        EXPECT_NE(specs[i + 2].get_if<hnn::ReLU>(), nullptr);
+        ++batch_norms;
+      }
+    }
+  };
+  walk(layers);
+  EXPECT_EQ(convolutions, 57);
+  EXPECT_EQ(batch_norms, 57);
+  EXPECT_NE(googlenet::googlenet<hnn::cpu>(0, 2, true).trace(hnn::Shape{1, 1, 28, 28}).find("Concat output shape: (1, 1024, 1, 1)\n"),
+            std::string::npos);
+}
+
 TEST(GoogLeNetModel, ForwardAndBackwardOfABatchOfTwo) {
   for (const std::int64_t stem_stride : {2, 1}) {
     SCOPED_TRACE("stem stride " + std::to_string(stem_stride));
     forward_and_backward(googlenet::googlenet<hnn::cpu>(7, stem_stride));
   }
+  SCOPED_TRACE("batch norm");
+  forward_and_backward(googlenet::googlenet<hnn::cpu>(7, 2, true));
 }
 
 }  // namespace googlenet_test

@@ -165,6 +165,43 @@ TEST(TrainerOptimizers, TheScheduleSetsTheRateBeforeEachEpoch) {
   }
 }
 
+// onecycle sets the rate before every batch, the last smaller one included: the rate
+// OneCycleLR (whose values are checked against PyTorch's in test_schedules.cpp) gives
+// its optimizer at the same step, over epochs x batches steps. 14 examples in batches of 4
+// make 4 batches an epoch, the last of 2.
+TEST(TrainerOptimizers, OneCycleSetsTheRateBeforeEveryBatch) {
+  const DeviceDataset<double, cpu> set(tiny_set(14));
+  TrainOptions options;
+  options.optimizer = "adam";
+  options.epochs = 3;
+  options.lr = 0.02;
+  options.batch_size = 4;
+  options.schedule = ScheduleKind::onecycle;
+  options.pct_start = 0.25;
+  auto model = tiny_model(1);
+  Trainer<double, cpu> trainer(model, set, options);
+  std::vector<double> seen;
+  for (int e = 1; e <= options.epochs; ++e)
+    trainer.train_epoch(e, [&](const BatchProgress&) { seen.push_back(trainer.optimizer().lr()); });
+  ASSERT_EQ(seen.size(), 12u);
+
+  auto reference_model = tiny_model(1);
+  AdamOptions adam;
+  adam.lr = 0.02;
+  Adam<double, cpu> reference(reference_model.parameters(), adam);
+  OneCycleOptions o;
+  o.pct_start = 0.25;
+  o.cycle_momentum = false;
+  OneCycleLR cycle(reference, 0.02, 12, o);
+  for (std::size_t step = 0; step < seen.size(); ++step) {
+    EXPECT_DOUBLE_EQ(seen[step], reference.lr()) << "batch " << step;
+    cycle.step();
+  }
+  EXPECT_DOUBLE_EQ(seen[2], 0.02) << "the peak, at the end of the first quarter of 12 steps";
+  EXPECT_NEAR(seen.back(), 0.02 / 25 / 1e4, 1e-15) << "the last rate";
+  EXPECT_LT(seen.front(), seen[1]);
+}
+
 TEST(TrainerOptimizers, OptionsAreCheckedWithClearMessages) {
   const DeviceDataset<double, cpu> set(tiny_set(12));
   auto model = tiny_model(1);
@@ -205,6 +242,10 @@ TEST(TrainerOptimizers, OptionsAreCheckedWithClearMessages) {
   o.schedule = ScheduleKind::cosine;
   o.eta_min = -1;
   expect_message(o, "eta_min");
+  o = TrainOptions{};
+  o.schedule = ScheduleKind::onecycle;
+  o.pct_start = 1;
+  expect_message(o, "pct_start must be between 0 and 1");
   // The defaults are PyTorch's.
   const TrainOptions d;
   EXPECT_EQ(d.optimizer, "sgd");
@@ -222,6 +263,7 @@ TEST(TrainerOptimizers, OptionsAreCheckedWithClearMessages) {
   EXPECT_EQ(optimizer_defaults("adamw").at("weight_decay"), 0.01);
   EXPECT_THROW(optimizer_defaults("lion"), std::invalid_argument);
   EXPECT_EQ(schedule_kind("cosine"), ScheduleKind::cosine);
+  EXPECT_EQ(schedule_kind("onecycle"), ScheduleKind::onecycle);
   EXPECT_THROW(schedule_kind("linear"), std::invalid_argument);
 }
 

@@ -59,11 +59,7 @@ class OneCycleLR final : public LRScheduler {
         throw std::invalid_argument(who() + ": need 0 <= base_momentum <= max_momentum < 1, got " +
                                     std::to_string(o.base_momentum) + " and " + std::to_string(o.max_momentum));
     }
-    const double t = static_cast<double>(total_steps);
-    if (o.three_phase)
-      phase_end_ = {o.pct_start * t - 1, 2 * o.pct_start * t - 2, t - 1};
-    else
-      phase_end_ = {o.pct_start * t - 1, t - 1};
+    phase_end_ = phase_ends(total_steps, o);
     start();
   }
   OneCycleLR(OptimizerBase& optimizer, double max_lr, std::int64_t total_steps, OneCycleOptions o = {},
@@ -73,29 +69,44 @@ class OneCycleLR final : public LRScheduler {
   const char* name() const override { return "OneCycleLR"; }
 
   double lr_at(std::int64_t step, std::size_t group) const override {
-    const double initial = max_lr_[group] / o_.div_factor, min = initial / o_.final_div_factor;
-    const double peak = max_lr_[group];
-    const double rates[] = {initial, peak, o_.three_phase ? initial : min, min};
-    return along(step, rates);
+    return rate(max_lr_[group], step, phase_end_, o_);
   }
   // The momentum at `step` (when cycling it).
   double momentum_at(std::int64_t step) const {
     const double values[] = {o_.max_momentum, o_.base_momentum, o_.max_momentum, o_.max_momentum};
-    return along(step, values);
+    return along(step, phase_end_, o_, values);
+  }
+
+  // The rate at `step` of a cycle of `total_steps` peaking at `max_lr`, without an optimizer
+  // (hnn::Trainer's onecycle schedule computes its rates so).
+  static double formula(double max_lr, std::int64_t step, std::int64_t total_steps, const OneCycleOptions& o) {
+    return rate(max_lr, step, phase_ends(total_steps, o), o);
   }
 
  private:
+  static std::vector<double> phase_ends(std::int64_t total_steps, const OneCycleOptions& o) {
+    const double t = static_cast<double>(total_steps);
+    if (o.three_phase) return {o.pct_start * t - 1, 2 * o.pct_start * t - 2, t - 1};
+    return {o.pct_start * t - 1, t - 1};
+  }
+  static double rate(double max_lr, std::int64_t step, const std::vector<double>& phase_end,
+                        const OneCycleOptions& o) {
+    const double initial = max_lr / o.div_factor, min = initial / o.final_div_factor;
+    const double rates[] = {initial, max_lr, o.three_phase ? initial : min, min};
+    return along(step, phase_end, o, rates);
+  }
   // The value at `step` of the piecewise curve through points[0] at step 0 and points[k + 1]
   // at phase k's end.
-  double along(std::int64_t step, const double* points) const {
-    const double s = std::min(static_cast<double>(step), phase_end_.back());
+  static double along(std::int64_t step, const std::vector<double>& phase_end, const OneCycleOptions& o,
+                      const double* points) {
+    const double s = std::min(static_cast<double>(step), phase_end.back());
     double begin = 0;
-    for (std::size_t k = 0; k < phase_end_.size(); ++k) {
-      const double end = phase_end_[k];
-      if (s <= end || k + 1 == phase_end_.size()) {
-        const double pct = (s - begin) / (end - begin);
+    for (std::size_t k = 0; k < phase_end.size(); ++k) {
+      const double end = phase_end[k];
+      if (s <= end || k + 1 == phase_end.size()) {
+        const double pct = end > begin ? (s - begin) / (end - begin) : 1.0;  // a phase of no steps: at its end
         const double a = points[k], b = points[k + 1];
-        if (o_.cosine) return b + (a - b) / 2.0 * (std::cos(3.14159265358979323846 * pct) + 1);
+        if (o.cosine) return b + (a - b) / 2.0 * (std::cos(3.14159265358979323846 * pct) + 1);
         return (b - a) * pct + a;
       }
       begin = end;

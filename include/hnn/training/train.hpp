@@ -34,23 +34,25 @@
 
 namespace hnn {
 
-// The schedules a Trainer applies (TrainOptions::schedule), by name: "constant", "step", "cosine".
-enum class ScheduleKind { constant, step, cosine };
+// The schedules a Trainer applies (TrainOptions::schedule), by name: "constant", "step",
+// "cosine" (each sets the rate per epoch) and "onecycle" (per batch).
+enum class ScheduleKind { constant, step, cosine, onecycle };
 
 inline const char* schedule_name(ScheduleKind k) {
   switch (k) {
     case ScheduleKind::constant: return "constant";
     case ScheduleKind::step: return "step";
     case ScheduleKind::cosine: return "cosine";
+    case ScheduleKind::onecycle: return "onecycle";
   }
   return "?";
 }
 
 // The kind named `name`; throws std::invalid_argument for anything else.
 inline ScheduleKind schedule_kind(const std::string& name) {
-  for (ScheduleKind k : {ScheduleKind::constant, ScheduleKind::step, ScheduleKind::cosine})
+  for (ScheduleKind k : {ScheduleKind::constant, ScheduleKind::step, ScheduleKind::cosine, ScheduleKind::onecycle})
     if (name == schedule_name(k)) return k;
-  throw std::invalid_argument("unknown learning-rate schedule '" + name + "' (constant, step or cosine)");
+  throw std::invalid_argument("unknown learning-rate schedule '" + name + "' (constant, step, cosine or onecycle)");
 }
 
 struct TrainOptions {
@@ -70,11 +72,14 @@ struct TrainOptions {
   double eps = 1e-8;                   // adam, adamw: at least 0
   // The learning rate of epoch e (0-based) is the schedule's (hnn/optim/), set before the
   // epoch starts: constant lr; step: lr x gamma^floor(e / step_size); cosine: from lr down
-  // to eta_min over T_max = epochs.
+  // to eta_min over T_max = epochs. onecycle sets it before every batch: PyTorch's OneCycleLR
+  // with max_lr = lr over every batch of every epoch (total_steps), its defaults (cosine
+  // phases, div_factor 25, final_div_factor 1e4) and pct_start below, the momentum not cycled.
   ScheduleKind schedule = ScheduleKind::constant;
   std::int64_t step_size = 0;          // step: epochs per decay, at least 1 (no default, as in PyTorch)
   double gamma = 0.1;                  // step: the decay factor, positive
   double eta_min = 0;                  // cosine: the final rate, at least 0
+  double pct_start = 0.3;              // onecycle: the share of the steps spent rising, in (0, 1)
 
   double weight_decay_or_default() const {
     return weight_decay ? *weight_decay : optimizer_defaults(optimizer).at("weight_decay");
@@ -91,16 +96,24 @@ struct TrainOptions {
     if (accepted.count("eps") != 0) args["eps"] = eps;
     return args;
   }
-  // The learning rate of 1-based epoch `epoch`.
-  double lr_at(int epoch) const {
+  // The learning rate of 1-based epoch `epoch`, at its 0-based batch `batch` of
+  // `batches_per_epoch` (only onecycle reads the last two).
+  double lr_at(int epoch, std::int64_t batch = 0, std::int64_t batches_per_epoch = 1) const {
     const std::int64_t e = epoch - 1;
     switch (schedule) {
       case ScheduleKind::constant: return lr;
       case ScheduleKind::step: return StepLR::formula(lr, e, step_size, gamma);
       case ScheduleKind::cosine: return CosineAnnealingLR::formula(lr, e, epochs, eta_min);
+      case ScheduleKind::onecycle: {
+        OneCycleOptions o;
+        o.pct_start = pct_start;
+        o.cycle_momentum = false;
+        return OneCycleLR::formula(lr, e * batches_per_epoch + batch, epochs * batches_per_epoch, o);
+      }
     }
     return lr;
   }
+  bool per_batch_schedule() const { return schedule == ScheduleKind::onecycle; }
   // Examples per evaluation pass; a larger value than the set evaluated acts as its size.
   std::int64_t eval_batch_size = 1000;
   // A training batch whose mean loss exceeds max_loss_factor x ln(classes) (ln(classes) is
@@ -249,15 +262,20 @@ class Trainer {
   // the first bad batch either way).
   // `on_batch`, when given, runs on the host after each batch (see BatchProgress).
   // The steps run in training mode (model.train()); the model is left in the mode it was in.
-  // The learning rate is the schedule's for `epoch` (1-based): options().lr_at(epoch).
+  // The learning rate is the schedule's for `epoch` (1-based) and each batch:
+  // options().lr_at(epoch, batch, batches).
   EpochStats train_epoch(int epoch, const BatchCallback& on_batch = {}) {
     const auto start = std::chrono::steady_clock::now();
     const ScopedMode<Sequential<T, Device>> training_mode(model_, true);
-    const double lr = options_.lr_at(epoch);
-    if (lr != optimizer_->lr()) {
+    const std::int64_t n = data_.size(), full_batches = n / options_.batch_size;
+    const std::int64_t batches = (n + options_.batch_size - 1) / options_.batch_size;
+    const auto set_lr = [&](std::int64_t batch) {
+      const double lr = options_.lr_at(epoch, batch, batches);
+      if (lr == optimizer_->lr()) return;
       optimizer_->set_lr(lr);
       launcher_.reset();  // a recorded step holds the old rate
-    }
+    };
+    set_lr(0);
     for (std::int64_t i = host_order_.numel() - 1; i > 0; --i)
       std::swap(host_order_[i], host_order_[static_cast<std::int64_t>(shuffle_.below(static_cast<std::uint64_t>(i) + 1))]);
     order_.copy_from(host_order_);
@@ -265,10 +283,9 @@ class Trainer {
     Memory<Device>::copy_from_host(batch_number_.data(), &zero, sizeof zero);
     loss().reset();
 
-    const std::int64_t n = data_.size(), full_batches = n / options_.batch_size;
     BatchProgress progress;
     progress.epoch = epoch;
-    progress.batches = (n + options_.batch_size - 1) / options_.batch_size;
+    progress.batches = batches;
     progress.total_examples = n;
     const auto report = [&](std::int64_t examples_done) {
       if constexpr (Memory<Device>::host_accessible) {
@@ -282,14 +299,18 @@ class Trainer {
       progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       on_batch(progress);
     };
+    // A rate that changes every batch would invalidate a recorded step every batch.
+    const bool replay = optimizer_->replayable() && !options_.per_batch_schedule();
     for (std::int64_t b = 0; b < full_batches; ++b) {
-      if (optimizer_->replayable())
+      if (options_.per_batch_schedule()) set_lr(b);
+      if (replay)
         launcher_.run([this] { step(options_.batch_size); });
       else
         step(options_.batch_size);  // an optimizer whose kernels' arguments change every step
       report((b + 1) * options_.batch_size);
     }
     if (n % options_.batch_size != 0) {
+      if (options_.per_batch_schedule()) set_lr(full_batches);
       step(n % options_.batch_size);  // the last, smaller batch runs unrecorded
       report(n);
     }
@@ -399,6 +420,9 @@ class Trainer {
     if (o.schedule == ScheduleKind::cosine && (!(o.eta_min >= 0) || !(o.eta_min < o.lr)))
       fail("the cosine schedule's eta_min must be at least 0 and below the learning rate, got " +
            std::to_string(o.eta_min));
+    if (o.schedule == ScheduleKind::onecycle && !(o.pct_start > 0 && o.pct_start < 1))
+      fail("the onecycle schedule's pct_start must be between 0 and 1 (exclusive), got " +
+           std::to_string(o.pct_start));
     if (!(o.max_loss_factor >= 1)) fail("max_loss_factor must be at least 1 (the loss of guessing)");
     if (train_set.size() == 0) fail("the training set is empty");
     if (o.batch_size > train_set.size())
