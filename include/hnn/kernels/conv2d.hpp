@@ -7,6 +7,8 @@
 //   cpu/conv2d/wide_grid.hpp       the zero-padded grid both of them lay a sample out on,
 //                                  strided convolutions split into phases
 //   cpu/conv2d/im2col.hpp          im2col: im2col + one Eigen GEMM per sample (any geometry)
+//   cpu/conv2d/winograd.hpp        winograd: F(4x4, 3x3) with the tiles in the SIMD lanes (3x3,
+//                                  stride 1; the forward and the input gradient only)
 //   cuda/conv2d.cuh                staged: a sample's planes and the weights in shared memory,
 //                                  per pass where they fit in 48 KB; direct: one thread per
 //                                  output, for any size (compiled only by nvcc)
@@ -31,6 +33,7 @@
 #include "hnn/kernels/cpu/conv2d/direct.hpp"
 #include "hnn/kernels/cpu/conv2d/im2col.hpp"
 #include "hnn/kernels/cpu/conv2d/wide_grid.hpp"
+#include "hnn/kernels/cpu/conv2d/winograd.hpp"
 #include "hnn/kernels/geometry.hpp"
 #include "hnn/parallel.hpp"
 #if defined(__CUDACC__)
@@ -39,9 +42,9 @@
 
 namespace hnn {
 
-// Whether `algorithm` can run this geometry's forward pass (and its weight gradient) on the
-// device, for elements of type T (the channel-major kernels need the channels in whole pairs
-// of T's packets).
+// Whether `algorithm` can run this geometry's forward pass (and, but for winograd, its weight
+// gradient) on the device, for elements of type T (the channel-major kernels need the channels
+// in whole pairs of T's packets).
 template <class T>
 bool supports(cpu, Conv2dAlgorithm algorithm, const Conv2dGeometry& g) {
   switch (algorithm) {
@@ -50,14 +53,19 @@ bool supports(cpu, Conv2dAlgorithm algorithm, const Conv2dGeometry& g) {
     case Conv2dAlgorithm::channel_major:
       return detail::wide_grid::holds(g) && detail::channel_major::fits<T>(g.out_channels);
     case Conv2dAlgorithm::staged: return false;
+    case Conv2dAlgorithm::winograd: return detail::winograd::holds(g);
   }
   return false;
 }
 // The same for a backward pass. When the two gradients run different algorithms, the input
-// gradient runs on its own, which only direct does.
+// gradient runs on its own, which direct and winograd do (winograd only that: it has no weight
+// gradient, and its input gradient needs padding 1).
 template <class T>
 bool supports(cpu, Conv2dBackwardAlgorithms algorithms, const Conv2dGeometry& g) {
   const Conv2dAlgorithm weights = algorithms.weight_gradient, input = algorithms.input_gradient;
+  if (weights == Conv2dAlgorithm::winograd) return false;
+  if (input == Conv2dAlgorithm::winograd)
+    return supports<T>(cpu{}, weights, g) && detail::winograd::holds_input_gradient(g);
   if (!supports<T>(cpu{}, weights, g) || !supports<T>(cpu{}, input, g)) return false;
   if (input == Conv2dAlgorithm::channel_major && !detail::channel_major::fits<T>(g.in_channels)) return false;
   return input == weights || input == Conv2dAlgorithm::direct;
@@ -150,6 +158,7 @@ inline std::int64_t conv2d_per_thread(const Conv2dGeometry& g, Conv2dAlgorithm a
       return std::max(wide_grid::GridLayout<float>(g, channel_major_grid).per_thread,
                       wide_grid::GridLayout<double>(g, channel_major_grid).per_thread);
     case Conv2dAlgorithm::staged: return 0;
+    case Conv2dAlgorithm::winograd: return winograd::workspace_per_thread(g);
   }
   return 0;
 }
@@ -189,6 +198,7 @@ void conv2d_forward(cpu, const Conv2dGeometry& g, const T* input, const T* weigh
       return detail::direct::forward(g, GridLayout<T>(g, false), input, weight, bias, output, workspace);
     case Conv2dAlgorithm::channel_major:
       return detail::channel_major::forward(g, GridLayout<T>(g, true), input, weight, bias, output, workspace);
+    case Conv2dAlgorithm::winograd: return detail::winograd::forward(g, input, weight, bias, output, workspace);
     case Conv2dAlgorithm::im2col:
     case Conv2dAlgorithm::staged: break;
   }
@@ -205,7 +215,7 @@ void conv2d_backward(cpu, const Conv2dGeometry& g, const T* input, const T* weig
   // The two grid algorithms share one layout of the workspace.
   const bool channel_major_grid = detail::any_channel_major(algorithms);
   // One algorithm's pass: dx null for the weight gradient alone, dw null for the input
-  // gradient alone (direct only).
+  // gradient alone (direct and winograd only; winograd runs nothing else).
   const auto run = [&](Conv2dAlgorithm algorithm, T* dx, T* dw, T* db) {
     switch (algorithm) {
       case Conv2dAlgorithm::direct:
@@ -214,6 +224,7 @@ void conv2d_backward(cpu, const Conv2dGeometry& g, const T* input, const T* weig
       case Conv2dAlgorithm::channel_major:
         return detail::channel_major::backward(g, GridLayout<T>(g, true), input, weight, grad_output, dx, dw, db,
                                                workspace);
+      case Conv2dAlgorithm::winograd: return detail::winograd::input_gradient(g, weight, grad_output, dx, workspace);
       case Conv2dAlgorithm::im2col:
       case Conv2dAlgorithm::staged: break;
     }
