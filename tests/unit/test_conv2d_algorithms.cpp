@@ -142,8 +142,22 @@ TEST(Conv2dAlgorithms, ChooseRunsChannelMajorOnWideLayers) {
   // The ResNet's: 32 -> 32, 64 -> 64, both strided 3x3s; not its stem, nor its 16 -> 16 where
   // 16 outputs are a single packet (AVX-512). Its 16 -> 32 at stride 2 has one packet of input
   // channels there, so its input gradient runs direct.
-  EXPECT_EQ(choose<float>(cpu{}, geometry(2, 32, 14, 14, 32, 3, 1)), channel_major);
-  EXPECT_EQ(choose<float>(cpu{}, geometry(2, 64, 7, 7, 64, 3, 1)), channel_major);
+  // Their 32 -> 32 and 64 -> 64 at stride 1 run winograd forwards in float at a training batch
+  // on one thread (test_winograd.cpp); the grid below a strip of tiles, on two threads, and in
+  // double.
+  const int threads = num_threads();
+  set_num_threads(1);
+  EXPECT_EQ(choose<float>(cpu{}, geometry(1, 64, 7, 7, 64, 3, 1)), channel_major);
+  EXPECT_EQ(choose<double>(cpu{}, geometry(256, 64, 7, 7, 64, 3, 1)), channel_major);
+  for (const Conv2dGeometry& g : {geometry(256, 32, 14, 14, 32, 3, 1), geometry(256, 64, 7, 7, 64, 3, 1)}) {
+    EXPECT_EQ(choose<float>(cpu{}, g), Conv2dAlgorithm::winograd);
+    EXPECT_EQ(choose_backward<float>(cpu{}, g), (Conv2dBackwardAlgorithms{channel_major, channel_major}));
+    EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, Conv2dAlgorithm::winograd));
+    set_num_threads(2);
+    EXPECT_EQ(choose<float>(cpu{}, g), channel_major);
+    set_num_threads(1);
+  }
+  set_num_threads(threads);
   EXPECT_EQ(choose<float>(cpu{}, geometry(2, 16, 28, 28, 32, 3, 1, 2)), channel_major);
   EXPECT_EQ(choose<float>(cpu{}, geometry(2, 16, 28, 28, 16, 3, 1)),
             detail::packet_size<float> <= 8 ? channel_major : direct);

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "hnn/device.hpp"
 #include "hnn/kernels/cpu/conv2d/channel_major.hpp"
@@ -92,12 +93,25 @@ template <class T>
 bool channel_major_pays_for_input_gradient(const Conv2dGeometry& g) {
   return g.out_channels >= 16 && channel_major::fits<T>(g.in_channels);
 }
+// Where winograd's forward pays (measured in float against direct and channel_major on the
+// ResNet's shapes, AVX-512 and AVX2; tests/bench/NOTES.md): 3x3, stride 1, padding 1, 32 or
+// more channels on both sides (with 16, the transforms cost about what the products save), at
+// least one register strip of tiles (fewer were not measured), and on one thread: on two it
+// was measured only on a loaded machine, where it came out even or behind (its working set,
+// 1-2 MB a thread, is what suffers when the threads share a core). Float only.
+template <class T>
+bool winograd_pays(const Conv2dGeometry& g) {
+  if (!std::is_same_v<T, float> || !winograd::holds_input_gradient(g) || num_threads() != 1) return false;
+  const winograd::Layout<T> layout(winograd::forward_problem(g));
+  return g.in_channels >= 32 && g.out_channels >= 32 && layout.tiles >= winograd::strip * layout.lanes;
+}
 }  // namespace detail
 
 // The forward's default. A strided 1x1 convolution is a plain product of the weights with
 // every s-th pixel, which im2col's GEMM does faster than the grid.
 template <class T>
 Conv2dAlgorithm choose(cpu, const Conv2dGeometry& g) {
+  if (detail::winograd_pays<T>(g)) return Conv2dAlgorithm::winograd;
   if (!detail::wide_grid::holds(g) || (g.stride > 1 && g.kernel == 1)) return Conv2dAlgorithm::im2col;
   return detail::channel_major_pays<T>(g) ? Conv2dAlgorithm::channel_major : Conv2dAlgorithm::direct;
 }
@@ -117,7 +131,12 @@ Conv2dBackwardAlgorithms choose_backward(cpu, const Conv2dGeometry& g) {
       detail::channel_major_pays<float>(g) && detail::channel_major_pays_for_input_gradient<float>(g);
   if (g.stride > 1 && g.out_pixels() < 64 && !all_channel_major)
     return {Conv2dAlgorithm::im2col, Conv2dAlgorithm::im2col};
-  const Conv2dAlgorithm forward = choose<T>(cpu{}, g);
+  // Winograd runs forwards only: its input gradient paid on one ResNet shape of three
+  // (tests/bench/NOTES.md), so the backward keeps the grid algorithms.
+  const Conv2dAlgorithm forward =
+      detail::winograd_pays<T>(g) ? (detail::channel_major_pays<T>(g) ? Conv2dAlgorithm::channel_major
+                                                                       : Conv2dAlgorithm::direct)
+                                  : choose<T>(cpu{}, g);
   if (forward != Conv2dAlgorithm::channel_major) return {forward, forward};
   return {Conv2dAlgorithm::channel_major, detail::channel_major_pays_for_input_gradient<T>(g)
                                               ? Conv2dAlgorithm::channel_major

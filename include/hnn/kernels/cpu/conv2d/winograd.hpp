@@ -18,8 +18,8 @@
 // convolution of the output gradient by the weights turned by 180 degrees with the input and
 // output channels swapped, again with padding 1.
 //
-// Each thread transforms the weights into its own workspace (a small cost next to the
-// products, and no barrier), so the workspace is per thread like the other algorithms'.
+// The threads transform the weights together into one copy at the workspace's start; each
+// thread's own part (a block's transformed input, products, padded samples and staging) follows.
 #pragma once
 
 #include <Eigen/Core>
@@ -88,7 +88,9 @@ struct Layout {
   std::int64_t v_position, m_position;         // elements from one position's products to the next
   std::int64_t padded_high, padded_wide;       // a plane with its padding, out to whole tiles' windows
   std::int64_t samples;                        // samples one block's tiles can touch
-  std::int64_t u, v, m, stage, planes, per_thread;  // offsets of the parts, and the total
+  std::int64_t shared;                         // the transformed weights, one copy for all threads
+  std::int64_t v, m, stage, planes, own;       // offsets in a thread's own part, and its size
+  std::int64_t per_thread;                     // what workspace_per_thread counts: shared + own
   explicit Layout(const Problem& p) {
     tiles_high = (p.out_height() + tile - 1) / tile;
     tiles_wide = (p.out_width() + tile - 1) / tile;
@@ -104,8 +106,8 @@ struct Layout {
     const std::int64_t skew = 64 / static_cast<std::int64_t>(sizeof(T));
     v_position = p.channels * block + skew;
     m_position = p.outputs * block + skew;
-    u = 0;
-    v = round_up(positions * p.channels * p.outputs, lanes);
+    shared = round_up(positions * p.channels * p.outputs, lanes);
+    v = 0;
     m = v + positions * v_position;
     stage = m + positions * m_position;
     padded_high = tiles_high * tile + 2;
@@ -113,7 +115,8 @@ struct Layout {
     const std::int64_t per_sample = std::max<std::int64_t>(1, tiles_high * tiles_wide);
     samples = std::min(p.batch, (block - 1) / per_sample + 2);
     planes = stage + chunk * staged_positions<T> * lanes;
-    per_thread = planes + samples * p.channels * padded_high * padded_wide;
+    own = round_up(planes + samples * p.channels * padded_high * padded_wide, lanes);
+    per_thread = shared + own;
   }
 };
 
@@ -127,12 +130,12 @@ inline std::int64_t workspace_per_thread(const Conv2dGeometry& g) {
 // plane k, computed in double. flipped: the input gradient's filters, g = the stored filter
 // from k to c turned by 180 degrees (the stored weights are (c, k, 3, 3) then).
 template <class T>
-void transform_weights(const Problem& p, const T* weight, bool flipped, T* u) {
+void transform_weights(const Problem& p, const T* weight, bool flipped, std::int64_t k0, std::int64_t k1, T* u) {
   static const double G[6][3] = {{1.0 / 4, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6},
                                  {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
                                  {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
   const std::int64_t plane = p.outputs * p.channels;
-  for (std::int64_t k = 0; k < p.outputs; ++k)
+  for (std::int64_t k = k0; k < k1; ++k)
     for (std::int64_t c = 0; c < p.channels; ++c) {
       const T* w = flipped ? weight + (c * p.outputs + k) * 9 : weight + (k * p.channels + c) * 9;
       double g[3][3], t[6][3];
@@ -343,13 +346,19 @@ void run(const Problem& p, const T* input, const T* weight, bool flipped, const 
 #pragma omp parallel num_threads(threads)
 #endif
   {
-    T* const base = workspace + thread_index() * L.per_thread;
-    T* const u = base + L.u;
+    T* const u = workspace;
+    T* const base = workspace + L.shared + thread_index() * L.own;
     T* const v = base + L.v;
     T* const m = base + L.m;
     T* const stage = base + L.stage;
     T* const planes = base + L.planes;
-    transform_weights(p, weight, flipped, u);
+    {  // the threads share the weights' transform; the loop's barrier ends it before any product
+      const auto [k0, k1] = thread_range(p.outputs, thread_index(), team_size(), 1);
+      transform_weights(p, weight, flipped, k0, k1, u);
+    }
+#if defined(_OPENMP)
+#pragma omp barrier
+#endif
     std::fill(stage, stage + chunk * staged_positions<T> * lanes, T(0));
     LaneTile lane[lanes];
     const std::int64_t v_position = L.v_position, m_position = L.m_position;
