@@ -155,6 +155,8 @@ TEST(Conv2dAlgorithms, ChooseRunsChannelMajorOnWideLayers) {
     EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, Conv2dAlgorithm::winograd));
     set_num_threads(2);
     EXPECT_EQ(choose<float>(cpu{}, g), channel_major);
+    // A workspace sized on two threads still serves a run on one.
+    EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, Conv2dAlgorithm::winograd, 1));
     set_num_threads(1);
   }
   set_num_threads(threads);

@@ -100,10 +100,14 @@ bool channel_major_pays_for_input_gradient(const Conv2dGeometry& g) {
 // was measured only on a loaded machine, where it came out even or behind (its working set,
 // 1-2 MB a thread, is what suffers when the threads share a core). Float only.
 template <class T>
-bool winograd_pays(const Conv2dGeometry& g) {
-  if (!std::is_same_v<T, float> || !winograd::holds_input_gradient(g) || num_threads() != 1) return false;
+bool winograd_fits(const Conv2dGeometry& g) {  // all but the thread count
+  if (!std::is_same_v<T, float> || !winograd::holds_input_gradient(g)) return false;
   const winograd::Layout<T> layout(winograd::forward_problem(g));
   return g.in_channels >= 32 && g.out_channels >= 32 && layout.tiles >= winograd::strip * layout.lanes;
+}
+template <class T>
+bool winograd_pays(const Conv2dGeometry& g) {
+  return num_threads() == 1 && winograd_fits<T>(g);
 }
 }  // namespace detail
 
@@ -198,9 +202,13 @@ inline std::int64_t conv2d_workspace_size(cpu, const Conv2dGeometry& g, Conv2dBa
                   detail::conv2d_per_thread(g, algorithms.input_gradient, channel_major)) *
          threads;
 }
-// The same for the default algorithms of both passes, in float or double.
+// The same for the default algorithms of both passes, in float or double; with room for
+// winograd wherever choose() would run it on one thread, so that a workspace sized on more
+// threads serves a run on one.
 inline std::int64_t conv2d_workspace_size(cpu, const Conv2dGeometry& g) {
-  return std::max({conv2d_workspace_size(cpu{}, g, choose<float>(cpu{}, g)),
+  const std::int64_t winograd =
+      detail::winograd_fits<float>(g) ? conv2d_workspace_size(cpu{}, g, Conv2dAlgorithm::winograd, 1) : 0;
+  return std::max({winograd, conv2d_workspace_size(cpu{}, g, choose<float>(cpu{}, g)),
                    conv2d_workspace_size(cpu{}, g, choose_backward<float>(cpu{}, g)),
                    conv2d_workspace_size(cpu{}, g, choose<double>(cpu{}, g)),
                    conv2d_workspace_size(cpu{}, g, choose_backward<double>(cpu{}, g))});
