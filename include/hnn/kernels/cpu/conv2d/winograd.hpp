@@ -209,8 +209,9 @@ void describe_lanes(const Problem& p, const Layout<T>& L, std::int64_t first, st
   }
 }
 
-// Copies samples [first, last] of the input into `planes` with their padding, out to the
-// windows of the last row and column of tiles, so that every window lies inside.
+// Copies samples [first, last] of the input into `planes`, each plane inside its padding, out
+// to the windows of the last row and column of tiles so that every window lies inside. The
+// padding is the same zeros for every block: run() writes it once, this copies the pixels.
 template <class T>
 void pad_samples(const Problem& p, const Layout<T>& L, const T* input, std::int64_t first, std::int64_t last,
                  T* planes) {
@@ -218,17 +219,8 @@ void pad_samples(const Problem& p, const Layout<T>& L, const T* input, std::int6
   for (std::int64_t n = first; n <= last; ++n)
     for (std::int64_t c = 0; c < p.channels; ++c) {
       const T* from = input + (n * p.channels + c) * p.height * p.width;
-      T* to = planes + ((n - first) * p.channels + c) * L.padded_high * wide;
-      for (std::int64_t y = 0; y < L.padded_high; ++y, to += wide) {
-        const std::int64_t row = y - p.padding;
-        if (row < 0 || row >= p.height) {
-          std::fill_n(to, wide, T(0));
-          continue;
-        }
-        std::fill_n(to, p.padding, T(0));
-        copy_row(from + row * p.width, p.width, to + p.padding);
-        for (std::int64_t x = p.padding + p.width; x < wide; ++x) to[x] = T(0);
-      }
+      T* to = planes + ((n - first) * p.channels + c) * L.padded_high * wide + p.padding * wide + p.padding;
+      for (std::int64_t row = 0; row < p.height; ++row) copy_row(from + row * p.width, p.width, to + row * wide);
     }
 }
 
@@ -360,6 +352,7 @@ void run(const Problem& p, const T* input, const T* weight, bool flipped, const 
 #pragma omp barrier
 #endif
     std::fill(stage, stage + chunk * staged_positions<T> * lanes, T(0));
+    std::fill(planes, planes + L.samples * p.channels * L.padded_high * L.padded_wide, T(0));  // the padding
     LaneTile lane[lanes];
     const std::int64_t v_position = L.v_position, m_position = L.m_position;
 #if defined(_OPENMP)
