@@ -93,21 +93,25 @@ template <class T>
 bool channel_major_pays_for_input_gradient(const Conv2dGeometry& g) {
   return g.out_channels >= 16 && channel_major::fits<T>(g.in_channels);
 }
-// Where winograd's forward pays (measured in float against direct and channel_major on the
-// ResNet's shapes, AVX-512 and AVX2; tests/bench/NOTES.md): 3x3, stride 1, padding 1, 32 or
-// more channels on both sides (with 16, the transforms cost about what the products save), at
-// least one register strip of tiles (fewer were not measured), and on one thread: on two it
-// was measured only on a loaded machine, where it came out even or behind (its working set,
+// Where winograd pays (measured in float against direct and channel_major on the ResNet's
+// shapes, AVX-512 and AVX2; tests/bench/NOTES.md): 3x3, stride 1, padding 1, at least one
+// register strip of tiles (fewer were not measured), `channels` or more on both sides: 16 for
+// the forward, 32 for the input gradient (at 16 it lost on AVX-512); and on one thread: on two
+// it was measured only on a loaded machine, where it came out even or behind (its working set,
 // 1-2 MB a thread, is what suffers when the threads share a core). Float only.
 template <class T>
-bool winograd_fits(const Conv2dGeometry& g) {  // all but the thread count
+bool winograd_fits(const Conv2dGeometry& g, std::int64_t channels) {  // all but the thread count
   if (!std::is_same_v<T, float> || !winograd::holds_input_gradient(g)) return false;
   const winograd::Layout<T> layout(winograd::forward_problem(g));
-  return g.in_channels >= 32 && g.out_channels >= 32 && layout.tiles >= winograd::strip * layout.lanes;
+  return g.in_channels >= channels && g.out_channels >= channels && layout.tiles >= winograd::strip * layout.lanes;
 }
 template <class T>
 bool winograd_pays(const Conv2dGeometry& g) {
-  return num_threads() == 1 && winograd_fits<T>(g);
+  return num_threads() == 1 && winograd_fits<T>(g, 16);
+}
+template <class T>
+bool winograd_pays_for_input_gradient(const Conv2dGeometry& g) {
+  return num_threads() == 1 && winograd_fits<T>(g, 32);
 }
 }  // namespace detail
 
@@ -135,16 +139,17 @@ Conv2dBackwardAlgorithms choose_backward(cpu, const Conv2dGeometry& g) {
       detail::channel_major_pays<float>(g) && detail::channel_major_pays_for_input_gradient<float>(g);
   if (g.stride > 1 && g.out_pixels() < 64 && !all_channel_major)
     return {Conv2dAlgorithm::im2col, Conv2dAlgorithm::im2col};
-  // Winograd runs forwards only: its input gradient paid on one ResNet shape of three
-  // (tests/bench/NOTES.md), so the backward keeps the grid algorithms.
+  // The weight gradient by the grid algorithm the forward would run without winograd; the
+  // input gradient by winograd where it pays.
   const Conv2dAlgorithm forward =
       detail::winograd_pays<T>(g) ? (detail::channel_major_pays<T>(g) ? Conv2dAlgorithm::channel_major
                                                                        : Conv2dAlgorithm::direct)
                                   : choose<T>(cpu{}, g);
-  if (forward != Conv2dAlgorithm::channel_major) return {forward, forward};
-  return {Conv2dAlgorithm::channel_major, detail::channel_major_pays_for_input_gradient<T>(g)
-                                              ? Conv2dAlgorithm::channel_major
-                                              : Conv2dAlgorithm::direct};
+  Conv2dBackwardAlgorithms algorithms{forward, forward};
+  if (forward == Conv2dAlgorithm::channel_major && !detail::channel_major_pays_for_input_gradient<T>(g))
+    algorithms.input_gradient = Conv2dAlgorithm::direct;
+  if (detail::winograd_pays_for_input_gradient<T>(g)) algorithms.input_gradient = Conv2dAlgorithm::winograd;
+  return algorithms;
 }
 template <class T>
 Conv2dBackwardAlgorithms choose_backward(cuda, const Conv2dGeometry& g) {
@@ -207,7 +212,7 @@ inline std::int64_t conv2d_workspace_size(cpu, const Conv2dGeometry& g, Conv2dBa
 // threads serves a run on one.
 inline std::int64_t conv2d_workspace_size(cpu, const Conv2dGeometry& g) {
   const std::int64_t winograd =
-      detail::winograd_fits<float>(g) ? conv2d_workspace_size(cpu{}, g, Conv2dAlgorithm::winograd, 1) : 0;
+      detail::winograd_fits<float>(g, 16) ? conv2d_workspace_size(cpu{}, g, Conv2dAlgorithm::winograd, 1) : 0;
   return std::max({winograd, conv2d_workspace_size(cpu{}, g, choose<float>(cpu{}, g)),
                    conv2d_workspace_size(cpu{}, g, choose_backward<float>(cpu{}, g)),
                    conv2d_workspace_size(cpu{}, g, choose<double>(cpu{}, g)),
