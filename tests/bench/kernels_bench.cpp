@@ -93,6 +93,63 @@ void BM_Conv2dBackward(benchmark::State& state) {
   set_counters(state, 2 * conv_macs(g) * (which == 1 ? 1 : 2));
 }
 
+// The ResNet example's 3x3 stride-1 convolutions (padding 1, no bias) at batch 256:
+// 0: the stem 1 -> 16 at 28x28, 1: 16 -> 16 at 28x28, 2: 32 -> 32 at 14x14, 3: 64 -> 64 at 7x7.
+Conv2dGeometry resnet_geometry(int which) {
+  static const std::int64_t channels[] = {16, 16, 32, 64}, sides[] = {28, 28, 14, 7};
+  Conv2dGeometry g;
+  g.batch = batch;
+  g.in_channels = which == 0 ? 1 : channels[which];
+  g.out_channels = channels[which];
+  g.in_height = g.in_width = sides[which];
+  g.kernel = 3;
+  g.padding = 1;
+  return g;
+}
+const Conv2dAlgorithm resnet_algorithms[] = {Conv2dAlgorithm::direct, Conv2dAlgorithm::channel_major,
+                                             Conv2dAlgorithm::winograd, Conv2dAlgorithm::im2col};
+
+// {shape, algorithm (0 direct, 1 channel_major, 2 winograd, 3 im2col), threads}
+void BM_ResNetConvForward(benchmark::State& state) {
+  set_num_threads(static_cast<int>(state.range(2)));
+  const Conv2dGeometry g = resnet_geometry(static_cast<int>(state.range(0)));
+  const Conv2dAlgorithm algorithm = resnet_algorithms[state.range(1)];
+  if (!supports<float>(cpu{}, algorithm, g)) return state.SkipWithError("not supported");
+  const auto x = random_vector(g.batch * g.in_channels * g.in_pixels(), 1);
+  const auto w = random_vector(g.weight_count(), 2);
+  std::vector<float> y(static_cast<std::size_t>(g.batch * g.out_channels * g.out_pixels()));
+  std::vector<float> ws(static_cast<std::size_t>(conv2d_workspace_size(cpu{}, g, algorithm)));
+  for (auto _ : state) {
+    conv2d_forward(cpu{}, g, x.data(), w.data(), static_cast<const float*>(nullptr), y.data(), ws.data(), algorithm);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, 2 * conv_macs(g));
+}
+
+// The backward with the default weight gradient and the input gradient by the named algorithm
+// (0 direct, 1 channel_major, 2 winograd, 3 im2col): the differences are the input gradient's.
+void BM_ResNetConvBackward(benchmark::State& state) {
+  set_num_threads(static_cast<int>(state.range(2)));
+  const Conv2dGeometry g = resnet_geometry(static_cast<int>(state.range(0)));
+  Conv2dBackwardAlgorithms algorithms = choose_backward<float>(cpu{}, g);
+  algorithms.input_gradient = resnet_algorithms[state.range(1)];
+  if (algorithms.input_gradient == Conv2dAlgorithm::im2col) algorithms.weight_gradient = Conv2dAlgorithm::im2col;
+  if (!supports<float>(cpu{}, algorithms, g)) return state.SkipWithError("not supported");
+  const auto x = random_vector(g.batch * g.in_channels * g.in_pixels(), 1);
+  const auto w = random_vector(g.weight_count(), 2);
+  const auto dy = random_vector(g.batch * g.out_channels * g.out_pixels(), 4);
+  std::vector<float> dx(x.size()), dw(w.size());
+  std::vector<float> ws(static_cast<std::size_t>(conv2d_workspace_size(cpu{}, g, algorithms)));
+  for (auto _ : state) {
+    conv2d_backward(cpu{}, g, x.data(), w.data(), dy.data(), dx.data(), dw.data(), static_cast<float*>(nullptr),
+                    ws.data(), algorithms);
+    benchmark::DoNotOptimize(dx.data());
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, 4 * conv_macs(g));
+}
+
 // The fused Conv2d + sigmoid + 2x2 average pooling that LeNet-5's training step runs
 // (cpu/conv2d/fused_act_pool.hpp); the plain conv benchmarks above time the unfused direct kernels.
 void BM_ConvSigmoidPoolForward(benchmark::State& state) {
@@ -320,6 +377,14 @@ void BM_SgdUpdate(benchmark::State& state) {
 // {layer (1 or 2), threads}
 BENCHMARK(BM_Conv2dForward)->ArgsProduct({{1, 2}, {1, 2}})->ArgNames({"conv", "threads"})->UseRealTime();
 BENCHMARK(BM_Conv2dBackward)->ArgsProduct({{1, 2}, {1, 2}})->ArgNames({"conv", "threads"})->UseRealTime();
+BENCHMARK(BM_ResNetConvForward)
+    ->ArgsProduct({{0, 1, 2, 3}, {0, 1, 2, 3}, {1, 2}})
+    ->ArgNames({"shape", "algorithm", "threads"})
+    ->UseRealTime();
+BENCHMARK(BM_ResNetConvBackward)
+    ->ArgsProduct({{0, 1, 2, 3}, {0, 1, 2, 3}, {1, 2}})
+    ->ArgNames({"shape", "algorithm", "threads"})
+    ->UseRealTime();
 BENCHMARK(BM_ConvSigmoidPoolForward)->ArgsProduct({{1, 2}, {1, 2}})->ArgNames({"conv", "threads"})->UseRealTime();
 BENCHMARK(BM_ConvSigmoidPoolBackward)->ArgsProduct({{1, 2}, {1, 2}})->ArgNames({"conv", "threads"})->UseRealTime();
 BENCHMARK(BM_AvgPool2dForward)->ArgsProduct({{1, 2}, {1, 2}})->ArgNames({"pool", "threads"})->UseRealTime();

@@ -7,6 +7,8 @@
 //   cpu/conv2d/wide_grid.hpp       the zero-padded grid both of them lay a sample out on,
 //                                  strided convolutions split into phases
 //   cpu/conv2d/im2col.hpp          im2col: im2col + one Eigen GEMM per sample (any geometry)
+//   cpu/conv2d/winograd.hpp        winograd: F(4x4, 3x3) with the tiles in the SIMD lanes (3x3,
+//                                  stride 1; the forward and the input gradient only)
 //   cuda/conv2d.cuh                staged: a sample's planes and the weights in shared memory,
 //                                  per pass where they fit in 48 KB; direct: one thread per
 //                                  output, for any size (compiled only by nvcc)
@@ -25,12 +27,14 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "hnn/device.hpp"
 #include "hnn/kernels/cpu/conv2d/channel_major.hpp"
 #include "hnn/kernels/cpu/conv2d/direct.hpp"
 #include "hnn/kernels/cpu/conv2d/im2col.hpp"
 #include "hnn/kernels/cpu/conv2d/wide_grid.hpp"
+#include "hnn/kernels/cpu/conv2d/winograd.hpp"
 #include "hnn/kernels/geometry.hpp"
 #include "hnn/parallel.hpp"
 #if defined(__CUDACC__)
@@ -39,9 +43,9 @@
 
 namespace hnn {
 
-// Whether `algorithm` can run this geometry's forward pass (and its weight gradient) on the
-// device, for elements of type T (the channel-major kernels need the channels in whole pairs
-// of T's packets).
+// Whether `algorithm` can run this geometry's forward pass (and, but for winograd, its weight
+// gradient) on the device, for elements of type T (the channel-major kernels need the channels
+// in whole pairs of T's packets).
 template <class T>
 bool supports(cpu, Conv2dAlgorithm algorithm, const Conv2dGeometry& g) {
   switch (algorithm) {
@@ -50,14 +54,19 @@ bool supports(cpu, Conv2dAlgorithm algorithm, const Conv2dGeometry& g) {
     case Conv2dAlgorithm::channel_major:
       return detail::wide_grid::holds(g) && detail::channel_major::fits<T>(g.out_channels);
     case Conv2dAlgorithm::staged: return false;
+    case Conv2dAlgorithm::winograd: return detail::winograd::holds(g);
   }
   return false;
 }
 // The same for a backward pass. When the two gradients run different algorithms, the input
-// gradient runs on its own, which only direct does.
+// gradient runs on its own, which direct and winograd do (winograd only that: it has no weight
+// gradient, and its input gradient needs padding 1).
 template <class T>
 bool supports(cpu, Conv2dBackwardAlgorithms algorithms, const Conv2dGeometry& g) {
   const Conv2dAlgorithm weights = algorithms.weight_gradient, input = algorithms.input_gradient;
+  if (weights == Conv2dAlgorithm::winograd) return false;
+  if (input == Conv2dAlgorithm::winograd)
+    return supports<T>(cpu{}, weights, g) && detail::winograd::holds_input_gradient(g);
   if (!supports<T>(cpu{}, weights, g) || !supports<T>(cpu{}, input, g)) return false;
   if (input == Conv2dAlgorithm::channel_major && !detail::channel_major::fits<T>(g.in_channels)) return false;
   return input == weights || input == Conv2dAlgorithm::direct;
@@ -84,18 +93,46 @@ template <class T>
 bool channel_major_pays_for_input_gradient(const Conv2dGeometry& g) {
   return g.out_channels >= 16 && channel_major::fits<T>(g.in_channels);
 }
+// Where winograd pays (measured in float against direct and channel_major on the ResNet's
+// shapes, AVX-512 and AVX2; tests/bench/NOTES.md): 3x3, stride 1, padding 1, maps of 7x7 or
+// more and at least one register strip of tiles (smaller were not measured; a 4x4 tile over a
+// 2x2 map would compute four times the outputs it keeps), `channels` or more on both sides: 16 for
+// the forward, 32 for the input gradient (at 16 it lost on AVX-512); and on one thread: on two
+// it was measured only on a loaded machine, where it came out even or behind (its working set,
+// 1-2 MB a thread, is what suffers when the threads share a core). Float only.
+template <class T>
+bool winograd_fits(const Conv2dGeometry& g, std::int64_t channels) {  // all but the thread count
+  if (!std::is_same_v<T, float> || !winograd::holds_input_gradient(g)) return false;
+  const winograd::Layout<T> layout(winograd::forward_problem(g));
+  return g.in_channels >= channels && g.out_channels >= channels && g.out_height() >= 7 && g.out_width() >= 7 &&
+         layout.tiles >= winograd::strip * layout.lanes;
+}
+template <class T>
+bool winograd_pays(const Conv2dGeometry& g) {
+  return num_threads() == 1 && winograd_fits<T>(g, 16);
+}
+template <class T>
+bool winograd_pays_for_input_gradient(const Conv2dGeometry& g) {
+  return num_threads() == 1 && winograd_fits<T>(g, 32);
+}
+
+// The forward's algorithm but for winograd, which the weight gradient follows. A strided 1x1
+// convolution is a plain product of the weights with every s-th pixel, which im2col's GEMM does
+// faster than the grid. direct puts output positions in its lanes: on a map of fewer than 16
+// pixels (the Inception blocks' 2x2 and 1x1 maps in examples/googlenet) most of them hold
+// padding, and im2col's GEMMs run 1.5-4x faster.
+template <class T>
+Conv2dAlgorithm choose_grid_or_gemm(const Conv2dGeometry& g) {
+  if (!wide_grid::holds(g) || (g.stride > 1 && g.kernel == 1)) return Conv2dAlgorithm::im2col;
+  if (channel_major_pays<T>(g)) return Conv2dAlgorithm::channel_major;
+  return g.out_pixels() < 16 ? Conv2dAlgorithm::im2col : Conv2dAlgorithm::direct;
+}
 }  // namespace detail
 
-// The forward's default. A strided 1x1 convolution is a plain product of the weights with
-// every s-th pixel, which im2col's GEMM does faster than the grid.
-// direct puts output positions in its lanes: on a map of fewer than 16 pixels (the Inception
-// blocks' 2x2 and 1x1 maps in examples/googlenet) most of them hold padding, and im2col's
-// GEMMs run 1.5-4x faster.
+// The forward's default: winograd where it pays, else the grid or im2col.
 template <class T>
 Conv2dAlgorithm choose(cpu, const Conv2dGeometry& g) {
-  if (!detail::wide_grid::holds(g) || (g.stride > 1 && g.kernel == 1)) return Conv2dAlgorithm::im2col;
-  if (detail::channel_major_pays<T>(g)) return Conv2dAlgorithm::channel_major;
-  return g.out_pixels() < 16 ? Conv2dAlgorithm::im2col : Conv2dAlgorithm::direct;
+  return detail::winograd_pays<T>(g) ? Conv2dAlgorithm::winograd : detail::choose_grid_or_gemm<T>(g);
 }
 template <class T>
 Conv2dAlgorithm choose(cuda, const Conv2dGeometry&) {
@@ -113,15 +150,20 @@ Conv2dBackwardAlgorithms choose_backward(cpu, const Conv2dGeometry& g) {
       detail::channel_major_pays<float>(g) && detail::channel_major_pays_for_input_gradient<float>(g);
   if (g.stride > 1 && g.out_pixels() < 64 && !all_channel_major)
     return {Conv2dAlgorithm::im2col, Conv2dAlgorithm::im2col};
-  const Conv2dAlgorithm forward = choose<T>(cpu{}, g);
-  if (forward != Conv2dAlgorithm::channel_major) return {forward, forward};
+  // The weight gradient by the algorithm the forward would run without winograd.
+  const Conv2dAlgorithm forward = detail::choose_grid_or_gemm<T>(g);
   const bool input_channel_major = detail::channel_major_pays_for_input_gradient<T>(g);
-  // The smallest maps again: a one-pixel map, or an input gradient that would run direct on
-  // fewer than 16 pixels, runs both gradients by im2col (1.1-2x faster there).
-  if (g.out_pixels() == 1 || (!input_channel_major && g.out_pixels() < 16))
-    return {Conv2dAlgorithm::im2col, Conv2dAlgorithm::im2col};
-  return {Conv2dAlgorithm::channel_major,
-          input_channel_major ? Conv2dAlgorithm::channel_major : Conv2dAlgorithm::direct};
+  Conv2dBackwardAlgorithms algorithms{forward, forward};
+  if (forward == Conv2dAlgorithm::channel_major) {
+    // The smallest maps again: a one-pixel map, or an input gradient that would run direct on
+    // fewer than 16 pixels, runs both gradients by im2col (1.1-2x faster there).
+    if (g.out_pixels() == 1 || (!input_channel_major && g.out_pixels() < 16))
+      return {Conv2dAlgorithm::im2col, Conv2dAlgorithm::im2col};
+    if (!input_channel_major) algorithms.input_gradient = Conv2dAlgorithm::direct;
+  }
+  // The input gradient by winograd where it pays.
+  if (detail::winograd_pays_for_input_gradient<T>(g)) algorithms.input_gradient = Conv2dAlgorithm::winograd;
+  return algorithms;
 }
 template <class T>
 Conv2dBackwardAlgorithms choose_backward(cuda, const Conv2dGeometry& g) {
@@ -158,6 +200,7 @@ inline std::int64_t conv2d_per_thread(const Conv2dGeometry& g, Conv2dAlgorithm a
       return std::max(wide_grid::GridLayout<float>(g, channel_major_grid).per_thread,
                       wide_grid::GridLayout<double>(g, channel_major_grid).per_thread);
     case Conv2dAlgorithm::staged: return 0;
+    case Conv2dAlgorithm::winograd: return winograd::workspace_per_thread(g);
   }
   return 0;
 }
@@ -178,9 +221,13 @@ inline std::int64_t conv2d_workspace_size(cpu, const Conv2dGeometry& g, Conv2dBa
                   detail::conv2d_per_thread(g, algorithms.input_gradient, channel_major)) *
          threads;
 }
-// The same for the default algorithms of both passes, in float or double.
+// The same for the default algorithms of both passes, in float or double; with room for
+// winograd wherever choose() would run it on one thread, so that a workspace sized on more
+// threads serves a run on one.
 inline std::int64_t conv2d_workspace_size(cpu, const Conv2dGeometry& g) {
-  return std::max({conv2d_workspace_size(cpu{}, g, choose<float>(cpu{}, g)),
+  const std::int64_t winograd =
+      detail::winograd_fits<float>(g, 16) ? conv2d_workspace_size(cpu{}, g, Conv2dAlgorithm::winograd, 1) : 0;
+  return std::max({winograd, conv2d_workspace_size(cpu{}, g, choose<float>(cpu{}, g)),
                    conv2d_workspace_size(cpu{}, g, choose_backward<float>(cpu{}, g)),
                    conv2d_workspace_size(cpu{}, g, choose<double>(cpu{}, g)),
                    conv2d_workspace_size(cpu{}, g, choose_backward<double>(cpu{}, g))});
@@ -197,6 +244,7 @@ void conv2d_forward(cpu, const Conv2dGeometry& g, const T* input, const T* weigh
       return detail::direct::forward(g, GridLayout<T>(g, false), input, weight, bias, output, workspace);
     case Conv2dAlgorithm::channel_major:
       return detail::channel_major::forward(g, GridLayout<T>(g, true), input, weight, bias, output, workspace);
+    case Conv2dAlgorithm::winograd: return detail::winograd::forward(g, input, weight, bias, output, workspace);
     case Conv2dAlgorithm::im2col:
     case Conv2dAlgorithm::staged: break;
   }
@@ -213,7 +261,7 @@ void conv2d_backward(cpu, const Conv2dGeometry& g, const T* input, const T* weig
   // The two grid algorithms share one layout of the workspace.
   const bool channel_major_grid = detail::any_channel_major(algorithms);
   // One algorithm's pass: dx null for the weight gradient alone, dw null for the input
-  // gradient alone (direct only).
+  // gradient alone (direct and winograd only; winograd runs nothing else).
   const auto run = [&](Conv2dAlgorithm algorithm, T* dx, T* dw, T* db) {
     switch (algorithm) {
       case Conv2dAlgorithm::direct:
@@ -222,6 +270,7 @@ void conv2d_backward(cpu, const Conv2dGeometry& g, const T* input, const T* weig
       case Conv2dAlgorithm::channel_major:
         return detail::channel_major::backward(g, GridLayout<T>(g, true), input, weight, grad_output, dx, dw, db,
                                                workspace);
+      case Conv2dAlgorithm::winograd: return detail::winograd::input_gradient(g, weight, grad_output, dx, workspace);
       case Conv2dAlgorithm::im2col:
       case Conv2dAlgorithm::staged: break;
     }

@@ -28,6 +28,8 @@ enum class Conv2dAlgorithm {
                   // kernel size); CUDA: one thread per output, any geometry
   channel_major,  // CPU: channels in the SIMD lanes (the same geometries, channels in pairs of packets)
   staged,         // CUDA: shared-memory kernels for every pass whose tiles fit, direct for the rest
+  winograd,       // CPU: Winograd F(4x4, 3x3), tiles in the SIMD lanes (3x3, stride 1, padding 0 or 1;
+                  // the forward and the input gradient of padding 1, not the weight gradient)
 };
 inline const char* name(Conv2dAlgorithm a) {
   switch (a) {
@@ -35,6 +37,7 @@ inline const char* name(Conv2dAlgorithm a) {
     case Conv2dAlgorithm::direct: return "direct";
     case Conv2dAlgorithm::channel_major: return "channel_major";
     case Conv2dAlgorithm::staged: return "staged";
+    case Conv2dAlgorithm::winograd: return "winograd";
   }
   return "?";
 }
