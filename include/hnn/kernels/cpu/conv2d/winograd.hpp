@@ -333,7 +333,7 @@ void run(const Problem& p, const T* input, const T* weight, bool flipped, const 
   constexpr std::int64_t lanes = Layout<T>::lanes;
   if (L.tiles == 0 || p.outputs == 0) return;
   const std::int64_t blocks = (L.tiles + L.block - 1) / L.block;
-  const int threads = num_threads();
+  [[maybe_unused]] const int threads = num_threads();  // unused without OpenMP
 #if defined(_OPENMP)
 #pragma omp parallel num_threads(threads)
 #endif
