@@ -274,8 +274,7 @@ class Trainer {
       if (lr == optimizer_->lr()) return;
       optimizer_->set_lr(lr);
       launcher_.reset();  // a recorded step holds the old rate
-    };
-    set_lr(0);
+    };  // before every batch: a per-epoch schedule changes the rate at its first only
     for (std::int64_t i = host_order_.numel() - 1; i > 0; --i)
       std::swap(host_order_[i], host_order_[static_cast<std::int64_t>(shuffle_.below(static_cast<std::uint64_t>(i) + 1))]);
     order_.copy_from(host_order_);
@@ -302,7 +301,7 @@ class Trainer {
     // A rate that changes every batch would invalidate a recorded step every batch.
     const bool replay = optimizer_->replayable() && !options_.per_batch_schedule();
     for (std::int64_t b = 0; b < full_batches; ++b) {
-      if (options_.per_batch_schedule()) set_lr(b);
+      set_lr(b);
       if (replay)
         launcher_.run([this] { step(options_.batch_size); });
       else
@@ -310,7 +309,7 @@ class Trainer {
       report((b + 1) * options_.batch_size);
     }
     if (n % options_.batch_size != 0) {
-      if (options_.per_batch_schedule()) set_lr(full_batches);
+      set_lr(full_batches);
       step(n % options_.batch_size);  // the last, smaller batch runs unrecorded
       report(n);
     }
