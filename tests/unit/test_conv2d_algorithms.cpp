@@ -130,51 +130,50 @@ const Conv2dAlgorithm im2col = Conv2dAlgorithm::im2col, direct = Conv2dAlgorithm
                       channel_major = Conv2dAlgorithm::channel_major;
 
 TEST(Conv2dAlgorithms, ChooseRunsChannelMajorOnWideLayers) {
+  // The choice does not depend on the thread count: both are checked.
   const int threads = num_threads();
-  set_num_threads(2);  // on one thread winograd takes some of these (below)
-  for (const Conv2dGeometry& g : channel_major_geometries)
-    EXPECT_EQ(choose<double>(cpu{}, g), channel_major) << g.in_channels << " -> " << g.out_channels;
-  for (const int i : {0, 3, 4, 5})
-    EXPECT_EQ(choose_backward<double>(cpu{}, channel_major_geometries[i]),
-              (Conv2dBackwardAlgorithms{channel_major, channel_major}))
-        << i;
-  // 17 input channels fill no packets: the weight gradient channel-major, the input gradient direct.
-  EXPECT_EQ(choose_backward<double>(cpu{}, channel_major_geometries[1]),
-            (Conv2dBackwardAlgorithms{channel_major, direct}));
-  // The ResNet's: 32 -> 32, 64 -> 64, both strided 3x3s; not its stem, nor its 16 -> 16 where
-  // 16 outputs are a single packet (AVX-512). Its 16 -> 32 at stride 2 has one packet of input
-  // channels there, so its input gradient runs direct.
-  // On one thread, in float, at a training batch: their stride-1 3x3s of 16 or more channels
-  // run winograd forwards, and those of 32 or more their input gradients too
-  // (test_winograd.cpp); the grid below a strip of tiles, on two threads, and in double.
-  const Conv2dAlgorithm winograd = Conv2dAlgorithm::winograd;
-  set_num_threads(1);
-  EXPECT_EQ(choose<float>(cpu{}, geometry(1, 64, 7, 7, 64, 3, 1)), channel_major);
-  EXPECT_EQ(choose<double>(cpu{}, geometry(256, 64, 7, 7, 64, 3, 1)), channel_major);
-  EXPECT_EQ(choose<float>(cpu{}, geometry(256, 1, 28, 28, 16, 3, 1)), direct);
-  const Conv2dGeometry narrow = geometry(256, 16, 28, 28, 16, 3, 1);
-  const Conv2dAlgorithm narrow_grid = detail::packet_size<float> <= 8 ? channel_major : direct;
-  EXPECT_EQ(choose<float>(cpu{}, narrow), winograd);
-  EXPECT_EQ(choose_backward<float>(cpu{}, narrow), (Conv2dBackwardAlgorithms{narrow_grid, narrow_grid}));
-  for (const Conv2dGeometry& g : {geometry(256, 32, 14, 14, 32, 3, 1), geometry(256, 64, 7, 7, 64, 3, 1)}) {
-    EXPECT_EQ(choose<float>(cpu{}, g), winograd);
-    EXPECT_EQ(choose_backward<float>(cpu{}, g), (Conv2dBackwardAlgorithms{channel_major, winograd}));
-    EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, winograd));
-    EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, choose_backward<float>(cpu{}, g)));
-    set_num_threads(2);
-    EXPECT_EQ(choose<float>(cpu{}, g), channel_major);
-    EXPECT_EQ(choose_backward<float>(cpu{}, g), (Conv2dBackwardAlgorithms{channel_major, channel_major}));
-    // A workspace sized on two threads still serves a run on one.
-    EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, winograd, 1));
-    set_num_threads(1);
+  for (const int run_threads : {1, 2}) {
+    set_num_threads(run_threads);
+    SCOPED_TRACE(std::to_string(run_threads) + " threads");
+    for (const Conv2dGeometry& g : channel_major_geometries)
+      EXPECT_EQ(choose<double>(cpu{}, g), channel_major) << g.in_channels << " -> " << g.out_channels;
+    for (const int i : {0, 3, 4, 5})
+      EXPECT_EQ(choose_backward<double>(cpu{}, channel_major_geometries[i]),
+                (Conv2dBackwardAlgorithms{channel_major, channel_major}))
+          << i;
+    // 17 input channels fill no packets: the weight gradient channel-major, the input gradient direct.
+    EXPECT_EQ(choose_backward<double>(cpu{}, channel_major_geometries[1]),
+              (Conv2dBackwardAlgorithms{channel_major, direct}));
+    // The ResNet's: 32 -> 32, 64 -> 64, both strided 3x3s; not its stem, nor its 16 -> 16 where
+    // 16 outputs are a single packet (AVX-512). Its 16 -> 32 at stride 2 has one packet of input
+    // channels there, so its input gradient runs direct.
+    // In float, at a training batch: their stride-1 3x3s of 16 or more channels run winograd
+    // forwards, and those of 32 or more their input gradients too (test_winograd.cpp); the grid
+    // below a strip of tiles and in double.
+    const Conv2dAlgorithm winograd = Conv2dAlgorithm::winograd;
+    EXPECT_EQ(choose<float>(cpu{}, geometry(1, 64, 7, 7, 64, 3, 1)), channel_major);
+    EXPECT_EQ(choose<double>(cpu{}, geometry(256, 64, 7, 7, 64, 3, 1)), channel_major);
+    EXPECT_EQ(choose<float>(cpu{}, geometry(256, 1, 28, 28, 16, 3, 1)), direct);
+    const Conv2dGeometry narrow = geometry(256, 16, 28, 28, 16, 3, 1);
+    const Conv2dAlgorithm narrow_grid = detail::packet_size<float> <= 8 ? channel_major : direct;
+    EXPECT_EQ(choose<float>(cpu{}, narrow), winograd);
+    EXPECT_EQ(choose_backward<float>(cpu{}, narrow), (Conv2dBackwardAlgorithms{narrow_grid, narrow_grid}));
+    for (const Conv2dGeometry& g : {geometry(256, 32, 14, 14, 32, 3, 1), geometry(256, 64, 7, 7, 64, 3, 1)}) {
+      EXPECT_EQ(choose<float>(cpu{}, g), winograd);
+      EXPECT_EQ(choose_backward<float>(cpu{}, g), (Conv2dBackwardAlgorithms{channel_major, winograd}));
+      EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, winograd));
+      EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, choose_backward<float>(cpu{}, g)));
+      // A workspace sized on this thread count still serves a run on one.
+      EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, winograd, 1));
+    }
+    EXPECT_EQ(choose<float>(cpu{}, geometry(2, 16, 28, 28, 32, 3, 1, 2)), channel_major);
+    // Two samples of 28x28 are 98 tiles: a strip on AVX-512, so winograd; eight channels are not.
+    EXPECT_EQ(choose<float>(cpu{}, geometry(2, 16, 28, 28, 16, 3, 1)), winograd);
+    EXPECT_EQ(choose<float>(cpu{}, geometry(2, 8, 28, 28, 8, 3, 1)), direct);
+    EXPECT_EQ(choose<float>(cpu{}, geometry(2, 1, 28, 28, 16, 3, 1)), direct);
+    EXPECT_EQ(choose_backward<float>(cpu{}, geometry(2, 16, 28, 28, 32, 3, 1, 2)),
+              (Conv2dBackwardAlgorithms{channel_major, narrow_grid}));
   }
-  set_num_threads(2);
-  EXPECT_EQ(choose<float>(cpu{}, geometry(2, 16, 28, 28, 32, 3, 1, 2)), channel_major);
-  EXPECT_EQ(choose<float>(cpu{}, geometry(2, 16, 28, 28, 16, 3, 1)),
-            detail::packet_size<float> <= 8 ? channel_major : direct);
-  EXPECT_EQ(choose<float>(cpu{}, geometry(2, 1, 28, 28, 16, 3, 1)), direct);
-  EXPECT_EQ(choose_backward<float>(cpu{}, geometry(2, 16, 28, 28, 32, 3, 1, 2)),
-            (Conv2dBackwardAlgorithms{channel_major, detail::packet_size<float> <= 8 ? channel_major : direct}));
   set_num_threads(threads);
 }
 
@@ -330,12 +329,9 @@ TEST(Conv2dAlgorithms, ChooseSaysWhichRunsAndUnsupportedOnesAreRefused) {
   EXPECT_EQ(choose<float>(cpu{}, odd_inputs_2x2), channel_major);
   EXPECT_EQ(choose_backward<float>(cpu{}, odd_inputs_2x2), (Conv2dBackwardAlgorithms{im2col, im2col}));
   EXPECT_EQ(choose_backward<float>(cpu{}, geometry(2, 64, 2, 2, 64, 1, 0)), all_channel_major);
-  // Not winograd, even on one thread at a training batch: a 4x4 tile over a 2x2 map.
-  const int threads = num_threads();
-  set_num_threads(1);
+  // Not winograd, even at a training batch: a 4x4 tile over a 2x2 map.
   EXPECT_EQ(choose<float>(cpu{}, geometry(256, 96, 2, 2, 208, 3, 1)), im2col);
   EXPECT_EQ(choose<float>(cpu{}, geometry(256, 128, 4, 4, 256, 3, 1)), channel_major);
-  set_num_threads(threads);
   for (const Conv2dGeometry& g :
        {stride1, wide, small_strided, geometry(2, 8, 14, 14, 64, 3, 1, 2), narrow_2x2, one_pixel, odd_inputs_2x2}) {
     EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, choose<float>(cpu{}, g)));

@@ -94,14 +94,13 @@ bool channel_major_pays_for_input_gradient(const Conv2dGeometry& g) {
   return g.out_channels >= 16 && channel_major::fits<T>(g.in_channels);
 }
 // Where winograd pays (measured in float against direct and channel_major on the ResNet's
-// shapes, AVX-512 and AVX2; tests/bench/NOTES.md): 3x3, stride 1, padding 1, maps of 7x7 or
-// more and at least one register strip of tiles (smaller were not measured; a 4x4 tile over a
-// 2x2 map would compute four times the outputs it keeps), `channels` or more on both sides: 16 for
-// the forward, 32 for the input gradient (at 16 it lost on AVX-512); and on one thread: on two
-// it was measured only on a loaded machine, where it came out even or behind (its working set,
-// 1-2 MB a thread, is what suffers when the threads share a core). Float only.
+// shapes, AVX-512 and AVX2, one and two threads; tests/bench/NOTES.md): 3x3, stride 1,
+// padding 1, maps of 7x7 or more and at least one register strip of tiles (smaller were not
+// measured; a 4x4 tile over a 2x2 map would compute four times the outputs it keeps),
+// `channels` or more on both sides: 16 for the forward, 32 for the input gradient (at 16 it
+// lost on AVX-512). Float only.
 template <class T>
-bool winograd_fits(const Conv2dGeometry& g, std::int64_t channels) {  // all but the thread count
+bool winograd_fits(const Conv2dGeometry& g, std::int64_t channels) {
   if (!std::is_same_v<T, float> || !winograd::holds_input_gradient(g)) return false;
   const winograd::Layout<T> layout(winograd::forward_problem(g));
   return g.in_channels >= channels && g.out_channels >= channels && g.out_height() >= 7 && g.out_width() >= 7 &&
@@ -109,11 +108,11 @@ bool winograd_fits(const Conv2dGeometry& g, std::int64_t channels) {  // all but
 }
 template <class T>
 bool winograd_pays(const Conv2dGeometry& g) {
-  return num_threads() == 1 && winograd_fits<T>(g, 16);
+  return winograd_fits<T>(g, 16);
 }
 template <class T>
 bool winograd_pays_for_input_gradient(const Conv2dGeometry& g) {
-  return num_threads() == 1 && winograd_fits<T>(g, 32);
+  return winograd_fits<T>(g, 32);
 }
 
 // The forward's algorithm but for winograd, which the weight gradient follows. A strided 1x1
@@ -221,13 +220,9 @@ inline std::int64_t conv2d_workspace_size(cpu, const Conv2dGeometry& g, Conv2dBa
                   detail::conv2d_per_thread(g, algorithms.input_gradient, channel_major)) *
          threads;
 }
-// The same for the default algorithms of both passes, in float or double; with room for
-// winograd wherever choose() would run it on one thread, so that a workspace sized on more
-// threads serves a run on one.
+// The same for the default algorithms of both passes, in float or double.
 inline std::int64_t conv2d_workspace_size(cpu, const Conv2dGeometry& g) {
-  const std::int64_t winograd =
-      detail::winograd_fits<float>(g, 16) ? conv2d_workspace_size(cpu{}, g, Conv2dAlgorithm::winograd, 1) : 0;
-  return std::max({winograd, conv2d_workspace_size(cpu{}, g, choose<float>(cpu{}, g)),
+  return std::max({conv2d_workspace_size(cpu{}, g, choose<float>(cpu{}, g)),
                    conv2d_workspace_size(cpu{}, g, choose_backward<float>(cpu{}, g)),
                    conv2d_workspace_size(cpu{}, g, choose<double>(cpu{}, g)),
                    conv2d_workspace_size(cpu{}, g, choose_backward<double>(cpu{}, g))});
