@@ -11,7 +11,9 @@
 #   make bench-peers                  install the PyTorch peer (.venv-peer/), then hnn and the
 #                                     peer alternating over rounds, and the ratios; then the
 #                                     inference latency against onnxruntime (compare_latency.py,
-#                                     LATENCY_ARGS)
+#                                     LATENCY_ARGS); the AVX2 table on an AVX-512 machine:
+#                                     make bench-peers BUILD_DIR=build-avx2
+#                                     CMAKE_ARGS=-DHNN_NATIVE_ISA=avx2 ARGS="--isa avx2"
 #   make clean                        remove the build directory
 #
 # Overridable: BUILD_DIR (build), BUILD_TYPE (Release), HNN_CUDA (AUTO with a GPU, else OFF), GENERATOR (Ninja when

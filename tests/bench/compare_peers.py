@@ -14,7 +14,7 @@ train from 20% slower to a few percent faster; on LeNet-5 it did not help the pe
 median of --reps chunks); the peer's column is its fastest mode per row. `make bench-peers`
 runs this with the interpreter of scripts/install-peer.sh (.venv-peer/).
 
-  compare_peers.py --hnn build/lenet5_bench [--python .venv-peer/bin/python] [--threads 1,2]
+  compare_peers.py --hnn build/lenet5_bench [--python .venv-peer/bin/python] [--threads 1,2] [--isa avx2]
                    [--variant both] [--exec eager,channels-last,compile] [--rounds 3]
                    [--steps 200] [--warmup 20] [--reps 5] [--infer-steps 50] [--infer-warmup 5]
                    [--pool 32] [--json OUT.json] [--markdown OUT.md] [-- extra lenet5_bench flags]
@@ -43,6 +43,9 @@ EXECS = ("eager", "channels-last", "compile")
 TIMING = (("steps", 200, 1), ("warmup", 20, 0), ("reps", 5, 1), ("infer-steps", 50, 1),
           ("infer-warmup", 5, 0), ("pool", 32, 1))
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+# What keeps PyTorch's CPU code to AVX2 on an AVX-512 machine: oneDNN's convolutions, MKL's
+# GEMMs, ATen's vectorised kernels and torch.compile's generated C++ (which follows ATen's).
+PEER_AVX2 = {"ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
 
 
 def last_json_line(text, what):
@@ -132,6 +135,10 @@ def main():
     for name, default, minimum in TIMING:
         p.add_argument("--" + name, type=positive_int(minimum), default=default,
                        help=f"passed to both programs (default {default})")
+    p.add_argument("--isa", default="native", choices=("native", "avx2"),
+                   help="native: each side runs its widest SIMD; avx2: the AVX2 comparison on an AVX-512 machine, "
+                        "for an --hnn built with HNN_NATIVE_ISA=avx2 (8 floats a packet, which is checked); the "
+                        "peer gets " + " ".join(f"{k}={v}" for k, v in PEER_AVX2.items()) + " (default %(default)s)")
     p.add_argument("--data", default=None, help="Fashion-MNIST folder (default: $HNN_DATA, then the Debian path)")
     p.add_argument("--json", default=None, help="also write every figure to this file")
     p.add_argument("--markdown", default=None, help="also write the header and tables to this markdown file")
@@ -177,6 +184,8 @@ def main():
             env = dict(os.environ)
             for k in THREAD_VARS:
                 env[k] = str(t)
+            if args.isa == "avx2":
+                env.update(PEER_AVX2)
             print(f"\n--- round {rnd + 1}/{args.rounds}, {t} thread{'s' if t != 1 else ''}", flush=True)
             cmd = [args.hnn, "--json", "--threads", str(t), "--variant", args.variant] + timing + data + args.extra
             if rnd > 0:
@@ -184,6 +193,9 @@ def main():
             out = run(cmd, "lenet5_bench", env)
             echo(out)
             h = last_json_line(out, "lenet5_bench")
+            if args.isa == "avx2" and h.get("simd_floats") != 8:
+                sys.exit(f"compare_peers: --isa avx2 needs an hnn built with HNN_NATIVE_ISA=avx2 (8 floats a "
+                         f"packet); {args.hnn} runs {h.get('simd_floats')}")
             if rnd == 0:
                 hnn_meta.setdefault("ceiling_gflops", {}).update(h.get("ceiling_gflops", {}))
                 hnn_meta["cpu"] = h.get("cpu")
@@ -246,7 +258,9 @@ def main():
     header = [
         f"hnn vs PyTorch {torch_version} (python {peer_meta.get('python', '?')}), "
         f"{'the ResNet example' if network == 'resnet' else 'LeNet-5'} on Fashion-MNIST, CPU",
-        f"CPU: {model}, {os.cpu_count()} logical CPUs, SIMD: {simd}",
+        f"CPU: {model}, {os.cpu_count()} logical CPUs, SIMD: {simd}"
+        + ("; both sides kept to AVX2 (hnn built with HNN_NATIVE_ISA=avx2; the peer with "
+           + ", ".join(f"{k}={v}" for k, v in PEER_AVX2.items()) + ")" if args.isa == "avx2" else ""),
         "hnn FP32 GEMM ceiling: " + (", ".join(f"{k} thread(s) {g:.0f} GFLOP/s" for k, g in ceiling.items())
                                      if ceiling else "not measured"),
         ("recipe: SGD lr 0.1, momentum 0.9, weight decay 5e-4" if network == "resnet"

@@ -474,8 +474,9 @@ int main(int argc, char** argv) {
                   cpu_model().c_str(), load_start.c_str(), load_average().c_str(), work.forward, work.training());
       for (std::size_t i = 0; i < ceiling.size(); ++i)
         std::printf("%s\"%d\": %.2f", i ? ", " : "", ceiling[i].first, ceiling[i].second);
-      std::printf("}, \"fusion\": %s, \"peak_rss_mb\": %.1f, \"rss_after_data_mb\": %.1f, \"results\": [",
-                  o.fusion ? "true" : "false", peak, rss_data);
+      std::printf("}, \"simd_floats\": %lld, \"fusion\": %s, \"peak_rss_mb\": %.1f, \"rss_after_data_mb\": %.1f, "
+                  "\"results\": [",
+                  static_cast<long long>(hnn::detail::packet_size<float>), o.fusion ? "true" : "false", peak, rss_data);
       for (std::size_t i = 0; i < results.size(); ++i) {
         const Result& r = results[i];
         std::printf("%s{\"variant\": \"%s\", \"threads\": %d, \"train_examples_per_sec\": %.1f, "
