@@ -2,7 +2,8 @@
 // the batch in the SIMD lanes) against the three unfused CPU kernels run one after the
 // other, at the batch sizes around the packet size S where the lanes kernel's edges are
 // (S - 1, S, S + 1, 2S + 3, 256), in float and double, both activations, both poolings,
-// LeNet-5's conv1 and conv2, on one and on two OpenMP threads.
+// LeNet-5's conv1 and conv2 and an odd geometry (partial register blocks), on one and on two
+// OpenMP threads.
 //
 // This file is also compiled a second time for a narrower instruction set
 // (hnn_kernel_tests_<isa>, tests/CMakeLists.txt); PacketSize.IsTheWidthThisBinaryWasBuiltFor
@@ -16,7 +17,9 @@
 // Double runs on continuous random values. The pooled gradient is continuous in both.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <cstdint>
 #include <limits>
@@ -52,6 +55,36 @@ TEST(PacketSize, IsTheWidthThisBinaryWasBuiltFor) {
 #endif
 }
 
+// The packet sigmoid every float path uses (detail::logistic, with exp_bounded's own exp on
+// AVX-512 and AVX2) against the double formula over [-100, 100] in steps of 1/128, at the clamp
+// (+-80) and past it: within 4e-7 relative and 2e-7 absolute (3 ulps of a value near 1), never
+// above 1, never below 0.
+TEST(PacketSigmoid, FloatMatchesTheDoubleFormulaOverTheWholeRange) {
+  std::vector<float> x;
+  for (int i = -12800; i <= 12800; ++i) x.push_back(static_cast<float>(i) / 128.0f);
+  for (float v : {79.99f, 80.0f, 80.01f, -79.99f, -80.0f, -80.01f, 1e30f, -1e30f, 1e-30f, -1e-30f,
+                  std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()})
+    x.push_back(v);
+  std::vector<float> y(x.size());
+  detail::logistic(x.data(), y.data(), static_cast<std::int64_t>(x.size()));
+  double worst_relative = 0, worst_absolute = 0;
+  float worst_at = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double want = 1 / (1 + std::exp(-static_cast<double>(std::max(-80.0f, std::min(80.0f, x[i])))));
+    const double error = std::abs(static_cast<double>(y[i]) - want);
+    ASSERT_TRUE(y[i] >= 0.0f && y[i] <= 1.0f) << "sigmoid(" << x[i] << ") = " << y[i];
+    worst_absolute = std::max(worst_absolute, error);
+    if (error / want > worst_relative) {
+      worst_relative = error / want;
+      worst_at = x[i];
+    }
+  }
+  EXPECT_LT(worst_relative, 4e-7) << "at x = " << worst_at;
+  EXPECT_LT(worst_absolute, 2e-7);
+  std::printf("packet sigmoid, %lld lanes: worst relative error %.3g at x = %g, worst absolute %.3g\n",
+              static_cast<long long>(detail::packet_size<float>), worst_relative, worst_at, worst_absolute);
+}
+
 using hnn::testing::ThreadCount;
 
 // The number of threads a parallel region gets now.
@@ -67,7 +100,10 @@ using hnn::testing::ThreadCount;
   return team;
 }
 
-enum class LeNetConv { conv1, conv2 };
+// LeNet-5's two convolutions, and an odd one whose shapes fit none of the register blocks
+// whole: 5 out channels and 9 columns leave partial blocks on every instruction set (and on
+// 16 registers reach the 3 x 3 fallback), the 9 x 9 map a row and a column no pooling window covers.
+enum class LeNetConv { conv1, conv2, odd };
 
 Conv2dGeometry geometry(LeNetConv layer, std::int64_t batch) {
   Conv2dGeometry g;
@@ -76,8 +112,10 @@ Conv2dGeometry geometry(LeNetConv layer, std::int64_t batch) {
   g.kernel = 5;
   if (layer == LeNetConv::conv1) {
     g.in_channels = 1, g.in_height = 28, g.in_width = 28, g.out_channels = 6, g.padding = 2;
-  } else {
+  } else if (layer == LeNetConv::conv2) {
     g.in_channels = 6, g.in_height = 14, g.in_width = 14, g.out_channels = 16, g.padding = 0;
+  } else {
+    g.in_channels = 3, g.in_height = 9, g.in_width = 9, g.out_channels = 5, g.padding = 1, g.kernel = 3;
   }
   return g;
 }
@@ -153,7 +191,8 @@ struct Case {
 
 std::string name_of(const Case& c) {
   std::ostringstream out;
-  out << (c.layer == LeNetConv::conv1 ? "Conv1" : "Conv2") << (c.act == FusedActivation::sigmoid ? "Sigmoid" : "Relu")
+  out << (c.layer == LeNetConv::conv1 ? "Conv1" : c.layer == LeNetConv::conv2 ? "Conv2" : "Odd")
+      << (c.act == FusedActivation::sigmoid ? "Sigmoid" : "Relu")
       << (c.pool == FusedPooling::average ? "Avg" : "Max") << c.threads << "Thread" << (c.threads > 1 ? "s" : "");
   return out.str();
 }
@@ -274,7 +313,7 @@ TEST(FusedKernels, TwoThreadBatchesGiveEveryThreadABlock) {
 
 std::vector<Case> all_cases() {
   std::vector<Case> cases;
-  for (const LeNetConv layer : {LeNetConv::conv1, LeNetConv::conv2})
+  for (const LeNetConv layer : {LeNetConv::conv1, LeNetConv::conv2, LeNetConv::odd})
     for (const FusedActivation act : {FusedActivation::sigmoid, FusedActivation::relu})
       for (const FusedPooling pool : {FusedPooling::average, FusedPooling::max})
         for (const int threads : {1, 2}) cases.push_back({layer, act, pool, threads});

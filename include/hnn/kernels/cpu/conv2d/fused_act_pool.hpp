@@ -36,8 +36,6 @@ namespace detail {
 namespace lanes {
 
 // Register blocking (see detail::registers).
-constexpr int fwd_out_block = registers >= 32 ? 6 : 3;  // forward: out channels x columns
-constexpr int fwd_col_block = registers >= 32 ? 4 : 3;
 constexpr int wgrad_out_block = registers >= 32 ? 4 : 2;  // weight gradient: out channels x kernel columns
 constexpr int tap_block = 5;                              // kernel columns per block (weight and input gradient)
 constexpr int dx_col_block = registers >= 32 ? 4 : 2;     // input gradient: kernel columns x columns
@@ -226,27 +224,21 @@ void pool_block(const Conv2dGeometry& g, const BlockLayout<T>& layout, FusedPool
   }
 }
 
-// The forward pass of one block: the activation at `activation` (out, oh, ow packets), the
-// pooled result through the thread's pool buffer into pooled (N, out, ph, pw). A null
-// `activation` (evaluation: no backward pass follows) puts the block's activation in the
-// thread's dz buffer, which the forward pass does not otherwise use, and keeps nothing.
-template <class T>
-void forward_one_block(const Conv2dGeometry& g, const BlockLayout<T>& layout, FusedActivation act, FusedPooling pool,
-                       const T* input, const T* weight, const T* bias, std::int64_t b, T* ws, T* activation,
-                       T* pooled) {
+// z[o][row][col] (packets) = act(bias[o] + the convolution) for every output of one block, in
+// register blocks of up to OBMax out channels x NVMax columns.
+template <int OBMax, int NVMax, class T>
+void convolve_activate(const Conv2dGeometry& g, const BlockLayout<T>& layout, FusedActivation act, const T* x,
+                       const T* weight, const T* bias, T* z) {
   constexpr std::int64_t S = packet_size<T>;
-  T* x = ws + layout.x_at;
-  gather_input(g, layout, input, b, x, ws + layout.flat_at);
-  T* z = activation != nullptr ? activation + b * g.out_channels * layout.oh * layout.ow * S : ws + layout.dz_at;
   const std::int64_t w_o = g.in_channels * g.kernel * g.kernel;
-  for (std::int64_t o0 = 0; o0 < g.out_channels; o0 += fwd_out_block) {
-    const int ob = static_cast<int>(std::min<std::int64_t>(fwd_out_block, g.out_channels - o0));
-    with_constant<fwd_out_block>(ob, [&](auto ob_c) {
+  for (std::int64_t o0 = 0; o0 < g.out_channels; o0 += OBMax) {
+    const int ob = static_cast<int>(std::min<std::int64_t>(OBMax, g.out_channels - o0));
+    with_constant<OBMax>(ob, [&](auto ob_c) {
       constexpr int OB = decltype(ob_c)::value;
       for (std::int64_t row = 0; row < layout.oh; ++row)
-        for (std::int64_t col = 0; col < layout.ow; col += fwd_col_block) {
-          const int nv = static_cast<int>(std::min<std::int64_t>(fwd_col_block, layout.ow - col));
-          with_constant<fwd_col_block>(nv, [&](auto nv_c) {
+        for (std::int64_t col = 0; col < layout.ow; col += NVMax) {
+          const int nv = static_cast<int>(std::min<std::int64_t>(NVMax, layout.ow - col));
+          with_constant<NVMax>(nv, [&](auto nv_c) {
             constexpr int NV = decltype(nv_c)::value;
             Packet<T> acc[OB][NV];
             forward_block<OB, NV>(g, layout, x, weight + o0 * w_o, row, col, acc);
@@ -260,6 +252,31 @@ void forward_one_block(const Conv2dGeometry& g, const BlockLayout<T>& layout, Fu
         }
     });
   }
+}
+
+// The forward pass of one block: the activation at `activation` (out, oh, ow packets), the
+// pooled result through the thread's pool buffer into pooled (N, out, ph, pw). A null
+// `activation` (evaluation: no backward pass follows) puts the block's activation in the
+// thread's dz buffer, which the forward pass does not otherwise use, and keeps nothing.
+template <class T>
+void forward_one_block(const Conv2dGeometry& g, const BlockLayout<T>& layout, FusedActivation act, FusedPooling pool,
+                       const T* input, const T* weight, const T* bias, std::int64_t b, T* ws, T* activation,
+                       T* pooled) {
+  constexpr std::int64_t S = packet_size<T>;
+  T* x = ws + layout.x_at;
+  gather_input(g, layout, input, b, x, ws + layout.flat_at);
+  T* z = activation != nullptr ? activation + b * g.out_channels * layout.oh * layout.ow * S : ws + layout.dz_at;
+  // 32 registers hold 6 x 4 accumulators. 16 hold 9 to 12: there, the shape that leaves no
+  // partial block where one does (a partial block reuses its loads less), e.g. LeNet-5's
+  // conv1 (6 channels, 28 columns) in 6 x 2, conv2 (16 channels, 10 columns) in 4 x 2.
+  if constexpr (registers >= 32)
+    convolve_activate<6, 4>(g, layout, act, x, weight, bias, z);
+  else if (g.out_channels % 6 == 0 && layout.ow % 2 == 0)
+    convolve_activate<6, 2>(g, layout, act, x, weight, bias, z);
+  else if (g.out_channels % 4 == 0 && layout.ow % 2 == 0)
+    convolve_activate<4, 2>(g, layout, act, x, weight, bias, z);
+  else
+    convolve_activate<3, 3>(g, layout, act, x, weight, bias, z);
   T* p = ws + layout.pool_at;
   pool_block(g, layout, pool, z, p);
   const std::int64_t n0 = b * S, lanes = std::min<std::int64_t>(S, g.batch - n0), per_sample = g.out_channels * layout.ph * layout.pw;
