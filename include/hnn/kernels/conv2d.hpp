@@ -97,8 +97,9 @@ bool channel_major_pays_for_input_gradient(const Conv2dGeometry& g) {
 // shapes, AVX-512 and AVX2, one and two threads; tests/bench/NOTES.md): 3x3, stride 1,
 // padding 1, maps of 7x7 or more and at least one register strip of tiles (smaller were not
 // measured; a 4x4 tile over a 2x2 map would compute four times the outputs it keeps),
-// `channels` or more on both sides: 16 for the forward, 32 for the input gradient (at 16 it
-// lost on AVX-512). Float only.
+// `channels` or more on both sides: 16 for the forward; for the input gradient 32 on AVX-512
+// (at 16 it lost there) and 16 on AVX2's 8-lane packets (the ResNet's 16 -> 16 input gradient
+// 6.8 -> 5.8 ms against channel_major, tests/bench/NOTES.md). Float only.
 template <class T>
 bool winograd_fits(const Conv2dGeometry& g, std::int64_t channels) {
   if (!std::is_same_v<T, float> || !winograd::holds_input_gradient(g)) return false;
@@ -112,7 +113,7 @@ bool winograd_pays(const Conv2dGeometry& g) {
 }
 template <class T>
 bool winograd_pays_for_input_gradient(const Conv2dGeometry& g) {
-  return winograd_fits<T>(g, 32);
+  return winograd_fits<T>(g, packet_size<float> <= 8 ? 16 : 32);
 }
 
 // The forward's algorithm but for winograd, which the weight gradient follows. A strided 1x1
