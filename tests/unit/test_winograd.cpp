@@ -1,5 +1,6 @@
-// Conv2dAlgorithm::winograd (kernels/cpu/conv2d/winograd.hpp): the forward and the input
-// gradient against the convolution by its definition summed in long double, on planes whose
+// Conv2dAlgorithm::winograd (kernels/cpu/conv2d/winograd.hpp): the forward, the input
+// gradient and the weight and bias gradients against the convolution by its definition summed
+// in long double, on planes whose
 // sides fall on and off the 4x4 tiles and the packets of tiles, channel counts that are no
 // multiple of a packet, in float and double; the mixed backward (weight gradient by another
 // algorithm); its refusals; and its error in float on the ResNet's shapes.
@@ -108,6 +109,36 @@ Exact input_gradient_by_definition(const Conv2dGeometry& g, const std::vector<T>
   return r;
 }
 
+// dw and db of the same convolution from x and dy, in long double.
+template <class T>
+std::pair<Exact, Exact> parameter_gradients_by_definition(const Conv2dGeometry& g, const std::vector<T>& x,
+                                                          const std::vector<T>& dy) {
+  const std::int64_t oh_n = g.out_height(), ow_n = g.out_width();
+  Exact dw{std::vector<long double>(static_cast<std::size_t>(g.weight_count())), {}};
+  Exact db{std::vector<long double>(static_cast<std::size_t>(g.out_channels)), {}};
+  dw.scale = dw.value;
+  db.scale = db.value;
+  for (std::int64_t n = 0; n < g.batch; ++n)
+    for (std::int64_t o = 0; o < g.out_channels; ++o)
+      for (std::int64_t oh = 0; oh < oh_n; ++oh)
+        for (std::int64_t ow = 0; ow < ow_n; ++ow) {
+          const long double d = dy[((n * g.out_channels + o) * oh_n + oh) * ow_n + ow];
+          db.value[static_cast<std::size_t>(o)] += d;
+          db.scale[static_cast<std::size_t>(o)] += std::abs(d);
+          for (std::int64_t c = 0; c < g.in_channels; ++c)
+            for (std::int64_t kh = 0; kh < 3; ++kh)
+              for (std::int64_t kw = 0; kw < 3; ++kw) {
+                const std::int64_t ih = oh - g.padding + kh, iw = ow - g.padding + kw;
+                if (ih < 0 || ih >= g.in_height || iw < 0 || iw >= g.in_width) continue;
+                const long double term = d * x[((n * g.in_channels + c) * g.in_height + ih) * g.in_width + iw];
+                const std::size_t i = static_cast<std::size_t>(((o * g.in_channels + c) * 3 + kh) * 3 + kw);
+                dw.value[i] += term;
+                dw.scale[i] += std::abs(term);
+              }
+        }
+  return {dw, db};
+}
+
 // Every element within tolerance x (1 + its terms' magnitudes) of the exact value.
 template <class T>
 void expect_matches(const std::vector<T>& got, const Exact& exact, double tolerance, const std::string& what) {
@@ -165,6 +196,30 @@ void check_input_gradient(const Conv2dGeometry& g, std::uint64_t seed) {
                  describe(g) + std::to_string(num_threads()) + " threads, input gradient ");
 }
 
+// The weight and bias gradients by winograd, alone and beside an input gradient (winograd's
+// own at padding 1, direct's at padding 0), which must match its definition too.
+template <class T>
+void check_weight_gradient(const Conv2dGeometry& g, std::uint64_t seed) {
+  Rng rng(seed);
+  const std::vector<T> x = random_values<T>(g.batch * g.in_channels * g.in_pixels(), rng);
+  const std::vector<T> w = random_values<T>(g.weight_count(), rng);
+  const std::vector<T> dy = random_values<T>(g.batch * g.out_channels * g.out_pixels(), rng);
+  const auto [dw_exact, db_exact] = parameter_gradients_by_definition(g, x, dy);
+  const Conv2dBackwardAlgorithms both{winograd, g.padding == 1 ? winograd : Conv2dAlgorithm::direct};
+  ASSERT_TRUE(supports<T>(cpu{}, both, g)) << describe(g);
+  std::vector<T> ws(static_cast<std::size_t>(conv2d_workspace_size(cpu{}, g, both)));
+  for (const bool with_input_gradient : {false, true}) {
+    std::vector<T> dx(x.size(), T(-7)), dw(w.size(), T(-7)), db(static_cast<std::size_t>(g.out_channels), T(-7));
+    conv2d_backward(cpu{}, g, x.data(), w.data(), dy.data(), with_input_gradient ? dx.data() : nullptr, dw.data(),
+                    db.data(), ws.data(), both);
+    const std::string what = describe(g) + std::to_string(num_threads()) + " threads, " +
+                             (with_input_gradient ? "with" : "without") + " the input gradient, ";
+    expect_matches(dw, dw_exact, tolerance<T>(), what + "weight gradient ");
+    expect_matches(db, db_exact, tolerance<T>(), what + "bias gradient ");
+    if (with_input_gradient) expect_matches(dx, input_gradient_by_definition(g, w, dy), tolerance<T>(), what + "input gradient ");
+  }
+}
+
 template <class T>
 void check_every_side() {
   std::uint64_t seed = 1;
@@ -181,7 +236,11 @@ void check_every_side() {
             const Conv2dGeometry g = geometry(batch, in, h, w, out);
             check_forward<T>(g, seed % 2 == 0, seed);
             check_input_gradient<T>(g, seed + 1000);
-            if (h >= 3 && w >= 3) check_forward<T>(geometry(batch, in, h, w, out, 0), seed % 2 == 1, seed + 2000);
+            check_weight_gradient<T>(g, seed + 3000);
+            if (h >= 3 && w >= 3) {
+              check_forward<T>(geometry(batch, in, h, w, out, 0), seed % 2 == 1, seed + 2000);
+              check_weight_gradient<T>(geometry(batch, in, h, w, out, 0), seed + 4000);
+            }
             if (::testing::Test::HasFatalFailure()) return set_num_threads(1);
           }
         }
@@ -191,8 +250,8 @@ void check_every_side() {
   set_num_threads(1);
 }
 
-TEST(Winograd, ForwardAndInputGradientMatchTheDefinitionInDouble) { check_every_side<double>(); }
-TEST(Winograd, ForwardAndInputGradientMatchTheDefinitionInFloat) { check_every_side<float>(); }
+TEST(Winograd, EveryPassMatchesTheDefinitionInDouble) { check_every_side<double>(); }
+TEST(Winograd, EveryPassMatchesTheDefinitionInFloat) { check_every_side<float>(); }
 
 // Batches whose tiles fill several of a thread's blocks, split over 2 threads, at the ResNet's
 // channel counts (whole packets) and around them.
@@ -203,6 +262,7 @@ TEST(Winograd, ManyBlocksOfTiles) {
                                     geometry(7, 31, 9, 11, 15)}) {
       check_forward<float>(g, true, 7);
       check_input_gradient<float>(g, 8);
+      check_weight_gradient<float>(g, 10);
       check_forward<double>(g, false, 9);
       if (::testing::Test::HasFatalFailure()) break;
     }
@@ -258,12 +318,16 @@ TEST(Winograd, RefusesOtherGeometriesNamingThem) {
   EXPECT_NE(m5.find("kernel 5"), std::string::npos) << m5;
   const std::string m2 = message([&] { conv2d_forward(cpu{}, strided, p, p, p, p, p, winograd); });
   EXPECT_NE(m2.find("stride 2"), std::string::npos) << m2;
-  // It computes no weight gradient, and padding 0's input gradient is not its convolution.
+  // Padding 0's input gradient is not its convolution; its weight gradient runs at padding 0
+  // and 1, beside its own input gradient or direct's (which runs alone), not im2col's.
   const Conv2dGeometry ok = geometry(1, 2, 8, 8, 2), unpadded = geometry(1, 2, 8, 8, 2, 0);
-  EXPECT_FALSE(supports<float>(cpu{}, Conv2dBackwardAlgorithms{winograd, winograd}, ok));
+  EXPECT_TRUE(supports<float>(cpu{}, Conv2dBackwardAlgorithms{winograd, winograd}, ok));
+  EXPECT_FALSE(supports<float>(cpu{}, Conv2dBackwardAlgorithms{winograd, winograd}, unpadded));
+  EXPECT_TRUE(supports<float>(cpu{}, Conv2dBackwardAlgorithms{winograd, Conv2dAlgorithm::direct}, unpadded));
+  EXPECT_FALSE(supports<float>(cpu{}, Conv2dBackwardAlgorithms{winograd, im2col}, ok));
   EXPECT_FALSE(supports<float>(cpu{}, Conv2dBackwardAlgorithms{im2col, winograd}, unpadded));
   EXPECT_TRUE(supports<float>(cpu{}, winograd, unpadded));
-  const std::string mw = message([&] { conv2d_backward(cpu{}, ok, p, p, p, p, p, p, p, winograd); });
+  const std::string mw = message([&] { conv2d_backward(cpu{}, five, p, p, p, p, p, p, p, winograd); });
   EXPECT_NE(mw.find("winograd (weight gradient)"), std::string::npos) << mw;
   const std::string m0 = message(
       [&] { conv2d_backward(cpu{}, unpadded, p, p, p, p, p, p, p, Conv2dBackwardAlgorithms{im2col, winograd}); });

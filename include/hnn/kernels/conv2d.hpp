@@ -8,7 +8,7 @@
 //                                  strided convolutions split into phases
 //   cpu/conv2d/im2col.hpp          im2col: im2col + one Eigen GEMM per sample (any geometry)
 //   cpu/conv2d/winograd.hpp        winograd: F(4x4, 3x3) with the tiles in the SIMD lanes (3x3,
-//                                  stride 1; the forward and the input gradient only)
+//                                  stride 1; every pass, the input gradient at padding 1 only)
 //   cuda/conv2d.cuh                staged: a sample's planes and the weights in shared memory,
 //                                  per pass where they fit in 48 KB; direct: one thread per
 //                                  output, for any size (compiled only by nvcc)
@@ -59,12 +59,15 @@ bool supports(cpu, Conv2dAlgorithm algorithm, const Conv2dGeometry& g) {
   return false;
 }
 // The same for a backward pass. When the two gradients run different algorithms, the input
-// gradient runs on its own, which direct and winograd do (winograd only that: it has no weight
-// gradient, and its input gradient needs padding 1).
+// gradient runs on its own, which direct and winograd do. winograd's weight gradient runs on its
+// own too, wherever its forward does; its input gradient needs padding 1.
 template <class T>
 bool supports(cpu, Conv2dBackwardAlgorithms algorithms, const Conv2dGeometry& g) {
   const Conv2dAlgorithm weights = algorithms.weight_gradient, input = algorithms.input_gradient;
-  if (weights == Conv2dAlgorithm::winograd) return false;
+  if (weights == Conv2dAlgorithm::winograd)
+    return detail::winograd::holds(g) && (input == Conv2dAlgorithm::winograd ? detail::winograd::holds_input_gradient(g)
+                                                                               : supports<T>(cpu{}, input, g) &&
+                                                                                     input == Conv2dAlgorithm::direct);
   if (input == Conv2dAlgorithm::winograd)
     return supports<T>(cpu{}, weights, g) && detail::winograd::holds_input_gradient(g);
   if (!supports<T>(cpu{}, weights, g) || !supports<T>(cpu{}, input, g)) return false;
@@ -115,6 +118,13 @@ template <class T>
 bool winograd_pays_for_input_gradient(const Conv2dGeometry& g) {
   return winograd_fits<T>(g, packet_size<float> <= 8 ? 16 : 32);
 }
+// The weight gradient by winograd pays on AVX2's 8-lane packets where the forward's does (the
+// ResNet's 16 -> 16, 32 -> 32 and 64 -> 64: 24-29% faster than channel_major); on AVX-512 it
+// ran even with direct and channel_major, its transforms as slow as there (tests/bench/NOTES.md).
+template <class T>
+bool winograd_pays_for_weight_gradient(const Conv2dGeometry& g) {
+  return packet_size<float> <= 8 && winograd_fits<T>(g, 16);
+}
 
 // The forward's algorithm but for winograd, which the weight gradient follows. A strided 1x1
 // convolution is a plain product of the weights with every s-th pixel, which im2col's GEMM does
@@ -161,8 +171,13 @@ Conv2dBackwardAlgorithms choose_backward(cpu, const Conv2dGeometry& g) {
       return {Conv2dAlgorithm::im2col, Conv2dAlgorithm::im2col};
     if (!input_channel_major) algorithms.input_gradient = Conv2dAlgorithm::direct;
   }
-  // The input gradient by winograd where it pays.
+  // Each gradient by winograd where it pays; a winograd weight gradient beside a grid input
+  // gradient runs the input gradient direct (channel_major runs both gradients or none).
   if (detail::winograd_pays_for_input_gradient<T>(g)) algorithms.input_gradient = Conv2dAlgorithm::winograd;
+  if (detail::winograd_pays_for_weight_gradient<T>(g)) {
+    algorithms.weight_gradient = Conv2dAlgorithm::winograd;
+    if (algorithms.input_gradient != Conv2dAlgorithm::winograd) algorithms.input_gradient = Conv2dAlgorithm::direct;
+  }
   return algorithms;
 }
 template <class T>
@@ -207,6 +222,14 @@ inline std::int64_t conv2d_per_thread(const Conv2dGeometry& g, Conv2dAlgorithm a
 inline bool any_channel_major(Conv2dBackwardAlgorithms a) {
   return a.weight_gradient == Conv2dAlgorithm::channel_major || a.input_gradient == Conv2dAlgorithm::channel_major;
 }
+// A backward's: winograd's weight gradient needs more than its forward.
+inline std::int64_t conv2d_backward_per_thread(const Conv2dGeometry& g, Conv2dBackwardAlgorithms a) {
+  const bool channel_major = any_channel_major(a);
+  const std::int64_t weights = a.weight_gradient == Conv2dAlgorithm::winograd
+                                   ? winograd::weight_gradient_per_thread(g)
+                                   : conv2d_per_thread(g, a.weight_gradient, channel_major);
+  return std::max(weights, conv2d_per_thread(g, a.input_gradient, channel_major));
+}
 }  // namespace detail
 
 // Elements of workspace the CPU kernels need for this geometry, algorithm(s) and thread count.
@@ -216,10 +239,7 @@ inline std::int64_t conv2d_workspace_size(cpu, const Conv2dGeometry& g, Conv2dAl
 }
 inline std::int64_t conv2d_workspace_size(cpu, const Conv2dGeometry& g, Conv2dBackwardAlgorithms algorithms,
                                           int threads = num_threads()) {
-  const bool channel_major = detail::any_channel_major(algorithms);
-  return std::max(detail::conv2d_per_thread(g, algorithms.weight_gradient, channel_major),
-                  detail::conv2d_per_thread(g, algorithms.input_gradient, channel_major)) *
-         threads;
+  return detail::conv2d_backward_per_thread(g, algorithms) * threads;
 }
 // The same for the default algorithms of both passes, in float or double.
 inline std::int64_t conv2d_workspace_size(cpu, const Conv2dGeometry& g) {
@@ -257,7 +277,7 @@ void conv2d_backward(cpu, const Conv2dGeometry& g, const T* input, const T* weig
   // The two grid algorithms share one layout of the workspace.
   const bool channel_major_grid = detail::any_channel_major(algorithms);
   // One algorithm's pass: dx null for the weight gradient alone, dw null for the input
-  // gradient alone (direct and winograd only; winograd runs nothing else).
+  // gradient alone (direct and winograd only).
   const auto run = [&](Conv2dAlgorithm algorithm, T* dx, T* dw, T* db) {
     switch (algorithm) {
       case Conv2dAlgorithm::direct:
@@ -266,7 +286,10 @@ void conv2d_backward(cpu, const Conv2dGeometry& g, const T* input, const T* weig
       case Conv2dAlgorithm::channel_major:
         return detail::channel_major::backward(g, GridLayout<T>(g, true), input, weight, grad_output, dx, dw, db,
                                                workspace);
-      case Conv2dAlgorithm::winograd: return detail::winograd::input_gradient(g, weight, grad_output, dx, workspace);
+      case Conv2dAlgorithm::winograd:
+        if (dw != nullptr) detail::winograd::weight_gradient(g, input, grad_output, dw, db, workspace);
+        if (dx != nullptr) detail::winograd::input_gradient(g, weight, grad_output, dx, workspace);
+        return;
       case Conv2dAlgorithm::im2col:
       case Conv2dAlgorithm::staged: break;
     }

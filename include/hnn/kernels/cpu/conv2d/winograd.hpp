@@ -18,6 +18,12 @@
 // convolution of the output gradient by the weights turned by 180 degrees with the input and
 // output channels swapped, again with padding 1.
 //
+// The weight gradient (weight_gradient below) is the same identity read backwards: for each
+// tile, dg = G^T ((A dY A^T) . V) G, so the 36 positions' products (out x tiles) by
+// (tiles x in), summed over every tile, are carried back by G once per channel pair. There the
+// sum runs over the tiles, so the transformed input is turned to put channels in the lanes
+// (a sum across lanes per block would cost more than the products on 7x7 maps).
+//
 // The threads transform the weights together into one copy at the workspace's start; each
 // thread's own part (a block's transformed input, products, padded samples and staging) follows.
 #pragma once
@@ -91,6 +97,9 @@ struct Layout {
   std::int64_t shared;                         // the transformed weights, one copy for all threads
   std::int64_t v, m, stage, planes, own;       // offsets in a thread's own part, and its size
   std::int64_t per_thread;                     // what workspace_per_thread counts: shared + own
+  std::int64_t channel_lanes = 0;              // the input channels out to whole packets
+  std::int64_t turned = 0, sums = 0;           // weight_gradient's own part: V turned, and its sums
+  std::int64_t gradient_per_thread = 0;        // what weight_gradient_per_thread counts
   explicit Layout(const Problem& p) {
     tiles_high = (p.out_height() + tile - 1) / tile;
     tiles_wide = (p.out_width() + tile - 1) / tile;
@@ -117,6 +126,12 @@ struct Layout {
     planes = stage + chunk * staged_positions<T> * lanes;
     own = round_up(planes + samples * p.channels * padded_high * padded_wide, lanes);
     per_thread = shared + own;
+    // weight_gradient's thread part: the forward's (with the gradient's transform where the
+    // products go), then the block's V with channels in the lanes, then the thread's sums.
+    channel_lanes = round_up(p.channels, lanes);
+    turned = own;
+    sums = turned + positions * block * channel_lanes;
+    gradient_per_thread = sums + positions * p.outputs * channel_lanes;
   }
 };
 
@@ -125,15 +140,22 @@ inline std::int64_t workspace_per_thread(const Conv2dGeometry& g) {
                    Layout<float>(input_gradient_problem(g)).per_thread,
                    Layout<double>(input_gradient_problem(g)).per_thread});
 }
+// The weight gradient's, which needs more (weight_gradient: no weights' copy, its own buffers).
+inline std::int64_t weight_gradient_per_thread(const Conv2dGeometry& g) {
+  return std::max(Layout<float>(forward_problem(g)).gradient_per_thread,
+                  Layout<double>(forward_problem(g)).gradient_per_thread);
+}
+
+// G, the filter's transform (6 x 3).
+constexpr double G[6][3] = {{1.0 / 4, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                            {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                            {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
 
 // U[position][k][c] = (G g G^T)[position] for the filter g from input plane c to output
 // plane k, computed in double. flipped: the input gradient's filters, g = the stored filter
 // from k to c turned by 180 degrees (the stored weights are (c, k, 3, 3) then).
 template <class T>
 void transform_weights(const Problem& p, const T* weight, bool flipped, std::int64_t k0, std::int64_t k1, T* u) {
-  static const double G[6][3] = {{1.0 / 4, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                 {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                 {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
   const std::int64_t plane = p.outputs * p.channels;
   for (std::int64_t k = k0; k < k1; ++k)
     for (std::int64_t c = 0; c < p.channels; ++c) {
@@ -392,6 +414,216 @@ void run(const Problem& p, const T* input, const T* weight, bool flipped, const 
       }
     }
   }
+}
+
+// A y for four packets y[0], y[s], y[2s], y[3s] into six (A: the transpose of output_transform_1d's A^T).
+template <class P>
+inline void gradient_transform_1d(const P* y, int ys, P* z, int zs) {
+  using namespace Eigen::internal;
+  using T = typename unpacket_traits<P>::type;
+  const P y0 = y[0], y1 = y[ys], y2 = y[2 * ys], y3 = y[3 * ys];
+  const P even = padd(y0, y2), odd = padd(y1, y3);
+  const P even4 = pmadd(pset1<P>(T(4)), y2, y0), odd8 = pmadd(pset1<P>(T(8)), y3, padd(y1, y1));
+  z[0] = y0;
+  z[zs] = padd(even, odd);
+  z[2 * zs] = psub(even, odd);
+  z[3 * zs] = padd(even4, odd8);
+  z[4 * zs] = psub(even4, odd8);
+  z[5 * zs] = y3;
+}
+
+// Z = A dY A^T of one packet of tiles of output-gradient planes [k0, k1) (at most `chunk`) into
+// z[position * z_position + k * block]: each tile's 4x4 (zeros past the edges, and for lanes past
+// the last tile) staged first, for the reason transform_input gives.
+template <class T>
+void transform_output_gradient(const Problem& p, const Layout<T>& L, const LaneTile* lane, const T* grad_output,
+                               std::int64_t k0, std::int64_t k1, T* stage, T* z, std::int64_t z_position) {
+  using namespace Eigen::internal;
+  using P = Packet<T>;
+  constexpr std::int64_t lanes = packet_size<T>;
+  const std::int64_t ow = p.out_width(), plane_size = p.out_height() * ow;
+  for (std::int64_t k = k0; k < k1; ++k)
+    for (std::int64_t l = 0; l < lanes; ++l) {
+      T* s = stage + ((k - k0) * lanes + l) * tile * tile;
+      const LaneTile& tl = lane[l];
+      if (!tl.valid) {
+        std::fill(s, s + tile * tile, T(0));
+        continue;
+      }
+      const T* from = grad_output + tl.out + k * plane_size;
+      if (tl.rows == tile && tl.cols == tile) {
+        for (int i = 0; i < tile; ++i) std::copy_n(from + i * ow, tile, s + i * tile);
+        continue;
+      }
+      std::fill(s, s + tile * tile, T(0));
+      for (int i = 0; i < tl.rows; ++i)
+        for (int j = 0; j < tl.cols; ++j) s[i * tile + j] = from[i * ow + j];
+    }
+  static_assert(tile * tile % lanes == 0, "a tile's values fill whole packets");
+  for (std::int64_t k = k0; k < k1; ++k) {
+    P y[tile * tile], t[window * tile], m[positions];
+    const T* s = stage + (k - k0) * lanes * tile * tile;
+    for (std::int64_t q = 0; q < tile * tile; q += lanes) {
+      Block<T> block;
+      for (std::int64_t l = 0; l < lanes; ++l) block.packet[l] = ploadu<P>(s + l * tile * tile + q);
+      transpose_block(block);
+      for (std::int64_t e = 0; e < lanes; ++e) y[q + e] = block.packet[e];
+    }
+    for (int j = 0; j < tile; ++j) gradient_transform_1d(y + j, tile, t + j, tile);                // down the columns
+    for (int a = 0; a < window; ++a) gradient_transform_1d(t + a * tile, 1, m + a * window, 1);  // along the rows
+    T* to = z + k * L.block;
+    for (int e = 0; e < positions; ++e) pstoreu(to + e * z_position, m[e]);
+  }
+}
+
+// One position's V (channels x tiles, `width` tiles) turned to tiles x channel_lanes, the
+// channels past the last zero.
+template <class T>
+void turn_input(const Layout<T>& L, std::int64_t channels, const T* v, std::int64_t width, T* turned) {
+  using namespace Eigen::internal;
+  using P = Packet<T>;
+  constexpr std::int64_t lanes = packet_size<T>;
+  const std::int64_t cl = L.channel_lanes;
+  for (std::int64_t c0 = 0; c0 < cl; c0 += lanes)
+    for (std::int64_t t0 = 0; t0 < width; t0 += lanes) {
+      Block<T> block;
+      for (std::int64_t i = 0; i < lanes; ++i)
+        block.packet[i] = c0 + i < channels ? ploadu<P>(v + (c0 + i) * L.block + t0) : pset1<P>(T(0));
+      transpose_block(block);
+      for (std::int64_t j = 0; j < lanes; ++j) pstoreu(turned + (t0 + j) * cl + c0, block.packet[j]);
+    }
+}
+
+// sums[k][c packets] += sum over tiles t < width of z[k][t] turned[t][c packets], for `Rows`
+// output planes by `Packets` packets of input channels.
+template <class T, int Rows, int Packets>
+inline void gradient_product_block(const T* z, std::int64_t block, const T* turned, std::int64_t pitch,
+                                   std::int64_t width, T* sums) {
+  using namespace Eigen::internal;
+  using P = Packet<T>;
+  constexpr std::int64_t lanes = packet_size<T>;
+  P acc[Rows][Packets];
+  for (int r = 0; r < Rows; ++r)
+    for (int q = 0; q < Packets; ++q) acc[r][q] = pset1<P>(T(0));
+  for (std::int64_t t = 0; t < width; ++t) {
+    P x[Packets];
+    for (int q = 0; q < Packets; ++q) x[q] = ploadu<P>(turned + t * pitch + q * lanes);
+    for (int r = 0; r < Rows; ++r) {
+      const P d = pset1<P>(z[r * block + t]);
+      for (int q = 0; q < Packets; ++q) acc[r][q] = pmadd(d, x[q], acc[r][q]);
+    }
+  }
+  for (int r = 0; r < Rows; ++r)
+    for (int q = 0; q < Packets; ++q) {
+      T* to = sums + r * pitch + q * lanes;
+      pstoreu(to, padd(ploadu<P>(to), acc[r][q]));
+    }
+}
+
+// The register block of the weight gradient's products: `gradient_rows` output planes by
+// `gradient_packets` packets of input channels.
+constexpr int gradient_rows = 6;
+constexpr int gradient_packets = registers >= 32 ? 4 : 2;
+
+// grad_weight (out, in, 3, 3) and, when not null, grad_bias (out) of the convolution `g`, from
+// its input and grad_output (N, out, oh, ow); padding 0 or 1. Each thread sums its blocks'
+// products into its own sums; the threads' sums are then added, in double, and carried back by G.
+template <class T>
+void weight_gradient(const Conv2dGeometry& g, const T* input, const T* grad_output, T* grad_weight, T* grad_bias,
+                     T* workspace) {
+  const Problem p = forward_problem(g);
+  const Layout<T> L(p);
+  constexpr std::int64_t lanes = Layout<T>::lanes;
+  const std::int64_t C = p.channels, K = p.outputs, cl = L.channel_lanes;
+  const std::int64_t blocks = (L.tiles + L.block - 1) / L.block, own = positions * K * cl;
+  const int threads = num_threads();
+  if (grad_bias != nullptr) {
+    const std::int64_t plane = p.out_height() * p.out_width();
+    for (std::int64_t k = 0; k < K; ++k) {
+      double sum = 0;
+      for (std::int64_t n = 0; n < p.batch; ++n)
+        for (std::int64_t i = 0; i < plane; ++i) sum += static_cast<double>(grad_output[(n * K + k) * plane + i]);
+      grad_bias[k] = static_cast<T>(sum);
+    }
+  }
+  for (int t = 0; t < threads; ++t) {  // every thread's sums, also those of a smaller team
+    T* const sums = workspace + t * L.gradient_per_thread + L.sums;
+    std::fill(sums, sums + own, T(0));
+  }
+#if defined(_OPENMP)
+#pragma omp parallel num_threads(threads)
+#endif
+  {
+    T* const base = workspace + thread_index() * L.gradient_per_thread;
+    T* const v = base + L.v;
+    T* const z = base + L.m;
+    T* const stage = base + L.stage;
+    T* const planes = base + L.planes;
+    T* const turned = base + L.turned;
+    T* const sums = base + L.sums;
+    std::fill(stage, stage + chunk * staged_positions<T> * lanes, T(0));
+    std::fill(planes, planes + L.samples * C * L.padded_high * L.padded_wide, T(0));  // the padding
+    LaneTile lane[lanes];
+#if defined(_OPENMP)
+#pragma omp for schedule(static)
+#endif
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      const std::int64_t first = b * L.block;
+      const std::int64_t width = round_up(std::min(L.block, L.tiles - first), lanes);  // tiles, whole packets
+      const std::int64_t per_sample = L.tiles_high * L.tiles_wide, first_sample = first / per_sample;
+      pad_samples(p, L, input, first_sample, (std::min(L.tiles, first + L.block) - 1) / per_sample, planes);
+      for (std::int64_t q = 0; q < width; q += lanes) {
+        describe_lanes(p, L, first + q, first_sample, lane);
+        for (std::int64_t c = 0; c < C; c += chunk)
+          transform_input(L, planes, lane, c, std::min(C, c + chunk), stage, v + q, L.v_position);
+        for (std::int64_t k = 0; k < K; k += chunk)
+          transform_output_gradient(p, L, lane, grad_output, k, std::min(K, k + chunk), stage, z + q, L.m_position);
+      }
+      for (std::int64_t e = 0; e < positions; ++e) {
+        T* const te = turned + e * L.block * cl;
+        turn_input(L, C, v + e * L.v_position, width, te);
+        const T* ze = z + e * L.m_position;
+        for (std::int64_t k = 0; k < K; k += gradient_rows) {
+          const int r = static_cast<int>(std::min<std::int64_t>(gradient_rows, K - k));
+          with_constant<gradient_rows>(r, [&](auto rows_c) {
+            for (std::int64_t c = 0; c < cl; c += gradient_packets * lanes) {
+              const int n = static_cast<int>(std::min<std::int64_t>(gradient_packets, (cl - c) / lanes));
+              with_constant<gradient_packets>(n, [&](auto packets_c) {
+                gradient_product_block<T, decltype(rows_c)::value, decltype(packets_c)::value>(
+                    ze + k * L.block, L.block, te + c, cl, width, sums + (e * K + k) * cl + c);
+              });
+            }
+          });
+        }
+      }
+    }
+  }
+  // dg = G^T M G per channel pair, M the threads' sums added in double.
+#if defined(_OPENMP)
+#pragma omp parallel for num_threads(threads) schedule(static)
+#endif
+  for (std::int64_t k = 0; k < K; ++k)
+    for (std::int64_t c = 0; c < C; ++c) {
+      double m[window][window], mg[window][3];
+      for (int e = 0; e < positions; ++e) {
+        double sum = 0;
+        for (int t = 0; t < threads; ++t)
+          sum += static_cast<double>(workspace[t * L.gradient_per_thread + L.sums + (e * K + k) * cl + c]);
+        m[e / window][e % window] = sum;
+      }
+      for (int a = 0; a < window; ++a)
+        for (int j = 0; j < 3; ++j) {
+          double sum = 0;
+          for (int b = 0; b < window; ++b) sum += m[a][b] * G[b][j];
+          mg[a][j] = sum;
+        }
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j) {
+          double sum = 0;
+          for (int a = 0; a < window; ++a) sum += G[a][i] * mg[a][j];
+          grad_weight[(k * C + c) * 9 + i * 3 + j] = static_cast<T>(sum);
+        }
+    }
 }
 
 // output (N, out, oh, ow) = conv(input) + bias; bias may be null.
