@@ -148,8 +148,8 @@ TEST(Conv2dAlgorithms, ChooseRunsChannelMajorOnWideLayers) {
     // 16 outputs are a single packet (AVX-512). Its 16 -> 32 at stride 2 has one packet of input
     // channels there, so its input gradient runs direct.
     // In float, at a training batch: their stride-1 3x3s of 16 or more channels run winograd
-    // forwards, and those of 32 or more their input gradients too; on packets of 8 floats or
-    // fewer, both gradients from 16 (test_winograd.cpp); the grid below a strip of tiles and in double.
+    // forwards, and those of 32 or more both gradients too, from 16 on packets of 8 floats or
+    // fewer (test_winograd.cpp); the grid below a strip of tiles and in double.
     const Conv2dAlgorithm winograd = Conv2dAlgorithm::winograd;
     EXPECT_EQ(choose<float>(cpu{}, geometry(1, 64, 7, 7, 64, 3, 1)), channel_major);
     EXPECT_EQ(choose<double>(cpu{}, geometry(256, 64, 7, 7, 64, 3, 1)), channel_major);
@@ -163,7 +163,7 @@ TEST(Conv2dAlgorithms, ChooseRunsChannelMajorOnWideLayers) {
                                                                     : (Conv2dBackwardAlgorithms{narrow_grid, narrow_grid}));
     for (const Conv2dGeometry& g : {geometry(256, 32, 14, 14, 32, 3, 1), geometry(256, 64, 7, 7, 64, 3, 1)}) {
       EXPECT_EQ(choose<float>(cpu{}, g), winograd);
-      EXPECT_EQ(choose_backward<float>(cpu{}, g), (Conv2dBackwardAlgorithms{narrow_packets ? winograd : channel_major, winograd}));
+      EXPECT_EQ(choose_backward<float>(cpu{}, g), (Conv2dBackwardAlgorithms{winograd, winograd}));
       EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, winograd));
       EXPECT_GE(conv2d_workspace_size(cpu{}, g), conv2d_workspace_size(cpu{}, g, choose_backward<float>(cpu{}, g)));
       // A workspace sized on this thread count still serves a run on one.

@@ -118,14 +118,13 @@ template <class T>
 bool winograd_pays_for_input_gradient(const Conv2dGeometry& g) {
   return winograd_fits<T>(g, packet_size<float> <= 8 ? 16 : 32);
 }
-// The weight gradient by winograd pays on AVX2's 8-lane packets where the forward's does (the
-// ResNet's 16 -> 16, 32 -> 32 and 64 -> 64: a third or more faster than channel_major). On
-// AVX-512 it runs even with direct at 16 channels and faster than channel_major at 32 and 64,
-// but is not chosen there yet: that changes the AVX-512 final lines the slow suite pins
+// The weight gradient by winograd, where the input gradient's does: on AVX2's 8-lane packets
+// from 16 channels (the ResNet's 16 -> 16, 32 -> 32 and 64 -> 64: a third or more faster than
+// channel_major), on AVX-512 from 32 (15-40% faster than channel_major; even with direct at 16)
 // (tests/bench/NOTES.md, "The ResNet's backward on AVX2").
 template <class T>
 bool winograd_pays_for_weight_gradient(const Conv2dGeometry& g) {
-  return packet_size<float> <= 8 && winograd_fits<T>(g, 16);
+  return winograd_pays_for_input_gradient<T>(g);
 }
 
 // The forward's algorithm but for winograd, which the weight gradient follows. A strided 1x1
