@@ -104,9 +104,9 @@ inline P exp_reduced(const P& r) {
 template <class P>
 inline P exp_bounded(const P& x) {
   using namespace Eigen::internal;
-  using T = typename unpacket_traits<P>::type;
+  [[maybe_unused]] constexpr bool float_packet = std::is_same_v<typename unpacket_traits<P>::type, float>;
 #if defined(EIGEN_VECTORIZE_AVX512)
-  if constexpr (std::is_same_v<T, float> && unpacket_traits<P>::size == 16) {  // Packet16f
+  if constexpr (float_packet && unpacket_traits<P>::size == 16) {  // Packet16f
     // The masked forms with an explicit source: GCC 12 warns (falsely) about the unmasked
     // ones' undefined source operand under -Wall.
     const P t = pmul(x, pset1<P>(1.44269504088896341f));
@@ -118,7 +118,7 @@ inline P exp_bounded(const P& x) {
   }
 #endif
 #if defined(EIGEN_VECTORIZE_AVX2)
-  if constexpr (std::is_same_v<T, float> && unpacket_traits<P>::size == 8) {  // Packet8f
+  if constexpr (float_packet && unpacket_traits<P>::size == 8) {  // Packet8f
     const P n = _mm256_round_ps(pmul(x, pset1<P>(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     P r = pmadd(n, pset1<P>(-0.693359375f), x);
     r = pmadd(n, pset1<P>(2.12194440e-4f), r);
