@@ -284,26 +284,32 @@ void transform_input(const Layout<T>& L, const T* planes, const LaneTile* lane, 
   }
 }
 
-// m[position][k][tiles] = sum over c of u[position][k][c] v[position][c][tiles] for `Rows`
-// output planes and `Strip` packets of tiles.
-template <class T, int Rows, int Strip>
-inline void product_block(const T* u, std::int64_t channels, const T* v, std::int64_t block, T* m) {
+// out[r][q packets] (+)= sum over i < depth of a[r * a_pitch + i] * b[i * b_pitch + q packets] for
+// `Rows` rows by `Packets` packets, the a values broadcast: the forward's products (the
+// weights' transform by packets of tiles, written) and the weight gradient's (the output
+// gradient's transform by packets of input channels, added to the thread's sums).
+template <class T, int Rows, int Packets, bool Accumulate>
+inline void product_block(std::int64_t depth, const T* a, std::int64_t a_pitch, const T* b, std::int64_t b_pitch, T* out,
+                          std::int64_t out_pitch) {
   using namespace Eigen::internal;
   using P = Packet<T>;
   constexpr std::int64_t lanes = packet_size<T>;
-  P acc[Rows][Strip];
+  P acc[Rows][Packets];
   for (int r = 0; r < Rows; ++r)
-    for (int q = 0; q < Strip; ++q) acc[r][q] = pset1<P>(T(0));
-  for (std::int64_t c = 0; c < channels; ++c) {
-    P x[Strip];
-    for (int q = 0; q < Strip; ++q) x[q] = ploadu<P>(v + c * block + q * lanes);
+    for (int q = 0; q < Packets; ++q) acc[r][q] = pset1<P>(T(0));
+  for (std::int64_t i = 0; i < depth; ++i) {
+    P x[Packets];
+    for (int q = 0; q < Packets; ++q) x[q] = ploadu<P>(b + i * b_pitch + q * lanes);
     for (int r = 0; r < Rows; ++r) {
-      const P w = pset1<P>(u[r * channels + c]);
-      for (int q = 0; q < Strip; ++q) acc[r][q] = pmadd(w, x[q], acc[r][q]);
+      const P w = pset1<P>(a[r * a_pitch + i]);
+      for (int q = 0; q < Packets; ++q) acc[r][q] = pmadd(w, x[q], acc[r][q]);
     }
   }
   for (int r = 0; r < Rows; ++r)
-    for (int q = 0; q < Strip; ++q) pstoreu(m + r * block + q * lanes, acc[r][q]);
+    for (int q = 0; q < Packets; ++q) {
+      T* to = out + r * out_pitch + q * lanes;
+      pstoreu(to, Accumulate ? padd(ploadu<P>(to), acc[r][q]) : acc[r][q]);
+    }
 }
 
 // The output transform of one packet of tiles of output planes [k0, k1) (at most `chunk`), with
@@ -400,8 +406,8 @@ void run(const Problem& p, const T* input, const T* weight, bool flipped, const 
             for (std::int64_t k = 0; k < p.outputs; k += rows) {
               const int r = static_cast<int>(std::min<std::int64_t>(rows, p.outputs - k));
               with_constant<rows>(r, [&](auto rr) {
-                product_block<T, decltype(rr)::value, decltype(q)::value>(ue + k * p.channels, p.channels, ve + s,
-                                                                           L.block, me + k * L.block + s);
+                product_block<T, decltype(rr)::value, decltype(q)::value, false>(
+                    p.channels, ue + k * p.channels, p.channels, ve + s, L.block, me + k * L.block + s, L.block);
               });
             }
           });
@@ -494,32 +500,6 @@ void turn_input(const Layout<T>& L, std::int64_t channels, const T* v, std::int6
     }
 }
 
-// sums[k][c packets] += sum over tiles t < width of z[k][t] turned[t][c packets], for `Rows`
-// output planes by `Packets` packets of input channels.
-template <class T, int Rows, int Packets>
-inline void gradient_product_block(const T* z, std::int64_t block, const T* turned, std::int64_t pitch,
-                                   std::int64_t width, T* sums) {
-  using namespace Eigen::internal;
-  using P = Packet<T>;
-  constexpr std::int64_t lanes = packet_size<T>;
-  P acc[Rows][Packets];
-  for (int r = 0; r < Rows; ++r)
-    for (int q = 0; q < Packets; ++q) acc[r][q] = pset1<P>(T(0));
-  for (std::int64_t t = 0; t < width; ++t) {
-    P x[Packets];
-    for (int q = 0; q < Packets; ++q) x[q] = ploadu<P>(turned + t * pitch + q * lanes);
-    for (int r = 0; r < Rows; ++r) {
-      const P d = pset1<P>(z[r * block + t]);
-      for (int q = 0; q < Packets; ++q) acc[r][q] = pmadd(d, x[q], acc[r][q]);
-    }
-  }
-  for (int r = 0; r < Rows; ++r)
-    for (int q = 0; q < Packets; ++q) {
-      T* to = sums + r * pitch + q * lanes;
-      pstoreu(to, padd(ploadu<P>(to), acc[r][q]));
-    }
-}
-
 // The register block of the weight gradient's products: `gradient_rows` output planes by
 // `gradient_packets` packets of input channels.
 constexpr int gradient_rows = 6;
@@ -589,8 +569,8 @@ void weight_gradient(const Conv2dGeometry& g, const T* input, const T* grad_outp
             for (std::int64_t c = 0; c < cl; c += gradient_packets * lanes) {
               const int n = static_cast<int>(std::min<std::int64_t>(gradient_packets, (cl - c) / lanes));
               with_constant<gradient_packets>(n, [&](auto packets_c) {
-                gradient_product_block<T, decltype(rows_c)::value, decltype(packets_c)::value>(
-                    ze + k * L.block, L.block, te + c, cl, width, sums + (e * K + k) * cl + c);
+                product_block<T, decltype(rows_c)::value, decltype(packets_c)::value, true>(
+                    width, ze + k * L.block, L.block, te + c, cl, sums + (e * K + k) * cl + c, cl);
               });
             }
           });
